@@ -1,0 +1,283 @@
+"""The patching engine: read the residual stream, decode answers, patch task vectors, sweep layers.
+
+Everything the method needs from a model goes through four operations on a batch of prompts:
+
+* :func:`read_out` — the output of every decoder block at the last position ``(n_layers, batch,
+  d_model)`` and the next-token logits at that position only ``(batch, vocab)`` (``logits_to_keep=1``:
+  the vocabulary projection is never computed at every position).
+* :func:`decode` — greedy answers, first token and up to ``max_new_tokens`` tokens stopped at a
+  newline, optionally with a patch applied to the prompt's last position.
+* :func:`task_vectors` — θ_L for every layer in one pass: the block outputs at the last token of
+  ``[S, x']``, averaged over the dummy queries x'.
+* :func:`sweep_layers` — the patched prediction for every layer. The zero-shot query's prefix (all
+  but its last token) is the same for every layer's variant, so its key/value cache is computed once,
+  repeated once per variant, and all variants run as one batch of single-token forwards.
+  :func:`sweep_layers_naive` is the plain per-layer loop it must equal (tested).
+
+Prompts are left-padded so that position ``-1`` is every row's last token; position ids are computed
+from the attention mask so that a padded batch gives the same numbers as one prompt at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+from torch import nn
+
+from taskvectors.layers import decoder_blocks, patch_last_position, record_last_position
+
+NO_PATCH = -1
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Token ids and attention mask, both ``(batch, pos)``, left-padded, on the model's device."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+
+
+@dataclass(frozen=True)
+class Patch:
+    """Overwrite block ``layer_of_row[i]`` at the last position of row ``i`` with ``vectors[i]``.
+
+    ``layer_of_row`` is ``(batch,)`` (``-1`` = leave the row alone), ``vectors`` is ``(batch, d_model)``.
+    """
+
+    layer_of_row: torch.Tensor
+    vectors: torch.Tensor
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Greedy decoding of a batch: ``tokens`` ``(batch, steps)`` (``-1`` after a row stopped),
+    the first step's logits ``(batch, vocab)``, and the answers as text (first line, stripped)."""
+
+    tokens: torch.Tensor
+    first_logits: torch.Tensor
+    first_tokens: list[str]
+    answers: list[str]
+
+
+def encode(tokenizer, prompts: Sequence[str], device: torch.device | str = "cpu") -> Batch:
+    """Tokenize ``prompts`` with left padding (the tokenizer's default special tokens)."""
+    tokenizer.padding_side = "left"
+    encoded = tokenizer(list(prompts), return_tensors="pt", padding=True)
+    return Batch(encoded["input_ids"].to(device), encoded["attention_mask"].to(device))
+
+
+def _forward(model: nn.Module, input_ids, attention_mask, past=None, use_cache=False):
+    """One forward pass with mask-aware position ids; logits at the last position only.
+
+    ``attention_mask`` covers the cached positions plus ``input_ids``.
+    """
+    positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -input_ids.shape[1] :]
+    return model(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=positions,
+        past_key_values=past,
+        use_cache=use_cache,
+        logits_to_keep=1,
+    )
+
+
+@torch.no_grad()
+def read_out(model: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Block outputs at the last position ``(n_layers, batch, d_model)`` and its logits ``(batch, vocab)``."""
+    with record_last_position(decoder_blocks(model)) as recorded:
+        out = _forward(model, batch.input_ids, batch.attention_mask)
+    return torch.stack(recorded), out.logits[:, -1, :]
+
+
+@lru_cache(maxsize=1)
+def _stop_checker(tokenizer) -> Callable[[int], bool]:
+    @lru_cache(maxsize=65536)
+    def stops(token_id: int) -> bool:
+        return token_id == tokenizer.eos_token_id or "\n" in tokenizer.decode([token_id])
+
+    return stops
+
+
+def _answers(tokenizer, tokens: torch.Tensor) -> tuple[list[str], list[str]]:
+    first = [tokenizer.decode([int(t)]) for t in tokens[:, 0]]
+    texts = [tokenizer.decode([int(t) for t in row if t >= 0]) for row in tokens]
+    return first, [text.split("\n")[0].strip() for text in texts]
+
+
+@torch.no_grad()
+def decode(
+    model: nn.Module,
+    tokenizer,
+    batch: Batch,
+    *,
+    max_new_tokens: int = 1,
+    patch: Patch | None = None,
+    past=None,
+) -> Decoded:
+    """Greedy-decode up to ``max_new_tokens`` tokens per row, stopping a row at a newline or EOS.
+
+    ``patch`` applies to the first forward pass only (the prompt's last position); later tokens see
+    the patched state through the key/value cache. With ``past``, ``batch.input_ids`` holds only the
+    new tokens and ``batch.attention_mask`` covers the cached positions too.
+    """
+    stops = _stop_checker(tokenizer)
+    use_cache = max_new_tokens > 1
+    if patch is None:
+        out = _forward(model, batch.input_ids, batch.attention_mask, past, use_cache)
+    else:
+        with patch_last_position(decoder_blocks(model), patch.layer_of_row, patch.vectors):
+            out = _forward(model, batch.input_ids, batch.attention_mask, past, use_cache)
+    first_logits = out.logits[:, -1, :]
+    token = first_logits.argmax(-1)
+    steps = [token]
+    done = torch.tensor([stops(int(t)) for t in token], device=token.device)
+    mask = batch.attention_mask
+    for _ in range(max_new_tokens - 1):
+        if bool(done.all()):
+            break
+        mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
+        out = _forward(model, token[:, None], mask, out.past_key_values, use_cache=True)
+        token = torch.where(done, -1, out.logits[:, -1, :].argmax(-1))
+        steps.append(token)
+        done |= torch.tensor([t < 0 or stops(int(t)) for t in token], device=token.device)
+    tokens = torch.stack(steps, dim=1)
+    first, answers = _answers(tokenizer, tokens)
+    return Decoded(tokens.cpu(), first_logits.float().cpu(), first, answers)
+
+
+@torch.no_grad()
+def task_vectors(model: nn.Module, tokenizer, dummy_prompts: Sequence[Sequence[str]]) -> torch.Tensor:
+    """θ for each prompt set: block outputs at the last token, averaged over its dummy prompts.
+
+    Args:
+        dummy_prompts: for each example, the prompts ``[S, x']`` for each of its dummy queries x'.
+    Returns:
+        ``(n_examples, n_layers, d_model)`` float32 on the CPU.
+    """
+    flat = [prompt for prompts in dummy_prompts for prompt in prompts]
+    counts = [len(prompts) for prompts in dummy_prompts]
+    hidden, _ = read_out(model, encode(tokenizer, flat, model.device))
+    per_prompt = hidden.float().cpu().transpose(0, 1)  # (n_prompts, n_layers, d_model)
+    return torch.stack([chunk.mean(0) for chunk in per_prompt.split(counts)])
+
+
+def _variant_layers(layers: Sequence[int], include_unpatched: bool) -> list[int]:
+    return ([NO_PATCH] if include_unpatched else []) + list(layers)
+
+
+def _gather_vectors(vectors: torch.Tensor, variant_layers: Sequence[int]) -> torch.Tensor:
+    """``(n, n_layers, d)`` -> ``(n * n_variants, d)``, zeros for unpatched variants."""
+    index = torch.tensor([max(layer, 0) for layer in variant_layers])
+    picked = vectors[:, index, :].clone()
+    picked[:, [layer == NO_PATCH for layer in variant_layers], :] = 0
+    return picked.reshape(-1, vectors.shape[-1])
+
+
+@torch.no_grad()
+def sweep_layers(
+    model: nn.Module,
+    tokenizer,
+    prompts: Sequence[str],
+    vectors: torch.Tensor,
+    layers: Sequence[int],
+    *,
+    include_unpatched: bool = True,
+    max_new_tokens: int = 1,
+) -> Decoded:
+    """Patched predictions of every (prompt, layer) with one shared prefix cache per prompt.
+
+    Args:
+        prompts: ``n`` zero-shot prompts (each at least two tokens long).
+        vectors: ``(n, n_layers, d_model)``; row ``i`` is patched with ``vectors[i, layer]``.
+        layers: the layers to sweep.
+        include_unpatched: also return the unpatched prediction (first variant, layer ``-1``).
+    Returns:
+        :class:`Decoded` with ``n * n_variants`` rows, prompt-major: row ``i * n_variants + j`` is
+        prompt ``i`` with variant ``j`` (variants: ``[-1] + layers`` or ``layers``).
+    """
+    variant_layers = _variant_layers(layers, include_unpatched)
+    repeats = len(variant_layers)
+    batch = encode(tokenizer, prompts, model.device)
+    if batch.input_ids.shape[1] < 2:
+        raise ValueError("sweep_layers needs prompts of at least two tokens (a prefix to cache)")
+    prefix = _forward(model, batch.input_ids[:, :-1], batch.attention_mask[:, :-1], use_cache=True)
+    cache = prefix.past_key_values
+    cache.batch_repeat_interleave(repeats)
+    step = Batch(
+        batch.input_ids[:, -1:].repeat_interleave(repeats, dim=0),
+        batch.attention_mask.repeat_interleave(repeats, dim=0),
+    )
+    patch = Patch(
+        torch.tensor(variant_layers).repeat(len(prompts)),
+        _gather_vectors(vectors, variant_layers).to(model.device),
+    )
+    return decode(model, tokenizer, step, max_new_tokens=max_new_tokens, patch=patch, past=cache)
+
+
+@torch.no_grad()
+def sweep_layers_naive(
+    model: nn.Module,
+    tokenizer,
+    prompts: Sequence[str],
+    vectors: torch.Tensor,
+    layers: Sequence[int],
+    *,
+    include_unpatched: bool = True,
+    max_new_tokens: int = 1,
+) -> Decoded:
+    """The reference loop :func:`sweep_layers` must equal: one full forward per layer, no cache."""
+    variant_layers = _variant_layers(layers, include_unpatched)
+    batch = encode(tokenizer, prompts, model.device)
+    results = []
+    for layer in variant_layers:
+        patch = None
+        if layer != NO_PATCH:
+            layer_of_row = torch.full((len(prompts),), layer)
+            patch = Patch(layer_of_row, vectors[:, layer, :].to(model.device))
+        results.append(decode(model, tokenizer, batch, max_new_tokens=max_new_tokens, patch=patch))
+    return _interleave(results)
+
+
+def _interleave(results: Sequence[Decoded]) -> Decoded:
+    """Variant-major results -> prompt-major rows (prompt ``i``, variant ``j`` at ``i * V + j``)."""
+    width = max(r.tokens.shape[1] for r in results)
+    tokens = [torch.nn.functional.pad(r.tokens, (0, width - r.tokens.shape[1]), value=-1) for r in results]
+    n = results[0].tokens.shape[0]
+    order = [(j, i) for i in range(n) for j in range(len(results))]
+    return Decoded(
+        torch.stack(tokens, dim=1).reshape(-1, width),
+        torch.stack([r.first_logits for r in results], dim=1).reshape(n * len(results), -1),
+        [results[j].first_tokens[i] for j, i in order],
+        [results[j].answers[i] for j, i in order],
+    )
+
+
+def final_norm(model: nn.Module) -> nn.Module:
+    """The norm applied to the last block's output before the unembedding."""
+    base = model.base_model
+    for name in ("norm", "ln_f", "final_layer_norm", "final_layernorm"):
+        module = getattr(base, name, None)
+        if module is None and hasattr(base, "decoder"):
+            module = getattr(base.decoder, name, None)
+        if isinstance(module, nn.Module):
+            return module
+    raise ValueError(f"{type(model).__name__}: no final norm found")
+
+
+@torch.no_grad()
+def project_to_vocab(model: nn.Module, vectors: torch.Tensor) -> torch.Tensor:
+    """Logits ``(k, vocab)`` of ``(k, d_model)`` residual vectors through final norm and unembedding."""
+    hidden = vectors.to(model.device, next(model.parameters()).dtype)[:, None, :]
+    logits = model.get_output_embeddings()(final_norm(model)(hidden))[:, 0, :].float()
+    cap = getattr(model.config.get_text_config(), "final_logit_softcapping", None)
+    return torch.tanh(logits / cap) * cap if cap else logits
+
+
+def chunks(items: Sequence, size: int) -> Iterator[range]:
+    """Index ranges of at most ``size`` items."""
+    for start in range(0, len(items), max(1, size)):
+        yield range(start, min(start + size, len(items)))

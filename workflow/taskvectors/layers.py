@@ -1,0 +1,138 @@
+"""Decoder blocks and the two hooks the method needs: read the residual stream, overwrite it.
+
+The paper's task vector is the output of decoder block ``L`` (the residual stream after the block)
+at the last position of the prompt; patching replaces that same hidden state in another run. This
+module finds the blocks of any causal LM and wraps forward hooks in context managers that always
+remove their handles, even when the forward pass raises.
+
+Blocks are found by a table of known architectures (GPT-2, GPT-J, GPT-NeoX/Pythia, LLaMA, Mistral,
+Qwen2, Gemma 3, ...). The documented fallback for an unknown architecture is the longest
+``torch.nn.ModuleList`` in the model whose length equals ``config.num_hidden_layers`` (or simply
+the longest one), which is where every Hugging Face decoder keeps its blocks.
+
+transformers 5 differs by architecture in what a block returns: most return the hidden-state
+tensor, GPT-J returns a tuple ``(hidden_states, ...)``. :func:`block_hidden` and
+:func:`with_block_hidden` read and write both forms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+
+import torch
+from torch import nn
+
+BLOCK_PATHS = {
+    "gpt2": "transformer.h",
+    "gptj": "transformer.h",
+    "gpt_neo": "transformer.h",
+    "gpt_neox": "gpt_neox.layers",
+    "llama": "model.layers",
+    "mistral": "model.layers",
+    "qwen2": "model.layers",
+    "qwen3": "model.layers",
+    "gemma": "model.layers",
+    "gemma2": "model.layers",
+    "gemma3_text": "model.layers",
+    "gemma3": "model.language_model.layers",
+    "phi3": "model.layers",
+    "olmo2": "model.layers",
+    "opt": "model.decoder.layers",
+    "falcon": "transformer.h",
+    "bloom": "transformer.h",
+}
+
+
+def decoder_blocks(model: nn.Module) -> nn.ModuleList:
+    """The model's decoder blocks, in order (block ``l`` produces hidden state ``l``)."""
+    path = BLOCK_PATHS.get(getattr(model.config, "model_type", ""))
+    if path is not None:
+        module = model
+        for name in path.split("."):
+            module = getattr(module, name, None)
+        if isinstance(module, nn.ModuleList):
+            return module
+    return _longest_module_list(model)
+
+
+def _longest_module_list(model: nn.Module) -> nn.ModuleList:
+    """Fallback: the ModuleList whose length is the config's layer count, else the longest one."""
+    lists = [m for m in model.modules() if isinstance(m, nn.ModuleList) and len(m) > 0]
+    if not lists:
+        raise ValueError(f"{type(model).__name__}: no decoder blocks (no nn.ModuleList) found")
+    n_layers = getattr(model.config.get_text_config(), "num_hidden_layers", None)
+    matching = [m for m in lists if len(m) == n_layers]
+    return max(matching or lists, key=len)
+
+
+def block_hidden(output: torch.Tensor | tuple) -> torch.Tensor:
+    """The hidden states ``(batch, pos, d_model)`` in a block's output, tensor or tuple."""
+    return output[0] if isinstance(output, tuple) else output
+
+
+def with_block_hidden(output: torch.Tensor | tuple, hidden: torch.Tensor) -> torch.Tensor | tuple:
+    """A block output of the same form as ``output`` whose hidden states are ``hidden``."""
+    return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
+
+
+@contextmanager
+def hooks(blocks: Sequence[nn.Module], make_hook) -> Iterator[None]:
+    """Register ``make_hook(layer)`` as a forward hook on every block; always remove them."""
+    with ExitStack() as stack:
+        for layer, block in enumerate(blocks):
+            hook = make_hook(layer)
+            if hook is not None:
+                stack.callback(block.register_forward_hook(hook).remove)
+        yield
+
+
+@contextmanager
+def record_last_position(blocks: Sequence[nn.Module]) -> Iterator[list[torch.Tensor]]:
+    """Record every block's output at the last position.
+
+    Yields a list that, after a forward pass, holds one ``(batch, d_model)`` tensor per block.
+    """
+    recorded: list[torch.Tensor] = []
+
+    def make_hook(layer: int):
+        def hook(module, args, output):
+            recorded.append(block_hidden(output)[:, -1, :].detach())
+
+        return hook
+
+    with hooks(blocks, make_hook):
+        yield recorded
+
+
+@contextmanager
+def patch_last_position(
+    blocks: Sequence[nn.Module], layer_of_row: torch.Tensor, vectors: torch.Tensor
+) -> Iterator[None]:
+    """Replace the output of block ``layer_of_row[i]`` at the last position of row ``i``.
+
+    Args:
+        blocks: the decoder blocks.
+        layer_of_row: ``(batch,)`` long; the block to patch in each row, ``-1`` for no patch.
+        vectors: ``(batch, d_model)``; the hidden state written into each patched row.
+
+    Several layers can be patched in one batch (one row each), which is what batched layer sweeps
+    use. The patch applies to every forward pass inside the context, so keep the context around
+    the single forward pass that should be patched.
+    """
+    layer_of_row = layer_of_row.to(torch.long)
+
+    def make_hook(layer: int):
+        rows = (layer_of_row == layer).nonzero(as_tuple=True)[0]
+        if rows.numel() == 0:
+            return None
+
+        def hook(module, args, output):
+            hidden = block_hidden(output).clone()
+            hidden[rows.to(hidden.device), -1, :] = vectors[rows].to(hidden.device, hidden.dtype)
+            return with_block_hidden(output, hidden)
+
+        return hook
+
+    with hooks(blocks, make_hook):
+        yield
