@@ -93,6 +93,65 @@ def read_out(model: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor
     return torch.stack(recorded), out.logits[:, -1, :]
 
 
+def _common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
+    """Length of the longest token prefix shared by all rows, leaving each row one token of its own."""
+    limit = min(len(row) for row in rows) - 1
+    length = 0
+    while length < limit and all(row[length] == rows[0][length] for row in rows):
+        length += 1
+    return length
+
+
+def _left_pad(rows: Sequence[Sequence[int]], pad_id: int, device) -> Batch:
+    width = max(len(row) for row in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        if row:
+            ids[i, width - len(row) :] = torch.tensor(row)
+            mask[i, width - len(row) :] = 1
+    return Batch(ids.to(device), mask.to(device))
+
+
+@torch.no_grad()
+def read_out_shared_prefix(
+    model: nn.Module, tokenizer, contexts: Sequence[str], suffixes: Sequence[Sequence[str]]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`read_out` of the prompts ``context + suffix``, computing each context only once.
+
+    Prompts that share their demonstrations S (the ICL prompt ``[S, x]`` and the dummy prompts
+    ``[S, x']``) differ only in their last few tokens. Each context's shared token prefix is run
+    once, its key/value cache repeated for its suffixes, and the suffixes run against it.
+
+    Args:
+        contexts: ``n`` shared prefixes (strings).
+        suffixes: for each context, the same number ``k`` of suffix strings.
+    Returns:
+        block outputs ``(n * k, n_layers, d_model)`` float32 on the CPU and logits ``(n * k, vocab)``,
+        row ``i * k + j`` for ``contexts[i] + suffixes[i][j]``.
+    """
+    k = len(suffixes[0])
+    if any(len(group) != k for group in suffixes):
+        raise ValueError("read_out_shared_prefix needs the same number of suffixes per context")
+    tokenized = [
+        tokenizer([context + suffix for suffix in group])["input_ids"]
+        for context, group in zip(contexts, suffixes, strict=True)
+    ]
+    shared = [_common_prefix_length(rows) for rows in tokenized]
+    pad_id = tokenizer.pad_token_id
+    prefix = _left_pad([rows[0][:n] for rows, n in zip(tokenized, shared)], pad_id, model.device)
+    rest = _left_pad(
+        [row[n:] for rows, n in zip(tokenized, shared) for row in rows], pad_id, model.device
+    )
+    cache = _forward(model, prefix.input_ids, prefix.attention_mask, use_cache=True).past_key_values
+    cache.batch_repeat_interleave(k)
+    mask = torch.cat([prefix.attention_mask.repeat_interleave(k, dim=0), rest.attention_mask], 1)
+    with record_last_position(decoder_blocks(model)) as recorded:
+        out = _forward(model, rest.input_ids, mask, past=cache)
+    hidden = torch.stack(recorded).float().cpu().transpose(0, 1)
+    return hidden, out.logits[:, -1, :].float().cpu()
+
+
 @lru_cache(maxsize=1)
 def _stop_checker(tokenizer) -> Callable[[int], bool]:
     @lru_cache(maxsize=65536)
@@ -132,7 +191,7 @@ def decode(
         with patch_last_position(decoder_blocks(model), patch.layer_of_row, patch.vectors):
             out = _forward(model, batch.input_ids, batch.attention_mask, past, use_cache)
     first_logits = out.logits[:, -1, :]
-    token = first_logits.argmax(-1)
+    token = feed = first_logits.argmax(-1)
     steps = [token]
     done = torch.tensor([stops(int(t)) for t in token], device=token.device)
     mask = batch.attention_mask
@@ -140,8 +199,10 @@ def decode(
         if bool(done.all()):
             break
         mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
-        out = _forward(model, token[:, None], mask, out.past_key_values, use_cache=True)
-        token = torch.where(done, -1, out.logits[:, -1, :].argmax(-1))
+        # Stopped rows keep feeding their argmax (-1 is not a valid input id); it is discarded.
+        out = _forward(model, feed[:, None], mask, out.past_key_values, use_cache=True)
+        feed = out.logits[:, -1, :].argmax(-1)
+        token = torch.where(done, -1, feed)
         steps.append(token)
         done |= torch.tensor([t < 0 or stops(int(t)) for t in token], device=token.device)
     tokens = torch.stack(steps, dim=1)
@@ -150,7 +211,9 @@ def decode(
 
 
 @torch.no_grad()
-def task_vectors(model: nn.Module, tokenizer, dummy_prompts: Sequence[Sequence[str]]) -> torch.Tensor:
+def task_vectors(
+    model: nn.Module, tokenizer, dummy_prompts: Sequence[Sequence[str]]
+) -> torch.Tensor:
     """θ for each prompt set: block outputs at the last token, averaged over its dummy prompts.
 
     Args:
@@ -245,7 +308,9 @@ def sweep_layers_naive(
 def _interleave(results: Sequence[Decoded]) -> Decoded:
     """Variant-major results -> prompt-major rows (prompt ``i``, variant ``j`` at ``i * V + j``)."""
     width = max(r.tokens.shape[1] for r in results)
-    tokens = [torch.nn.functional.pad(r.tokens, (0, width - r.tokens.shape[1]), value=-1) for r in results]
+    tokens = [
+        torch.nn.functional.pad(r.tokens, (0, width - r.tokens.shape[1]), value=-1) for r in results
+    ]
     n = results[0].tokens.shape[0]
     order = [(j, i) for i in range(n) for j in range(len(results))]
     return Decoded(

@@ -1,0 +1,47 @@
+# Stages 3-4: task vectors and ICL predictions; baseline and patched predictions at every layer.
+
+
+rule extract:
+    input:
+        model=get_model_record,
+        prompts=f"{RESULTS}/prompts/{{model}}/{{task}}.json",
+        code=code("stages.extract"),
+    output:
+        activations=f"{RESULTS}/activations/{{model}}/{{task}}.parquet",
+        icl=f"{RESULTS}/predictions/{{model}}/{{task}}.icl.parquet",
+    params:
+        batch_size=config["evaluation"]["batch_size"],
+        max_answer_tokens=ANSWER_TOKENS,
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=16000,
+    log:
+        log_path("extract", "{model}", "{task}"),
+    benchmark:
+        benchmark_path("extract", "{model}", "{task}")
+    script:
+        "../scripts/extract.py"
+
+
+rule patch:
+    input:
+        model=get_model_record,
+        prompts=f"{RESULTS}/prompts/{{model}}/{{task}}.json",
+        activations=f"{RESULTS}/activations/{{model}}/{{task}}.parquet",
+        code=code("stages.patch"),
+    output:
+        f"{RESULTS}/predictions/{{model}}/{{task}}.patched.parquet",
+    params:
+        batch_rows=config["evaluation"]["batch_rows"],
+        max_answer_tokens=ANSWER_TOKENS,
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=16000,
+    log:
+        log_path("patch", "{model}", "{task}"),
+    benchmark:
+        benchmark_path("patch", "{model}", "{task}")
+    script:
+        "../scripts/patch.py"

@@ -1,0 +1,64 @@
+"""Helpers the Snakemake rules use to turn the config into jobs and to start a job's script.
+
+Kept out of the ``.smk`` files so that they are typed and unit-tested: which tasks run, which
+conflict pairs are possible, which data files a task reads (so editing them reruns the task), the
+slice of a model's config that its jobs depend on, and the set-up every job script does first
+(stderr to the job's log, torch threads).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from taskvectors.tasks.registry import TaskSpec, default_tasks
+
+
+def select_tasks(selection: str | Sequence[str], registry: Mapping[str, TaskSpec]) -> list[str]:
+    """``default`` (the paper's 18), ``all``, or a list of names checked against the registry."""
+    if selection == "default":
+        return default_tasks(registry)
+    if selection == "all":
+        return list(registry)
+    unknown = [name for name in selection if name not in registry]
+    if unknown:
+        raise ValueError(f"unknown task(s) {unknown}; known tasks: {', '.join(registry)}")
+    return list(selection)
+
+
+def conflict_pairs(pairs: Sequence[Sequence[str]], tasks: Sequence[str]) -> list[tuple[str, str]]:
+    """The configured (A, B) pairs whose two tasks are both in the run."""
+    return [(a, b) for a, b in pairs if a in tasks and b in tasks and a != b]
+
+
+def task_data_files(spec: TaskSpec, data_dir: Path) -> list[str]:
+    """The data files a task reads (none for generated tasks)."""
+    source = spec.source
+    name = source.get("file") or source.get("table")
+    if name is None:
+        return []
+    path = Path(name)
+    return [str(path if path.is_absolute() else Path(data_dir) / path)]
+
+
+def model_params(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A model's config entry as a plain dict (rule params must be deterministic)."""
+    return {key: entry[key] for key in sorted(entry)}
+
+
+def start_job(snakemake: Any) -> logging.Logger:
+    """Route the job's stderr (progress bars, warnings) to its log and size torch's thread pool."""
+    if snakemake.log:
+        sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - lives for the job
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        import torch
+
+        torch.set_num_threads(max(1, int(snakemake.threads)))
+    except ImportError:
+        pass
+    return logging.getLogger(f"taskvectors.{snakemake.rule}")
