@@ -7,7 +7,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The default main job, unless a config is given on the command line (--configfile/--config):
+# nested keys such as `models` would otherwise merge with the default's instead of replacing them.
+if not config:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"

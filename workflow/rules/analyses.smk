@@ -9,7 +9,7 @@ if ANALYSES["geometry"]:
     rule geometry:
         input:
             model=get_model_record,
-            prompts=per_task("{results}/prompts/{model}/{task}.json", "{model}"),
+            prompts=per_task("prompts", "{model}", ".json"),
             code=code("stages.analyses"),
         output:
             analysis_outputs("geometry", "{model}"),
@@ -25,6 +25,8 @@ if ANALYSES["geometry"]:
             log_path("geometry", "{model}"),
         benchmark:
             benchmark_path("geometry", "{model}")
+        conda:
+            "../../envs/taskvectors.yaml"
         script:
             "../scripts/geometry.py"
 
@@ -34,7 +36,7 @@ if ANALYSES["top_tokens"]:
     rule top_tokens:
         input:
             model=get_model_record,
-            activations=per_task("{results}/activations/{model}/{task}.parquet", "{model}"),
+            activations=per_task("activations", "{model}", ".parquet"),
             code=code("stages.analyses"),
         output:
             analysis_outputs("top_tokens", "{model}"),
@@ -49,6 +51,8 @@ if ANALYSES["top_tokens"]:
             log_path("top_tokens", "{model}"),
         benchmark:
             benchmark_path("top_tokens", "{model}")
+        conda:
+            "../../envs/taskvectors.yaml"
         script:
             "../scripts/top_tokens.py"
 
@@ -79,6 +83,8 @@ if ANALYSES["conflicts"] and PAIRS:
             log_path("conflicts", "{model}"),
         benchmark:
             benchmark_path("conflicts", "{model}")
+        conda:
+            "../../envs/taskvectors.yaml"
         script:
             "../scripts/conflicts.py"
 
@@ -88,7 +94,7 @@ if ANALYSES["order"]:
     rule order:
         input:
             model=get_model_record,
-            prompts=per_task("{results}/prompts/{model}/{task}.json", "{model}"),
+            prompts=per_task("prompts", "{model}", ".json"),
             code=code("stages.analyses"),
         output:
             analysis_outputs("order", "{model}"),
@@ -106,5 +112,7 @@ if ANALYSES["order"]:
             log_path("order", "{model}"),
         benchmark:
             benchmark_path("order", "{model}")
+        conda:
+            "../../envs/taskvectors.yaml"
         script:
             "../scripts/order.py"

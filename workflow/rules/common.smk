@@ -1,6 +1,14 @@
 # Shared helpers of the rules: the validated config, the task list, paths and code inputs.
+import os
 import re
+import sys
 from pathlib import Path
+
+# The taskvectors package lives in workflow/; jobs (also in conda envs or on cluster nodes)
+# import it from there, so the workflow runs with or without `pip install -e .`.
+PACKAGE_ROOT = str(Path(workflow.basedir, "workflow").resolve())
+sys.path.insert(0, PACKAGE_ROOT)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
 
 from taskvectors.codedeps import stage_sources
 from taskvectors.config import validate_config
@@ -42,11 +50,11 @@ def code(*modules):
 
 
 def log_path(rule, *parts):
-    return f"{RESULTS}/logs/{rule}/" + "/".join(parts) + ".log"
+    return str(Path(RESULTS, "logs", rule, *parts).with_suffix(".log"))
 
 
 def benchmark_path(rule, *parts):
-    return f"{RESULTS}/benchmarks/{rule}/" + "/".join(parts) + ".tsv"
+    return str(Path(RESULTS, "benchmarks", rule, *parts).with_suffix(".tsv"))
 
 
 def get_model_record(wildcards):
@@ -65,14 +73,20 @@ def get_task_data(wildcards):
     return task_data_files(REGISTRY[wildcards.task], DATA)
 
 
-def per_task(pattern, model):
-    return [pattern.format(results=RESULTS, model=model, task=t) for t in TASKS]
+def per_task(stage, model, suffix):
+    """One path per task of the run: ``<results>/<stage>/<model>/<task><suffix>``."""
+    return [str(Path(RESULTS, stage, model, f"{task}{suffix}")) for task in TASKS]
 
 
 def analysis_outputs(name, model):
     if name == "conflicts":
         return [f"{RESULTS}/analyses/conflicts/{model}/{a}__{b}.parquet" for a, b in PAIRS]
-    return per_task("{results}/analyses/" + name + "/{model}/{task}.parquet", model)
+    return per_task(f"analyses/{name}", model, ".parquet")
+
+
+def get_report_analyses(wildcards):
+    names = [n for n, on in ANALYSES.items() if on and not (n == "conflicts" and not PAIRS)]
+    return [path for m in MODELS for n in names for path in analysis_outputs(n, m)]
 
 
 def get_final_targets():

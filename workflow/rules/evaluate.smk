@@ -18,6 +18,8 @@ rule evaluate:
         log_path("evaluate", "{model}", "{task}"),
     benchmark:
         benchmark_path("evaluate", "{model}", "{task}")
+    conda:
+        "../../envs/taskvectors.yaml"
     script:
         "../scripts/evaluate.py"
 
@@ -40,5 +42,7 @@ rule summarize:
         log_path("summarize", "all"),
     benchmark:
         benchmark_path("summarize", "all")
+    conda:
+        "../../envs/taskvectors.yaml"
     script:
         "../scripts/summarize.py"

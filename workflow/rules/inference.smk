@@ -20,6 +20,8 @@ rule extract:
         log_path("extract", "{model}", "{task}"),
     benchmark:
         benchmark_path("extract", "{model}", "{task}")
+    conda:
+        "../../envs/taskvectors.yaml"
     script:
         "../scripts/extract.py"
 
@@ -43,5 +45,7 @@ rule patch:
         log_path("patch", "{model}", "{task}"),
     benchmark:
         benchmark_path("patch", "{model}", "{task}")
+    conda:
+        "../../envs/taskvectors.yaml"
     script:
         "../scripts/patch.py"

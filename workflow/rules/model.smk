@@ -15,5 +15,7 @@ rule prepare_model:
         benchmark_path("prepare_model", "{model}")
     resources:
         mem_mb=8000,
+    conda:
+        "../../envs/taskvectors.yaml"
     script:
         "../scripts/prepare_model.py"

@@ -18,5 +18,7 @@ rule build_prompts:
         benchmark_path("build_prompts", "{model}", "{task}")
     resources:
         mem_mb=4000,
+    conda:
+        "../../envs/taskvectors.yaml"
     script:
         "../scripts/build_prompts.py"

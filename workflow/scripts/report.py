@@ -6,15 +6,15 @@ from taskvectors.report.build import build_report
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job(sm)
-results = Path(sm.params.results_dir)
+results = Path(sm.input.summary).parent
 build_report(
     results,
-    Path(sm.params.reports_dir),
+    Path(sm.output[0]).parent,
     models=sm.params.models,
     tasks=sm.params.tasks,
     config=sm.params.config,
     conflict_pairs=[tuple(p) for p in sm.params.pairs],
     analyses=sm.params.analyses,
-    reference_dir=Path("data/reference"),
+    reference_dir=Path(sm.input.reference[0]).parent,
     benchmarks_dir=results / "benchmarks",
 )

@@ -1,0 +1,151 @@
+"""The Snakemake workflow end to end on tiny random models, and what a change reruns.
+
+A copy of the workflow (Snakefile, workflow/, profiles/, data/) is run in a temporary project with
+two tiny local models, so that tests can edit package modules and config without touching the
+repository. After one complete run, dry runs check the partial-rerun promises of the README.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from taskvectors.storage import read_provenance, read_table
+from tiny_models import save_tiny_model
+
+REPO = Path(__file__).resolve().parents[1]
+TASKS = ["algorithmic_next_letter", "algorithmic_to_upper", "algorithmic_prev_letter"]
+SUMMARY_COLUMNS = ["model", "task", "category", "n_test", "baseline", "icl", "tv", "best_layer",
+                   "n_layers"]
+
+
+def base_config(project: Path) -> dict:
+    return {
+        "results_dir": "results",
+        "reports_dir": "reports/tiny",
+        "data_dir": "data",
+        "models": {
+            "tiny-llama": {"source": "local", "path": str(project / "models" / "llama")},
+            "tiny-gpt2": {"source": "local", "path": str(project / "models" / "gpt2")},
+        },
+        "tasks": TASKS,
+        "prompts": {"n_demos": 3, "n_dev": 4, "n_test": 4, "n_dummy": 2, "seed": 41},
+        "evaluation": {"batch_size": 4, "batch_rows": 64},
+        "analyses": {
+            "geometry": {"n_vectors": 5},
+            "top_tokens": {"k": 5},
+            "conflicts": {"n_examples": 4, "n_demos": 3,
+                          "pairs": [["algorithmic_next_letter", "algorithmic_to_upper"]]},
+            "order": {"n_examples": 3, "n_permutations": 2},
+        },
+    }
+
+
+def snakemake(project: Path, config: dict, *args: str) -> subprocess.CompletedProcess:
+    path = project / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", *args, "--configfile", str(path)]
+    return subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=1200)
+
+
+def scheduled(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """Job counts per rule from a dry run's 'Job stats' table (empty when nothing is to be done)."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    counts: dict[str, int] = {}
+    for line in result.stdout.splitlines():
+        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
+        if match and match.group(1) not in ("total", "count"):
+            counts[match.group(1)] = int(match.group(2))
+    counts.pop("all", None)
+    return counts
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A completed tiny run in a private copy of the workflow."""
+    root = tmp_path_factory.mktemp("project")
+    shutil.copy(REPO / "Snakefile", root)
+    for folder in ("workflow", "profiles", "data", "envs"):
+        shutil.copytree(REPO / folder, root / folder,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for arch in ("llama", "gpt2"):
+        save_tiny_model(arch, root / "models" / arch)
+    result = snakemake(root, base_config(root))
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    return root
+
+
+def test_run_writes_every_documented_output(project):
+    summary = pd.read_csv(project / "results" / "summary.csv")
+    assert list(summary.columns) == SUMMARY_COLUMNS
+    assert len(summary) == 2 * len(TASKS)
+    assert summary["n_test"].eq(4).all()
+    assert summary[["baseline", "icl", "tv"]].apply(lambda c: c.between(0, 1)).all().all()
+    activations = read_table(project / "results/activations/tiny-llama/algorithmic_next_letter.parquet")
+    assert len(activations) == 8 * 4  # (4 dev + 4 test) examples x 4 layers
+    assert read_provenance(project / "results/eval/tiny-gpt2/algorithmic_to_upper.parquet")["model"]["alias"] == "tiny-gpt2"
+    assert (project / "reports/tiny/index.html").exists()
+    for name in ("geometry", "top_tokens", "order"):
+        assert len(list((project / "results/analyses" / name / "tiny-llama").glob("*.parquet"))) == 3
+    assert (project / "results/analyses/conflicts/tiny-llama/"
+            "algorithmic_next_letter__algorithmic_to_upper.parquet").exists()
+    assert (project / "results/benchmarks/extract/tiny-llama/algorithmic_next_letter.tsv").exists()
+
+
+def test_complete_run_schedules_nothing(project):
+    assert scheduled(snakemake(project, base_config(project), "-n")) == {}
+
+
+def test_adding_a_task_schedules_only_its_jobs_and_aggregation(project):
+    config = base_config(project)
+    config["tasks"] = [*TASKS, "algorithmic_to_lower"]
+    jobs = scheduled(snakemake(project, config, "-n"))
+    per_task = {"build_prompts": 2, "extract": 2, "patch": 2, "evaluate": 2}
+    per_model = {"geometry": 2, "top_tokens": 2, "order": 2}  # per-model analyses cover all tasks
+    assert jobs == {**per_task, **per_model, "summarize": 1, "report": 1}
+
+
+def test_changing_n_demos_reruns_from_prompts_on(project):
+    config = base_config(project)
+    config["prompts"]["n_demos"] = 2
+    jobs = scheduled(snakemake(project, config, "-n"))
+    assert "prepare_model" not in jobs
+    assert jobs["build_prompts"] == jobs["extract"] == jobs["patch"] == jobs["evaluate"] == 6
+
+
+def test_editing_scoring_reruns_evaluation_and_aggregation_only(project):
+    scoring = project / "workflow" / "taskvectors" / "scoring.py"
+    original = scoring.read_text()
+    try:
+        scoring.write_text(original + "\n# an edit\n")
+        jobs = scheduled(snakemake(project, base_config(project), "-n"))
+    finally:
+        scoring.write_text(original)
+    assert jobs == {"evaluate": 6, "summarize": 1, "report": 1}
+
+
+def test_changing_a_models_revision_reruns_only_that_model(project):
+    config = base_config(project)
+    config["models"]["tiny-gpt2"]["revision"] = "v2"
+    jobs = scheduled(snakemake(project, config, "-n"))
+    assert jobs == {"prepare_model": 1, "build_prompts": 3, "extract": 3, "patch": 3,
+                    "evaluate": 3, "geometry": 1, "top_tokens": 1, "conflicts": 1, "order": 1,
+                    "summarize": 1, "report": 1}
+
+
+def test_a_wrong_config_key_is_refused_at_start_up(project):
+    config = base_config(project)
+    config["evaluation"]["answer"] = "greddy"
+    config["colour"] = "blue"
+    result = snakemake(project, config, "-n")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "evaluation.answer: 'greddy' is not one of" in output
+    assert "'colour' was unexpected" in output
