@@ -1,0 +1,218 @@
+"""The task registry (data/tasks.yaml) and the loaders behind its three source kinds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from taskvectors import scoring
+from taskvectors.codedeps import stage_sources
+from taskvectors.tasks import (
+    DEFAULT_TASKS,
+    Pair,
+    TaskDataError,
+    TaskSpec,
+    default_tasks,
+    load_pairs,
+    load_registry,
+    read_table_pairs,
+)
+from taskvectors.tasks import registry as registry_module
+from taskvectors.tasks.registry import FAMILIES, REGISTRY_FILE
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+PAPER_FAMILY_COUNTS = {"algorithmic": 11, "translation": 6, "linguistic": 6, "knowledge": 4}
+PAPER_DEFAULT_COUNTS = {"algorithmic": 6, "translation": 4, "linguistic": 4, "knowledge": 4}
+
+
+@pytest.fixture(scope="module")
+def registry() -> dict[str, TaskSpec]:
+    return load_registry(DATA_DIR)
+
+
+def test_registry_has_the_papers_27_tasks_and_18_defaults(registry) -> None:
+    assert len(registry) == 27
+    assert default_tasks(registry) == list(DEFAULT_TASKS)
+    assert len(DEFAULT_TASKS) == 18
+    families = [spec.family for spec in registry.values()]
+    assert {f: families.count(f) for f in set(families)} == PAPER_FAMILY_COUNTS
+    defaults = [registry[name].family for name in DEFAULT_TASKS]
+    assert {f: defaults.count(f) for f in set(defaults)} == PAPER_DEFAULT_COUNTS
+
+
+def test_names_carry_their_family_and_specs_are_consistent(registry) -> None:
+    for name, spec in registry.items():
+        assert spec.name == name
+        assert name.startswith(spec.family + "_"), name
+        assert spec.description
+        assert spec.to_dict()["source"] == dict(spec.source)
+
+
+@pytest.mark.parametrize(
+    ("family", "scoring", "filter_policy", "source_kind"),
+    [
+        ("algorithmic", {"exact"}, "single_token", "generator"),
+        ("translation", {"any_of"}, "single_token", "table"),
+        ("linguistic", {"any_of"}, "single_token", "file"),
+        ("knowledge", {"prefix"}, "first_token", "file"),
+    ],
+)
+def test_family_conventions(registry, family, scoring, filter_policy, source_kind) -> None:
+    specs = [spec for spec in registry.values() if spec.family == family]
+    for spec in specs:
+        assert spec.scoring in scoring and spec.filter == filter_policy, spec.name
+        assert source_kind in spec.source, spec.name
+
+
+def test_file_sources_follow_the_naming_scheme(registry) -> None:
+    for spec in registry.values():
+        if "file" in spec.source:
+            short = spec.name.removeprefix(spec.family + "_")
+            assert spec.source["file"] == f"{spec.family}/{short}.jsonl"
+        if "table" in spec.source:
+            direction = spec.name.removeprefix("translation_")
+            assert spec.source == {
+                "table": "translation/words.tsv",
+                "input": direction.split("_")[0],
+                "output": direction.split("_")[1],
+            }
+
+
+def test_generated_tasks_load(registry) -> None:
+    for name in [n for n in registry if n.startswith("algorithmic_")]:
+        pairs = load_pairs(registry[name], DATA_DIR)
+        assert len(pairs) >= 9, name
+        assert pairs == sorted(pairs, key=lambda p: p.input)
+
+
+def test_registry_knows_exactly_the_scoring_modes_of_the_scorer() -> None:
+    assert registry_module.SCORING_MODES == scoring.SCORING_MODES
+
+
+def test_model_stages_do_not_depend_on_the_scoring_code() -> None:
+    """A scoring edit must rerun only evaluation, never build_prompts (and the model stages)."""
+    sources = stage_sources("taskvectors.stages.build_prompts")
+    assert not [s for s in sources if s.endswith("scoring.py")], sources
+
+
+def test_families_list_is_closed() -> None:
+    assert FAMILIES == ("algorithmic", "translation", "linguistic", "knowledge", "custom")
+
+
+# --- registry validation, on registries written to tmp_path ---------------------------------
+
+
+def write_registry(tmp_path: Path, tasks: dict) -> Path:
+    (tmp_path / REGISTRY_FILE).write_text(yaml.safe_dump({"tasks": tasks}), encoding="utf-8")
+    return tmp_path
+
+
+GOOD = {
+    "family": "algorithmic",
+    "source": {"generator": "next_letter"},
+    "scoring": "exact",
+    "filter": "single_token",
+    "default": True,
+    "description": "next letter",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"scoring": "close"}, "unknown scoring 'close'"),
+        ({"filter": "x"}, "unknown filter 'x'"),
+        ({"family": "maths"}, "unknown family 'maths'"),
+        ({"default": "yes"}, "default must be true or false"),
+        ({"source": {"generator": "nope"}}, "unknown generator 'nope'"),
+        ({"source": {"generator": "list_first", "size": 3}}, "generator parameters"),
+        ({"source": {"file": "a.txt"}}, "must end in one of"),
+        ({"source": {"file": "a.jsonl", "table": "t.tsv"}}, "exactly one of"),
+        ({"source": {"table": "t.tsv", "input": "en"}}, "a table source is"),
+        ({"colour": "red"}, r"unknown fields \['colour'\]"),
+    ],
+)
+def test_bad_registry_entries_are_refused(tmp_path, change, message) -> None:
+    data_dir = write_registry(tmp_path, {"algorithmic_t": {**GOOD, **change}})
+    with pytest.raises(TaskDataError, match=message) as caught:
+        load_registry(data_dir)
+    assert "task algorithmic_t" in str(caught.value) and REGISTRY_FILE in str(caught.value)
+
+
+def test_missing_fields_and_missing_registry(tmp_path) -> None:
+    entry = {k: v for k, v in GOOD.items() if k != "scoring"}
+    with pytest.raises(TaskDataError, match=r"missing fields \['scoring'\]"):
+        load_registry(write_registry(tmp_path, {"t": entry}))
+    with pytest.raises(TaskDataError, match="task registry not found"):
+        load_registry(tmp_path / "nowhere")
+
+
+def test_generator_parameters_reach_the_generator(tmp_path) -> None:
+    source = {"generator": "list_first", "n_lists": 10, "sample_seed": 3}
+    data_dir = write_registry(tmp_path, {"t": {**GOOD, "source": source}})
+    assert len(load_pairs(load_registry(data_dir)["t"], data_dir)) == 10
+
+
+# --- translation tables ----------------------------------------------------------------------
+
+TABLE = (
+    "en\tfr\tes\tit\n"
+    "be\têtre|exister\tser|estar\tessere\n"
+    "exist\têtre\texistir\t\n"
+    "house\tmaison\tcasa\tcasa\n"
+    "home|house\tmaison|foyer\tcasa|hogar\tcasa\n"
+)
+
+
+def test_table_pairs_merge_rows_sharing_a_source_word(tmp_path) -> None:
+    path = tmp_path / "words.tsv"
+    path.write_text(TABLE, encoding="utf-8")
+    assert read_table_pairs(path, "fr", "en") == [
+        Pair("maison", ("house", "home")),
+        Pair("être", ("be", "exist")),
+    ]
+    assert read_table_pairs(path, "en", "fr") == [
+        Pair("be", ("être", "exister")),
+        Pair("exist", ("être",)),
+        Pair("home", ("maison", "foyer")),
+        Pair("house", ("maison",)),
+    ]
+    # an empty cell means "no translation": the row is skipped for that direction only
+    assert [p.input for p in read_table_pairs(path, "en", "it")] == ["be", "home", "house"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("en\tfr\nbe\têtre\textra\n", "line 2: expected 2 tab-separated cells, got 3"),
+        ("en\tfr\nbe\têtre||exister\n", "line 2: fr cell is an empty string"),
+        ("en\tfr\nbe \têtre\n", "line 2: en cell 'be ' has surrounding whitespace"),
+        ("en\tfr\nbe\têtre|être\n", "line 2: fr cell lists 'être' more than once"),
+        ("en\ten\nbe\tbe\n", "line 1: column names must be unique"),
+        ("en\tde\nbe\tsein\n", "line 1: no column 'fr'"),
+        ("", "the table is empty"),
+    ],
+)
+def test_bad_tables_name_file_line_and_reason(tmp_path, text, message) -> None:
+    path = tmp_path / "words.tsv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(TaskDataError, match=message) as caught:
+        read_table_pairs(path, "en", "fr")
+    assert str(path) in str(caught.value)
+
+
+def test_load_pairs_names_the_task_on_data_errors(tmp_path) -> None:
+    spec = TaskSpec(
+        name="translation_en_fr",
+        family="translation",
+        source={"table": "words.tsv", "input": "en", "output": "fr"},
+        scoring="any_of",
+        filter="single_token",
+        default=True,
+        description="",
+    )
+    with pytest.raises(
+        TaskDataError, match=r"^task translation_en_fr, .*words.tsv: file not found"
+    ):
+        load_pairs(spec, tmp_path)

@@ -1,0 +1,1 @@
+"""The pipeline's stages: one function per Snakemake rule, each reading and writing result files."""

@@ -1,0 +1,263 @@
+"""The task registry: which tasks exist, where their pairs come from and how they are scored.
+
+The 27 tasks of the paper's code are declared in ``data/tasks.yaml`` (data, not code, so adding a
+task needs no Python); a run's config may add its own tasks from pair files (``user_tasks``).
+Everything is validated when the registry loads, so a typo fails before any model is loaded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from taskvectors.tasks.algorithmic import GENERATORS, generate_pairs
+from taskvectors.tasks.files import (
+    PAIR_FILE_SUFFIXES,
+    TaskDataError,
+    read_pairs_file,
+    read_table_pairs,
+)
+from taskvectors.tasks.pairs import Pair
+
+__all__ = [
+    "DEFAULT_TASKS",
+    "FAMILIES",
+    "FILTER_POLICIES",
+    "REGISTRY_FILE",
+    "Pair",
+    "TaskSpec",
+    "default_tasks",
+    "load_pairs",
+    "load_registry",
+]
+
+REGISTRY_FILE = "tasks.yaml"
+FAMILIES = ("algorithmic", "translation", "linguistic", "knowledge", "custom")
+FILTER_POLICIES = ("single_token", "first_token", "none")
+# The modes taskvectors.scoring implements. Spelled out here rather than imported: the model stages
+# import this module, and Snakemake reruns a stage when any module it imports changes, so importing
+# scoring.py would make a scoring edit rerun every model stage (tests check the two lists agree).
+SCORING_MODES = ("exact", "any_of", "prefix")
+TASK_FIELDS = ("family", "source", "scoring", "filter", "default", "description")
+GENERATOR_PARAMS = ("n_lists", "sample_seed")
+TASK_NAME_PATTERN = re.compile(r"[A-Za-z0-9]+(_[A-Za-z0-9]+)*")
+
+# The paper's 18 evaluated tasks (TASKS_TO_EVALUATE), in registry order; tests check that this
+# matches the entries marked ``default: true`` in data/tasks.yaml.
+DEFAULT_TASKS: tuple[str, ...] = (
+    "algorithmic_next_letter",
+    "algorithmic_prev_letter",
+    "algorithmic_list_first",
+    "algorithmic_list_last",
+    "algorithmic_to_upper",
+    "algorithmic_to_lower",
+    "translation_fr_en",
+    "translation_es_en",
+    "translation_en_fr",
+    "translation_en_es",
+    "linguistic_present_simple_gerund",
+    "linguistic_present_simple_past_simple",
+    "linguistic_plural_singular",
+    "linguistic_antonyms",
+    "knowledge_country_capital",
+    "knowledge_person_language",
+    "knowledge_location_continent",
+    "knowledge_location_religion",
+)
+
+USER_TASK_DEFAULTS: Mapping[str, Any] = {
+    "family": "custom",
+    "scoring": "exact",
+    "filter": "single_token",
+    "default": False,
+    "description": "",
+}
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task: its name, family, data source, scoring mode and token filter."""
+
+    name: str
+    family: str
+    source: Mapping[str, Any]
+    scoring: str
+    filter: str
+    default: bool
+    description: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy (plain dicts), as stored in prompt files."""
+        return {
+            "name": self.name,
+            "family": self.family,
+            "source": dict(self.source),
+            "scoring": self.scoring,
+            "filter": self.filter,
+            "default": self.default,
+            "description": self.description,
+        }
+
+
+def load_registry(
+    data_dir: Path,
+    user_tasks: Mapping[str, Mapping] | None = None,
+    base_dir: Path | None = None,
+) -> dict[str, TaskSpec]:
+    """All tasks: ``data_dir/tasks.yaml`` in file order, then the user's tasks in config order.
+
+    Args:
+        data_dir: the folder holding ``tasks.yaml`` and the data files it names.
+        user_tasks: ``{name: {file, family?, scoring?, filter?, description?, default?}}`` from the
+            config. Relative ``file`` paths are resolved against ``base_dir`` (default: the current
+            directory, i.e. where Snakemake runs) and stored absolute.
+    """
+    registry_path = Path(data_dir) / REGISTRY_FILE
+    try:
+        document = yaml.safe_load(registry_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TaskDataError("task registry not found", path=registry_path) from None
+    except yaml.YAMLError as error:
+        raise TaskDataError(f"not valid YAML ({error})", path=registry_path) from None
+    entries = document.get("tasks") if isinstance(document, dict) else None
+    if not isinstance(entries, dict) or not entries:
+        raise TaskDataError(
+            "expected a top-level 'tasks' mapping of name -> entry", path=registry_path
+        )
+    registry = {name: _task_spec(name, entry, registry_path) for name, entry in entries.items()}
+    for name, entry in (user_tasks or {}).items():
+        if name in registry:
+            raise TaskDataError(
+                "a user task cannot reuse the name of a registry task; rename it",
+                path="config user_tasks",
+                task=name,
+            )
+        registry[name] = _user_task_spec(name, entry, Path(base_dir or Path.cwd()))
+    return registry
+
+
+def default_tasks(registry: Mapping[str, TaskSpec]) -> list[str]:
+    """Names of the registry's default tasks (the paper's 18), in registry order."""
+    return [name for name, spec in registry.items() if spec.default]
+
+
+def load_pairs(spec: TaskSpec, data_dir: Path) -> list[Pair]:
+    """The task's pairs, validated and sorted by input; errors name the task and file."""
+    source = spec.source
+    try:
+        if "generator" in source:
+            params = {key: value for key, value in source.items() if key != "generator"}
+            return generate_pairs(source["generator"], **params)
+        if "file" in source:
+            return read_pairs_file(Path(data_dir) / source["file"])
+        return read_table_pairs(Path(data_dir) / source["table"], source["input"], source["output"])
+    except TaskDataError as error:
+        raise error.for_task(spec.name) from None
+    except ValueError as error:
+        raise TaskDataError(str(error), task=spec.name) from None
+
+
+def _task_spec(name: Any, entry: Any, where: Path | str) -> TaskSpec:
+    def fail(reason: str) -> TaskDataError:
+        return TaskDataError(reason, path=where, task=str(name))
+
+    _check_name(name, fail)
+    if not isinstance(entry, Mapping):
+        raise fail(f"expected a mapping of {', '.join(TASK_FIELDS)}, got {type(entry).__name__}")
+    missing = [field for field in TASK_FIELDS if field not in entry]
+    unknown = sorted(set(entry) - set(TASK_FIELDS))
+    if missing or unknown:
+        raise fail(f"missing fields {missing}, unknown fields {unknown}")
+    _check_choice(entry["family"], "family", FAMILIES, fail)
+    _check_choice(entry["scoring"], "scoring", SCORING_MODES, fail)
+    _check_choice(entry["filter"], "filter", FILTER_POLICIES, fail)
+    if not isinstance(entry["default"], bool):
+        raise fail(f"default must be true or false, got {entry['default']!r}")
+    if not isinstance(entry["description"], str):
+        raise fail(f"description must be a string, got {entry['description']!r}")
+    return TaskSpec(
+        name=name,
+        family=entry["family"],
+        source=_checked_source(entry["source"], fail),
+        scoring=entry["scoring"],
+        filter=entry["filter"],
+        default=entry["default"],
+        description=entry["description"],
+    )
+
+
+def _user_task_spec(name: Any, entry: Any, base_dir: Path) -> TaskSpec:
+    where = "config user_tasks"
+    if not isinstance(entry, Mapping):
+        raise TaskDataError(
+            f"expected a mapping, got {type(entry).__name__}", path=where, task=name
+        )
+    allowed = {"file", *USER_TASK_DEFAULTS}
+    unknown = sorted(set(entry) - allowed)
+    if unknown or "file" not in entry:
+        raise TaskDataError(
+            f"a user task needs 'file' and may set {sorted(USER_TASK_DEFAULTS)}; "
+            f"unknown fields {unknown}" + ("" if "file" in entry else ", 'file' is missing"),
+            path=where,
+            task=name,
+        )
+    if not isinstance(entry["file"], str | Path) or not str(entry["file"]):
+        raise TaskDataError(f"file must be a path, got {entry['file']!r}", path=where, task=name)
+    path = Path(entry["file"])
+    path = path if path.is_absolute() else (base_dir / path).resolve()
+    if not path.is_file():
+        raise TaskDataError("file not found", path=path, task=name)
+    fields = {**USER_TASK_DEFAULTS, **{k: v for k, v in entry.items() if k != "file"}}
+    return _task_spec(name, {**fields, "source": {"file": str(path)}}, where)
+
+
+def _check_name(name: Any, fail) -> None:
+    if not isinstance(name, str) or not TASK_NAME_PATTERN.fullmatch(name):
+        raise fail(
+            "a task name must be letters, digits and single underscores (it names files, and "
+            f"'__' separates task pairs), got {name!r}"
+        )
+
+
+def _check_choice(value: Any, field: str, choices: tuple[str, ...], fail) -> None:
+    if value not in choices:
+        raise fail(f"unknown {field} {value!r}; expected one of {', '.join(choices)}")
+
+
+def _checked_source(source: Any, fail) -> dict[str, Any]:
+    if not isinstance(source, Mapping):
+        raise fail(f"source must be a mapping, got {type(source).__name__}")
+    kinds = [kind for kind in ("generator", "file", "table") if kind in source]
+    if len(kinds) != 1:
+        raise fail(f"source needs exactly one of generator, file or table, got {sorted(source)}")
+    source = dict(source)
+    if kinds == ["generator"]:
+        if source["generator"] not in GENERATORS:
+            raise fail(f"unknown generator {source['generator']!r}; known: {', '.join(GENERATORS)}")
+        for key, value in source.items():
+            if key != "generator" and (
+                key not in GENERATOR_PARAMS or isinstance(value, bool) or not isinstance(value, int)
+            ):
+                raise fail(
+                    f"generator parameters are integers {GENERATOR_PARAMS}, got {key}={value!r}"
+                )
+    elif kinds == ["file"]:
+        if set(source) != {"file"} or not isinstance(source["file"], str):
+            raise fail(f"a file source is {{file: path}}, got {source}")
+        if Path(source["file"]).suffix not in PAIR_FILE_SUFFIXES:
+            raise fail(
+                f"file {source['file']!r} must end in one of {', '.join(PAIR_FILE_SUFFIXES)}"
+            )
+    else:
+        if set(source) != {"table", "input", "output"} or not all(
+            isinstance(value, str) for value in source.values()
+        ):
+            raise fail(
+                f"a table source is {{table: path, input: column, output: column}}, got {source}"
+            )
+    return source
