@@ -16,14 +16,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from taskvectors.storage import read_provenance, read_table
 from tiny_models import save_tiny_model
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = ["algorithmic_next_letter", "algorithmic_to_upper", "algorithmic_prev_letter"]
-SUMMARY_COLUMNS = ["model", "task", "category", "n_test", "baseline", "icl", "tv", "best_layer",
-                   "n_layers"]
+SUMMARY_COLUMNS = [
+    "model",
+    "task",
+    "category",
+    "n_test",
+    "baseline",
+    "icl",
+    "tv",
+    "best_layer",
+    "n_layers",
+]
 
 
 def base_config(project: Path) -> dict:
@@ -41,8 +49,11 @@ def base_config(project: Path) -> dict:
         "analyses": {
             "geometry": {"n_vectors": 5},
             "top_tokens": {"k": 5},
-            "conflicts": {"n_examples": 4, "n_demos": 3,
-                          "pairs": [["algorithmic_next_letter", "algorithmic_to_upper"]]},
+            "conflicts": {
+                "n_examples": 4,
+                "n_demos": 3,
+                "pairs": [["algorithmic_next_letter", "algorithmic_to_upper"]],
+            },
             "order": {"n_examples": 3, "n_permutations": 2},
         },
     }
@@ -73,8 +84,9 @@ def project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("project")
     shutil.copy(REPO / "Snakefile", root)
     for folder in ("workflow", "profiles", "data", "envs"):
-        shutil.copytree(REPO / folder, root / folder,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(
+            REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
     for arch in ("llama", "gpt2"):
         save_tiny_model(arch, root / "models" / arch)
     result = snakemake(root, base_config(root))
@@ -88,14 +100,25 @@ def test_run_writes_every_documented_output(project):
     assert len(summary) == 2 * len(TASKS)
     assert summary["n_test"].eq(4).all()
     assert summary[["baseline", "icl", "tv"]].apply(lambda c: c.between(0, 1)).all().all()
-    activations = read_table(project / "results/activations/tiny-llama/algorithmic_next_letter.parquet")
+    activations = read_table(
+        project / "results/activations/tiny-llama/algorithmic_next_letter.parquet"
+    )
     assert len(activations) == 8 * 4  # (4 dev + 4 test) examples x 4 layers
-    assert read_provenance(project / "results/eval/tiny-gpt2/algorithmic_to_upper.parquet")["model"]["alias"] == "tiny-gpt2"
+    assert (
+        read_provenance(project / "results/eval/tiny-gpt2/algorithmic_to_upper.parquet")["model"][
+            "alias"
+        ]
+        == "tiny-gpt2"
+    )
     assert (project / "reports/tiny/index.html").exists()
     for name in ("geometry", "top_tokens", "order"):
-        assert len(list((project / "results/analyses" / name / "tiny-llama").glob("*.parquet"))) == 3
-    assert (project / "results/analyses/conflicts/tiny-llama/"
-            "algorithmic_next_letter__algorithmic_to_upper.parquet").exists()
+        assert (
+            len(list((project / "results/analyses" / name / "tiny-llama").glob("*.parquet"))) == 3
+        )
+    assert (
+        project / "results/analyses/conflicts/tiny-llama/"
+        "algorithmic_next_letter__algorithmic_to_upper.parquet"
+    ).exists()
     assert (project / "results/benchmarks/extract/tiny-llama/algorithmic_next_letter.tsv").exists()
 
 
@@ -135,9 +158,19 @@ def test_changing_a_models_revision_reruns_only_that_model(project):
     config = base_config(project)
     config["models"]["tiny-gpt2"]["revision"] = "v2"
     jobs = scheduled(snakemake(project, config, "-n"))
-    assert jobs == {"prepare_model": 1, "build_prompts": 3, "extract": 3, "patch": 3,
-                    "evaluate": 3, "geometry": 1, "top_tokens": 1, "conflicts": 1, "order": 1,
-                    "summarize": 1, "report": 1}
+    assert jobs == {
+        "prepare_model": 1,
+        "build_prompts": 3,
+        "extract": 3,
+        "patch": 3,
+        "evaluate": 3,
+        "geometry": 1,
+        "top_tokens": 1,
+        "conflicts": 1,
+        "order": 1,
+        "summarize": 1,
+        "report": 1,
+    }
 
 
 def test_a_wrong_config_key_is_refused_at_start_up(project):

@@ -23,11 +23,21 @@ pytestmark = pytest.mark.slow
 def smoke_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("smoke")
     command = [
-        sys.executable, "-m", "snakemake", "--cores", "2",
-        "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-        "--workflow-profile", str(REPO / "profiles" / "default"),
-        "--configfile", str(REPO / "config" / "smoke.yaml"),
-        "--config", f"data_dir={REPO / 'data'}",
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "2",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--workflow-profile",
+        str(REPO / "profiles" / "default"),
+        "--configfile",
+        str(REPO / "config" / "smoke.yaml"),
+        "--config",
+        f"data_dir={REPO / 'data'}",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]

@@ -13,6 +13,8 @@ rule report:
             DATA / "reference" / "hendel2023_dev_accuracy_by_layer.csv",
         ],
         code=code("report.build"),
+        templates=[f"{PACKAGE_ROOT}/taskvectors/report/templates/index.html",
+                   f"{PACKAGE_ROOT}/taskvectors/report/style.css"],
     output:
         f"{REPORTS}/index.html",
     params:

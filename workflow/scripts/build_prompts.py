@@ -1,4 +1,5 @@
 """Rule build_prompts: filter a task's pairs for the model's tokenizer and sample its prompts."""
+
 from pathlib import Path
 
 from taskvectors.models import load_tokenizer

@@ -1,4 +1,5 @@
 """Rule evaluate: score predictions, sweep accuracy by layer, choose the best layer."""
+
 from pathlib import Path
 
 from taskvectors.pipeline import start_job

@@ -1,4 +1,5 @@
 """Rule extract: task vectors of every dev/test example at every layer, and ICL predictions."""
+
 from pathlib import Path
 
 from taskvectors.pipeline import start_job

@@ -1,4 +1,5 @@
 """Rule geometry: task vectors from varied demonstrations, for every task of a model."""
+
 from pathlib import Path
 
 from taskvectors.pipeline import start_job
@@ -7,6 +8,11 @@ from taskvectors.stages.prepare_model import read_model_record
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job(sm)
-run_geometry(read_model_record(Path(sm.input.model)), sm.input.prompts, sm.output,
-             sm.params.tasks, n_vectors=sm.params.settings["n_vectors"],
-             batch_size=sm.params.batch_size)
+run_geometry(
+    read_model_record(Path(sm.input.model)),
+    sm.input.prompts,
+    sm.output,
+    sm.params.tasks,
+    n_vectors=sm.params.settings["n_vectors"],
+    batch_size=sm.params.batch_size,
+)

@@ -1,4 +1,5 @@
 """Rule patch: baseline and task-vector-patched predictions at every layer."""
+
 from pathlib import Path
 
 from taskvectors.pipeline import start_job

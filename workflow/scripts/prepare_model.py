@@ -1,4 +1,5 @@
 """Rule prepare_model: resolve a model alias and write its record."""
+
 from pathlib import Path
 
 from taskvectors.pipeline import start_job
@@ -11,5 +12,10 @@ record = prepare_model(
     Path(snakemake.output[0]),  # noqa: F821
     Path(snakemake.params.cache_dir).expanduser() if snakemake.params.cache_dir else None,  # noqa: F821
 )
-log.info("model %s: %s (%d layers, d_model %d)", record.alias, record.local_path,
-         record.n_layers, record.d_model)
+log.info(
+    "model %s: %s (%d layers, d_model %d)",
+    record.alias,
+    record.local_path,
+    record.n_layers,
+    record.d_model,
+)

@@ -1,4 +1,5 @@
 """Rule report: render the run as one self-contained HTML page."""
+
 from pathlib import Path
 
 from taskvectors.pipeline import start_job

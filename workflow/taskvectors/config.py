@@ -45,8 +45,9 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     validator = _with_defaults(Draft202012Validator)(load_schema())
     errors = sorted(validator.iter_errors(filled), key=lambda e: list(e.absolute_path))
     if errors:
-        lines = [f"- {'.'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}"
-                 for e in errors]
+        lines = [
+            f"- {'.'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}" for e in errors
+        ]
         raise ConfigError("invalid configuration:\n" + "\n".join(lines))
     return filled
 

@@ -3,15 +3,15 @@
 Everything the method needs from a model goes through four operations on a batch of prompts:
 
 * :func:`read_out` — the output of every decoder block at the last position ``(n_layers, batch,
-  d_model)`` and the next-token logits at that position only ``(batch, vocab)`` (``logits_to_keep=1``:
-  the vocabulary projection is never computed at every position).
+  d_model)`` and the next-token logits at that position only ``(batch, vocab)``
+  (``logits_to_keep=1``: the vocabulary projection is never computed at every position).
 * :func:`decode` — greedy answers, first token and up to ``max_new_tokens`` tokens stopped at a
   newline, optionally with a patch applied to the prompt's last position.
 * :func:`task_vectors` — θ_L for every layer in one pass: the block outputs at the last token of
   ``[S, x']``, averaged over the dummy queries x'.
 * :func:`sweep_layers` — the patched prediction for every layer. The zero-shot query's prefix (all
-  but its last token) is the same for every layer's variant, so its key/value cache is computed once,
-  repeated once per variant, and all variants run as one batch of single-token forwards.
+  but its last token) is the same for every layer's variant, so its key/value cache is computed
+  once, repeated once per variant, and all variants run as one batch of single-token forwards.
   :func:`sweep_layers_naive` is the plain per-layer loop it must equal (tested).
 
 Prompts are left-padded so that position ``-1`` is every row's last token; position ids are computed
@@ -44,7 +44,8 @@ class Batch:
 class Patch:
     """Overwrite block ``layer_of_row[i]`` at the last position of row ``i`` with ``vectors[i]``.
 
-    ``layer_of_row`` is ``(batch,)`` (``-1`` = leave the row alone), ``vectors`` is ``(batch, d_model)``.
+    ``layer_of_row`` is ``(batch,)`` (``-1`` = leave the row alone); ``vectors`` is
+    ``(batch, d_model)``.
     """
 
     layer_of_row: torch.Tensor
@@ -87,14 +88,14 @@ def _forward(model: nn.Module, input_ids, attention_mask, past=None, use_cache=F
 
 @torch.no_grad()
 def read_out(model: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-    """Block outputs at the last position ``(n_layers, batch, d_model)`` and its logits ``(batch, vocab)``."""
+    """Block outputs at the last position ``(n_layers, batch, d)`` and logits ``(batch, vocab)``."""
     with record_last_position(decoder_blocks(model)) as recorded:
         out = _forward(model, batch.input_ids, batch.attention_mask)
     return torch.stack(recorded), out.logits[:, -1, :]
 
 
 def _common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
-    """Length of the longest token prefix shared by all rows, leaving each row one token of its own."""
+    """Length of the longest token prefix all rows share, leaving each row one token of its own."""
     limit = min(len(row) for row in rows) - 1
     length = 0
     while length < limit and all(row[length] == rows[0][length] for row in rows):
@@ -127,7 +128,8 @@ def read_out_shared_prefix(
         contexts: ``n`` shared prefixes (strings).
         suffixes: for each context, the same number ``k`` of suffix strings.
     Returns:
-        block outputs ``(n * k, n_layers, d_model)`` float32 on the CPU and logits ``(n * k, vocab)``,
+        block outputs ``(n * k, n_layers, d_model)`` float32 on the CPU and logits
+        ``(n * k, vocab)``,
         row ``i * k + j`` for ``contexts[i] + suffixes[i][j]``.
     """
     k = len(suffixes[0])
@@ -139,10 +141,20 @@ def read_out_shared_prefix(
     ]
     shared = [_common_prefix_length(rows) for rows in tokenized]
     pad_id = tokenizer.pad_token_id
-    prefix = _left_pad([rows[0][:n] for rows, n in zip(tokenized, shared)], pad_id, model.device)
-    rest = _left_pad(
-        [row[n:] for rows, n in zip(tokenized, shared) for row in rows], pad_id, model.device
+    prefix = _left_pad(
+        [rows[0][:n] for rows, n in zip(tokenized, shared, strict=True)], pad_id, model.device
     )
+    rest = _left_pad(
+        [row[n:] for rows, n in zip(tokenized, shared, strict=True) for row in rows],
+        pad_id,
+        model.device,
+    )
+    window = getattr(model.config.get_text_config(), "sliding_window", None)
+    if window and prefix.input_ids.shape[1] + rest.input_ids.shape[1] > window:
+        # Padding between prefix and suffix would take sliding-window slots: run prompts whole.
+        whole = [c + s for c, group in zip(contexts, suffixes, strict=True) for s in group]
+        hidden, logits = read_out(model, encode(tokenizer, whole, model.device))
+        return hidden.float().cpu().transpose(0, 1), logits.float().cpu()
     cache = _forward(model, prefix.input_ids, prefix.attention_mask, use_cache=True).past_key_values
     cache.batch_repeat_interleave(k)
     mask = torch.cat([prefix.attention_mask.repeat_interleave(k, dim=0), rest.attention_mask], 1)
@@ -335,7 +347,7 @@ def final_norm(model: nn.Module) -> nn.Module:
 
 @torch.no_grad()
 def project_to_vocab(model: nn.Module, vectors: torch.Tensor) -> torch.Tensor:
-    """Logits ``(k, vocab)`` of ``(k, d_model)`` residual vectors through final norm and unembedding."""
+    """Logits ``(k, vocab)`` of ``(k, d_model)`` residual vectors: final norm, then unembedding."""
     hidden = vectors.to(model.device, next(model.parameters()).dtype)[:, None, :]
     logits = model.get_output_embeddings()(final_norm(model)(hidden))[:, 0, :].float()
     cap = getattr(model.config.get_text_config(), "final_logit_softcapping", None)

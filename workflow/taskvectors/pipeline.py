@@ -53,8 +53,9 @@ def start_job(snakemake: Any) -> logging.Logger:
     """Route the job's stderr (progress bars, warnings) to its log and size torch's thread pool."""
     if snakemake.log:
         sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - lives for the job
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
     try:
         import torch
 

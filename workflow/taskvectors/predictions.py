@@ -22,7 +22,7 @@ DTYPES = {"example_id": "int32", "layer": "int16", "token_id": "int32"}
 
 
 def prediction_rows(decoded: Decoded, keys: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per decoded row; ``keys[i]`` gives row ``i``'s example_id, split, condition, layer..."""
+    """One row per decoded row; ``keys[i]`` holds row ``i``'s example_id, split, condition..."""
     if len(keys) != len(decoded.answers):
         raise ValueError(f"{len(keys)} keys for {len(decoded.answers)} decoded rows")
     return [

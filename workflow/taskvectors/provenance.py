@@ -53,7 +53,7 @@ def provenance(model: dict[str, Any] | None = None, **settings: Any) -> dict[str
 
     Args:
         model: the ``models/{model}.json`` record (alias, source, revision, dtype, ...), if any.
-        **settings: the stage's own settings (seed, sizes, template, ...); must be JSON-serialisable.
+        **settings: the stage's own settings (seed, sizes, template, ...), JSON-serialisable.
     """
     block: dict[str, Any] = {}
     if model is not None:

@@ -26,7 +26,7 @@ PROVENANCE_KEY = b"taskvectors"
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -75,12 +75,14 @@ def write_table(
             compression="zstd",
             row_group_size=row_group_size,
             use_byte_stream_split=float_lists or False,
-            use_dictionary=[f.name for f in table.schema if not pa.types.is_fixed_size_list(f.type)],
+            use_dictionary=[
+                f.name for f in table.schema if not pa.types.is_fixed_size_list(f.type)
+            ],
         )
 
 
 def read_table(path: str | os.PathLike, **filters: Any) -> pd.DataFrame:
-    """Read a Parquet result file into a DataFrame; ``column=value`` keyword filters are pushed down."""
+    """Read a Parquet result file; ``column=value`` keyword filters are pushed down."""
     expr = [(column, "==", value) for column, value in filters.items()] or None
     return pq.read_table(path, filters=expr).to_pandas()
 

@@ -31,11 +31,11 @@ def prediction_column(answer_mode: str) -> str:
 def score(
     predictions: pd.DataFrame, examples: pd.DataFrame, mode: str, column: str
 ) -> pd.DataFrame:
-    """Predictions joined with their examples' query and answers, plus ``prediction`` and ``correct``."""
+    """Predictions joined with their examples' query and answers, with ``prediction, correct``."""
     table = predictions.merge(examples, on=["example_id", "split"], validate="many_to_one")
     table["prediction"] = table[column]
     table["correct"] = [
-        is_correct(p, a, mode) for p, a in zip(table["prediction"], table["answers"])
+        is_correct(p, a, mode) for p, a in zip(table["prediction"], table["answers"], strict=True)
     ]
     return table
 

@@ -27,7 +27,7 @@ from taskvectors.storage import vectors_column, write_table
 def example_vectors(
     model, tokenizer, template, examples: Sequence[Mapping[str, Any]], batch_size: int, desc: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """θ ``(n, n_layers, d_model)`` of each example and its ICL next-token logits' argmax ``(n,)``."""
+    """θ ``(n, n_layers, d_model)`` of each example, and its ICL first-token ids ``(n,)``."""
     thetas, first_ids = [], []
     for rows in progress(
         engine.chunks(examples, batch_size), desc=desc, total=-(-len(examples) // batch_size)

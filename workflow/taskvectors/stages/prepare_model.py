@@ -19,7 +19,7 @@ from taskvectors.storage import write_json
 def prepare_model(
     alias: str, entry: Mapping[str, Any], out_path: Path, cache_dir: Path | None = None
 ) -> ModelRecord:
-    """Resolve ``alias`` (its config ``entry``) and write its record with provenance to ``out_path``."""
+    """Resolve ``alias`` (config ``entry``); write its record with provenance to ``out_path``."""
     record = resolve_model(ModelSpec.from_config(alias, entry), cache_dir or default_cache_dir())
     document = record.to_dict()
     document["provenance"] = provenance(model=document, config_entry=dict(entry))
