@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+
 from taskvectors.provenance import provenance
 from taskvectors.storage import vectors_column, write_json, write_table
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import string
 
 import pytest
+
 from taskvectors.tasks.algorithmic import (
     DEFAULT_N_LISTS,
     GENERATORS,

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+
 from taskvectors.analysis import (
     best_layer,
     conflict_rates,

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from taskvectors.prompts import get_template
 from taskvectors.stages.build_prompts import build_prompts
 from taskvectors.storage import read_json

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from taskvectors.tasks import load_pairs, load_registry, read_pairs_file
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"

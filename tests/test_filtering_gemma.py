@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from taskvectors.prompts import TEMPLATES
 from taskvectors.splits import answer_token_ids, filter_pairs, make_examples
 from taskvectors.tasks import DEFAULT_TASKS, load_pairs, load_registry

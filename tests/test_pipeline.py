@@ -16,10 +16,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
 from taskvectors.storage import read_provenance, read_table
 from tiny_models import save_tiny_model
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # runs the workflow (about a minute on two cores)
 TASKS = ["algorithmic_next_letter", "algorithmic_to_upper", "algorithmic_prev_letter"]
 SUMMARY_COLUMNS = [
     "model",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from taskvectors.prompts import TEMPLATES, PromptTemplate, get_template
 
 DEMOS = [("a", "b"), ("c", "d")]

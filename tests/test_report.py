@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from synthetic_results import CONFLICT_PAIRS, MODELS, TASKS, write_synthetic_results
 from taskvectors.report import build_report
 from taskvectors.report.load import read_benchmarks, stage_times

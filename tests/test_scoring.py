@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from taskvectors.scoring import SCORING_MODES, first_line, is_correct
 
 

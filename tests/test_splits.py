@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from taskvectors.prompts import TEMPLATES, get_template
 from taskvectors.splits import (
     Example,

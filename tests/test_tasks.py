@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from taskvectors import scoring
 from taskvectors.codedeps import stage_sources
 from taskvectors.tasks import (

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from taskvectors.tasks import Pair, TaskDataError, load_pairs, load_registry, read_pairs_file
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"

@@ -71,7 +71,6 @@ if ANALYSES["conflicts"] and PAIRS:
         params:
             pairs=PAIRS,
             tasks={t: REGISTRY[t].to_dict() for t in CONFLICT_TASKS},
-            data_dir=str(DATA),
             settings=config["analyses"]["conflicts"],
             batch_rows=config["evaluation"]["batch_rows"],
             max_answer_tokens=ANSWER_TOKENS,

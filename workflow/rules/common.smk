@@ -1,5 +1,4 @@
 # Shared helpers of the rules: the validated config, the task list, paths and code inputs.
-import os
 import re
 import sys
 from pathlib import Path
@@ -8,18 +7,19 @@ from pathlib import Path
 # import it from there, so the workflow runs with or without `pip install -e .`.
 PACKAGE_ROOT = str(Path(workflow.basedir, "workflow").resolve())
 sys.path.insert(0, PACKAGE_ROOT)
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
 
 from taskvectors.codedeps import stage_sources
 from taskvectors.config import validate_config
 from taskvectors.pipeline import (
     conflict_pairs,
+    export_package_path,
     model_params,
     select_tasks,
     task_data_files,
 )
 from taskvectors.tasks.registry import load_registry
 
+export_package_path(PACKAGE_ROOT)
 _validated = validate_config(config)
 config.clear()
 config.update(_validated)

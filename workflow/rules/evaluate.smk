@@ -2,6 +2,7 @@
 
 
 rule evaluate:
+    priority: 10
     input:
         prompts=f"{RESULTS}/prompts/{{model}}/{{task}}.json",
         icl=f"{RESULTS}/predictions/{{model}}/{{task}}.icl.parquet",
@@ -25,6 +26,7 @@ rule evaluate:
 
 
 rule summarize:
+    priority: 10
     input:
         evals=expand(f"{RESULTS}/eval/{{model}}/{{task}}.parquet", model=MODELS, task=TASKS),
         sweeps=expand(f"{RESULTS}/sweeps/{{model}}/{{task}}.parquet", model=MODELS, task=TASKS),

@@ -2,6 +2,8 @@
 
 
 rule extract:
+    # The headline results first: analyses wait for the main stages when both are ready.
+    priority: 10
     input:
         model=get_model_record,
         prompts=f"{RESULTS}/prompts/{{model}}/{{task}}.json",
@@ -27,6 +29,7 @@ rule extract:
 
 
 rule patch:
+    priority: 10
     input:
         model=get_model_record,
         prompts=f"{RESULTS}/prompts/{{model}}/{{task}}.json",

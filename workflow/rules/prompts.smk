@@ -2,6 +2,7 @@
 
 
 rule build_prompts:
+    priority: 10
     input:
         model=get_model_record,
         data=get_task_data,

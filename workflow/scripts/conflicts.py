@@ -15,7 +15,7 @@ run_conflicts(
     sm.output,
     [tuple(p) for p in sm.params.pairs],
     sm.params.tasks,
-    Path(sm.params.data_dir),
+    Path(sm.config["data_dir"]),
     n_examples=settings["n_examples"],
     n_demos=settings["n_demos"],
     batch_rows=sm.params.batch_rows,

@@ -9,6 +9,7 @@ slice of a model's config that its jobs depend on, and the set-up every job scri
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -47,6 +48,12 @@ def task_data_files(spec: TaskSpec, data_dir: Path) -> list[str]:
 def model_params(entry: Mapping[str, Any]) -> dict[str, Any]:
     """A model's config entry as a plain dict (rule params must be deterministic)."""
     return {key: entry[key] for key in sorted(entry)}
+
+
+def export_package_path(package_root: str) -> None:
+    """Put ``package_root`` first on the ``PYTHONPATH`` that jobs inherit."""
+    current = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, current]))
 
 
 def start_job(snakemake: Any) -> logging.Logger:

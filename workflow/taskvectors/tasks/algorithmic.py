@@ -81,9 +81,7 @@ def sample_lists(
             f"generator {name}: n_lists must be between 1 and {capacity} "
             f"(the number of distinct lists), got {n_lists}"
         )
-    rng = np.random.default_rng(
-        derived_seed(elements, min_length, max_length, sample_seed)
-    )
+    rng = np.random.default_rng(derived_seed(elements, min_length, max_length, sample_seed))
     lists: set[tuple[str, ...]] = set()
     while len(lists) < n_lists:
         length = int(rng.integers(min_length, max_length + 1))

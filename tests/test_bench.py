@@ -1,0 +1,112 @@
+"""The sweep benchmark and the ``taskvectors`` command line, on a tiny model (fast)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from taskvectors import bench, cli
+from taskvectors.models import ModelLoadError
+from tiny_models import save_tiny_model, tiny_model
+
+KEYS = {
+    "n_layers", "n_examples", "n_rows", "threads", "repeats",
+    "forward_tokens", "forward_seconds", "forward_tokens_per_s",
+    "naive_sweep_seconds", "optimised_sweep_seconds", "floor_seconds",
+    "speedup_naive_over_optimised", "optimised_over_floor",
+    "agree", "tokens_equal", "max_abs_logit_diff",
+}  # fmt: skip
+
+
+def test_sweep_set_prompts():
+    sweep = bench.sweep_set(40)  # more than the list holds: queries cycle
+    assert len(sweep.prompts) == len(sweep.dummy_prompts) == 40
+    assert sweep.prompts[0] == "example:Russia->"
+    for prompt, dummies in zip(sweep.prompts, sweep.dummy_prompts, strict=True):
+        assert len(dummies) == bench.N_DUMMIES
+        assert all(d.startswith("example:France->Paris\n") and d.count("\n") == 5 for d in dummies)
+        assert prompt not in {d.rsplit("\n", 1)[1] for d in dummies}  # x' differs from the query
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "gemma3_text"])
+def test_run_bench_on_tiny_model(arch):
+    model, tokenizer = tiny_model(arch)
+    result = bench.run_bench(model, tokenizer, n_examples=3, repeats=1)
+    assert set(result) == KEYS
+    assert result["agree"] is True and result["tokens_equal"] is True
+    assert result["n_rows"] == 3 * result["n_layers"] == 3 * model.config.num_hidden_layers
+    for key in (
+        "forward_seconds",
+        "naive_sweep_seconds",
+        "optimised_sweep_seconds",
+        "floor_seconds",
+    ):
+        assert result[key] > 0
+    assert result["speedup_naive_over_optimised"] == pytest.approx(
+        result["naive_sweep_seconds"] / result["optimised_sweep_seconds"]
+    )
+    json.dumps(result)  # JSON-ready
+    table = bench.format_table({"model": arch, **result})
+    assert "3 = " in table and "sweeps agree" in table and "True" in table
+
+
+def test_model_spec_without_config():
+    assert cli.model_spec("gemma-3-270m", None).source == "embedded"
+    with pytest.raises(ModelLoadError, match="'pythia'.*--config"):
+        cli.model_spec("pythia", None)
+
+
+def test_model_spec_from_config(tmp_path):
+    config = tmp_path / "config.yaml"
+    models = {"tiny": {"source": "local", "path": "/somewhere"}}
+    config.write_text(yaml.safe_dump({"models": models}))
+    spec = cli.model_spec("tiny", config)
+    assert (spec.alias, spec.source, spec.name_or_path) == ("tiny", "local", "/somewhere")
+    with pytest.raises(ModelLoadError, match="'other'.*tiny"):
+        cli.model_spec("other", config)
+
+
+def test_cli_bench_json(tmp_path, capsys):
+    folder = save_tiny_model("llama", tmp_path / "tiny-llama")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump({"models": {"tiny": {"source": "local", "path": str(folder)}}})
+    )
+    argv = [
+        "bench",
+        "--model",
+        "tiny",
+        "--config",
+        str(config),
+        "--examples",
+        "2",
+        "--repeats",
+        "1",
+    ]
+    assert cli.main([*argv, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == KEYS | {"model"}
+    assert result["model"] == "tiny" and result["agree"] is True
+    assert cli.main(argv) == 0
+    assert "optimised sweep" in capsys.readouterr().out
+
+
+def test_cli_reports_load_errors(tmp_path, capsys):
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"models": {"gone": {"source": "local", "path": "/nope"}}}))
+    assert cli.main(["bench", "--model", "gone", "--config", str(config)]) == 2
+    error = capsys.readouterr().err
+    assert "taskvectors bench:" in error and "'gone'" in error
+
+
+def test_cli_needs_a_subcommand(capsys):
+    with pytest.raises(SystemExit):
+        cli.main([])
+
+
+def test_cli_rejects_non_positive_counts(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--examples", "0"])
+    assert "positive integer" in capsys.readouterr().err

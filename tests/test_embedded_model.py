@@ -1,0 +1,91 @@
+"""The paper's effect on the embedded model (Gemma 3 270M), through the engine API only.
+
+Tiny random models check that the engine computes the right numbers; only a real model can check
+that those numbers mean something: few-shot prompts answer, zero-shot prompts do not, and a task
+vector from the demonstrations patched into the zero-shot prompt at a middle layer brings the
+answers back (the embedded-model notes measured 7–8 of 8 at layers 9–11 of 18).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from taskvectors import engine
+from taskvectors.models import ModelSpec, load_model, resolve_model
+
+pytestmark = pytest.mark.slow
+
+DEMOS = [
+    ("France", "Paris"),
+    ("Japan", "Tokyo"),
+    ("Italy", "Rome"),
+    ("Germany", "Berlin"),
+    ("Spain", "Madrid"),
+]
+QUERIES = [
+    ("Russia", "Moscow"), ("Egypt", "Cairo"), ("Greece", "Athens"), ("Poland", "Warsaw"),
+    ("Austria", "Vienna"), ("Ireland", "Dublin"), ("Sweden", "Stockholm"), ("Thailand", "Bangkok"),
+]  # fmt: skip
+DUMMIES = ["Belgium", "Peru", "Netherlands"]
+LAYERS = range(8, 13)
+MAX_NEW_TOKENS = 3
+
+
+def prompt(demos: list[tuple[str, str]], query: str) -> str:
+    return "\n".join([*(f"example:{x}->{y}" for x, y in demos), f"example:{query}->"])
+
+
+def n_correct(answers: list[str], expected: list[str]) -> int:
+    return sum(
+        answer.startswith(capital) for answer, capital in zip(answers, expected, strict=True)
+    )
+
+
+@pytest.fixture(scope="module")
+def gemma():
+    spec = ModelSpec.from_config("gemma-3-270m", {"source": "embedded"})
+    return load_model(resolve_model(spec))
+
+
+def answers_of(model, tokenizer, prompts: list[str]) -> list[str]:
+    batch = engine.encode(tokenizer, prompts, model.device)
+    return engine.decode(model, tokenizer, batch, max_new_tokens=MAX_NEW_TOKENS).answers
+
+
+def test_few_shot_prompts_answer(gemma):
+    model, tokenizer = gemma
+    answers = answers_of(model, tokenizer, [prompt(DEMOS, x) for x, _ in QUERIES])
+    assert n_correct(answers, [y for _, y in QUERIES]) >= 6, answers
+
+
+def test_zero_shot_prompts_mostly_fail(gemma):
+    model, tokenizer = gemma
+    answers = answers_of(model, tokenizer, [prompt([], x) for x, _ in QUERIES])
+    assert n_correct(answers, [y for _, y in QUERIES]) <= 2, answers
+
+
+def test_task_vector_recovers_the_answers(gemma):
+    model, tokenizer = gemma
+    dummy_prompts = [
+        [prompt(DEMOS, DUMMIES[(i + k) % len(DUMMIES)]) for k in range(2)]
+        for i in range(len(QUERIES))
+    ]
+    vectors = engine.task_vectors(model, tokenizer, dummy_prompts)
+    swept = engine.sweep_layers(
+        model,
+        tokenizer,
+        [prompt([], x) for x, _ in QUERIES],
+        vectors,
+        list(LAYERS),
+        include_unpatched=False,
+        max_new_tokens=MAX_NEW_TOKENS,
+    )
+    by_layer = {
+        layer: [swept.answers[i * len(LAYERS) + j] for i in range(len(QUERIES))]
+        for j, layer in enumerate(LAYERS)
+    }
+    scores = {
+        layer: n_correct(answers, [y for _, y in QUERIES]) for layer, answers in by_layer.items()
+    }
+    best = max(scores, key=scores.get)
+    assert scores[best] > len(QUERIES) / 2, (scores, by_layer[best])

@@ -1,0 +1,128 @@
+"""The workflow's configuration, environments, profiles and code-dependency tracking."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from taskvectors.codedeps import stage_sources
+from taskvectors.config import ConfigError, load_config, load_schema, validate_config
+from taskvectors.pipeline import conflict_pairs, select_tasks, task_data_files
+from taskvectors.tasks.registry import load_registry
+
+REPO = Path(__file__).resolve().parents[1]
+MINIMAL = {"models": {"m": {"source": "embedded"}}}
+
+
+def test_envs_file_pins_exactly_the_pyproject_dependencies():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["slurm"]
+    env = yaml.safe_load((REPO / "envs" / "taskvectors.yaml").read_text())
+    pip = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
+    assert sorted(pip) == sorted(wanted)
+    python = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert "python=3.11" in env["dependencies"] and ">=3.11" in python
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "paper.yaml"])
+def test_shipped_configs_are_valid(name):
+    config = load_config(REPO / "config" / name)
+    assert config["models"]
+
+
+def test_defaults_are_the_papers_settings():
+    config = validate_config(MINIMAL)
+    assert config["prompts"] == {
+        "template": "paper",
+        "n_demos": 5,
+        "n_dev": 50,
+        "n_test": 50,
+        "n_dummy": 2,
+        "seed": 41,
+    }
+    assert config["evaluation"]["answer"] == "first_token"
+    assert config["tasks"] == "default"
+    assert config["models"]["m"]["dtype"] == "auto"
+    assert all(entry["enabled"] for entry in config["analyses"].values())
+
+
+def test_every_problem_is_named_with_its_path_and_reason():
+    bad = {**MINIMAL, "prompts": {"n_demos": 0}, "models": {"m": {"source": "ftp"}}, "x": 1}
+    with pytest.raises(ConfigError) as error:
+        validate_config(bad)
+    message = str(error.value)
+    assert "prompts.n_demos: 0 is less than the minimum of 1" in message
+    assert "models.m.source: 'ftp' is not one of" in message
+    assert "'x' was unexpected" in message
+
+
+def test_every_schema_key_is_described():
+    def walk(schema, path):
+        for name, sub in schema.get("properties", {}).items():
+            assert "description" in sub, f"{path}.{name} has no description"
+            yield from walk(sub, f"{path}.{name}")
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            yield from walk(extra, f"{path}.*")
+        yield path
+
+    assert len(list(walk(load_schema(), "config"))) > 20
+
+
+def test_task_selection_and_conflict_pairs():
+    registry = load_registry(REPO / "data")
+    assert len(select_tasks("default", registry)) == 18
+    assert len(select_tasks("all", registry)) == 27
+    with pytest.raises(ValueError, match="unknown task"):
+        select_tasks(["no_such_task"], registry)
+    pairs = [["algorithmic_next_letter", "algorithmic_to_upper"], ["a", "b"]]
+    tasks = ["algorithmic_next_letter", "algorithmic_to_upper"]
+    assert conflict_pairs(pairs, tasks) == [("algorithmic_next_letter", "algorithmic_to_upper")]
+    assert task_data_files(registry["algorithmic_next_letter"], REPO / "data") == []
+    assert task_data_files(registry["translation_fr_en"], REPO / "data") == [
+        str(REPO / "data" / "translation" / "words.tsv")
+    ]
+
+
+def _names(paths):
+    return {Path(p).relative_to(REPO / "workflow" / "taskvectors").as_posix() for p in paths}
+
+
+def test_code_inputs_follow_imports_and_keep_scoring_out_of_model_stages():
+    evaluate = _names(stage_sources("taskvectors.stages.evaluate"))
+    assert {"scoring.py", "stages/evaluate.py", "storage.py"} <= evaluate
+    assert "engine.py" not in evaluate
+    for stage in ("extract", "patch", "analyses", "build_prompts", "prepare_model"):
+        sources = _names(stage_sources(f"taskvectors.stages.{stage}"))
+        assert "scoring.py" not in sources, stage
+    assert {"engine.py", "layers.py", "models.py"} <= _names(
+        stage_sources("taskvectors.stages.patch")
+    )
+
+
+def test_slurm_profile_passes_a_dry_run(tmp_path):
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-n",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--workflow-profile",
+        str(REPO / "profiles" / "slurm"),
+        "--configfile",
+        str(REPO / "config" / "paper.yaml"),
+        "--config",
+        f"data_dir={REPO / 'data'}",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "slurm_partition=gpu" in result.stdout and "gpu=1" in result.stdout
+    assert "prepare_model        7" in result.stdout

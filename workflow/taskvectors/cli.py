@@ -1,0 +1,100 @@
+"""The ``taskvectors`` command line: tools around the pipeline that need no Snakemake run.
+
+Subcommands:
+
+* ``bench``: time the layer sweep on one model (see :mod:`taskvectors.bench`), to check that the
+  cached sweep pays off on a given machine before launching a full reproduction.
+
+A model is named by its alias. Without ``--config`` the alias must be an embedded model (the
+default ``gemma-3-270m``); with ``--config`` it is looked up in the file's ``models:`` mapping, so
+hub and local models work exactly as in the pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from taskvectors.models import EMBEDDED_MODELS, ModelLoadError, ModelSpec, load_model, resolve_model
+
+DEFAULT_MODEL = "gemma-3-270m"
+
+
+def model_spec(alias: str, config_path: Path | None) -> ModelSpec:
+    """The spec of ``alias``: from the config's ``models:`` mapping, or an embedded model."""
+    if config_path is None:
+        if alias not in EMBEDDED_MODELS:
+            raise ModelLoadError(
+                f"model {alias!r} is not embedded ({sorted(EMBEDDED_MODELS)}); "
+                "pass --config to look it up in a config's models: mapping"
+            )
+        return ModelSpec.from_config(alias, {"source": "embedded"})
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    entries = config.get("models") or {}
+    if alias not in entries:
+        raise ModelLoadError(f"model {alias!r} is not in {config_path} (models: {sorted(entries)})")
+    return ModelSpec.from_config(alias, entries[alias])
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def bench(args: argparse.Namespace) -> int:
+    """Run the benchmark; exit status 1 if the two sweeps disagree."""
+    from taskvectors.bench import format_table, run_bench
+
+    model, tokenizer = load_model(resolve_model(model_spec(args.model, args.config)))
+    result = {"model": args.model, **run_bench(model, tokenizer, args.examples, args.repeats)}
+    print(json.dumps(result, sort_keys=True) if args.json else format_table(result))
+    return 0 if result["agree"] else 1
+
+
+def parser() -> argparse.ArgumentParser:
+    main_parser = argparse.ArgumentParser(prog="taskvectors", description=__doc__.split("\n")[0])
+    commands = main_parser.add_subparsers(dest="command", required=True)
+    bench_parser = commands.add_parser(
+        "bench", help="time the naive and the cached layer sweep against their floor"
+    )
+    bench_parser.add_argument(
+        "--model", default=DEFAULT_MODEL, help="model alias (default: %(default)s)"
+    )
+    bench_parser.add_argument(
+        "--config", type=Path, help="config file whose models: mapping holds the alias"
+    )
+    bench_parser.add_argument(
+        "--examples",
+        type=positive_int,
+        default=16,
+        help="zero-shot prompts to sweep (default: %(default)s)",
+    )
+    bench_parser.add_argument(
+        "--repeats",
+        type=positive_int,
+        default=3,
+        help="timed runs; the fastest counts (default: %(default)s)",
+    )
+    bench_parser.add_argument("--json", action="store_true", help="print one JSON object")
+    bench_parser.set_defaults(run=bench)
+    return main_parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ModelLoadError, OSError) as error:
+        print(f"taskvectors {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
