@@ -376,7 +376,9 @@ def order_bars(order: pd.DataFrame):
     """Per task: agreement across demo permutations and accuracy spread, ICL beside TV."""
     _theme()
     models = list(dict.fromkeys(order["model"]))
-    fig, axes = plt.subplots(len(models), 2, figsize=(11, 2.9 * len(models) + 0.3), squeeze=False)
+    crowded = order["task"].nunique() > 8  # long rotated labels need room below the bars
+    height = (3.8 if crowded else 2.9) * len(models) + 0.3
+    fig, axes = plt.subplots(len(models), 2, figsize=(11, height), squeeze=False)
     for row, model in zip(axes, models, strict=True):
         frame = order[order["model"] == model]
         tasks = list(dict.fromkeys(frame["task"]))
@@ -394,7 +396,14 @@ def order_bars(order: pd.DataFrame):
                     color=CONDITION_COLOURS[condition],
                     label=CONDITION_LABELS[condition],
                 )
-            ax.set_xticks(x, [short_task_name(t) for t in tasks], rotation=25, ha="right")
+            ax.set_xticks(
+                x,
+                [short_task_name(t) for t in tasks],
+                rotation=60 if crowded else 25,
+                ha="right",
+                rotation_mode="anchor",
+                fontsize=8 if crowded else None,
+            )
             ax.set_title(f"{model}: {label}", fontsize=10)
             ax.set_ylim(0, 1.05 if metric == "agreement" else None)
     handles = [Patch(color=CONDITION_COLOURS[c], label=CONDITION_LABELS[c]) for c in ("icl", "tv")]
