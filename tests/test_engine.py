@@ -353,3 +353,11 @@ def test_answers_are_first_line_stripped(tiny):
     first, answers = engine._answers(tokenizer, tokens)
     assert answers == ["Paris", "Rome", "", "a b"]
     assert first == [" ", " ", "\n", "a"]
+
+
+def test_models_without_logits_to_keep_still_give_last_position_logits(tiny, monkeypatch):
+    model, tokenizer = tiny
+    batch = engine.encode(tokenizer, ["ab", "abc d"])
+    expected = engine.decode(model, tokenizer, batch).first_logits
+    monkeypatch.setattr(engine, "_keeps_logits", lambda model_class: False)
+    assert torch.allclose(engine.decode(model, tokenizer, batch).first_logits, expected, atol=1e-5)

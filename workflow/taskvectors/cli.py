@@ -4,6 +4,8 @@ Subcommands:
 
 * ``bench``: time the layer sweep on one model (see :mod:`taskvectors.bench`), to check that the
   cached sweep pays off on a given machine before launching a full reproduction.
+* ``tasks``: list the registry's tasks (and a config's user tasks) with their pair counts, so that
+  a user task file is validated before a run.
 
 A model is named by its alias. Without ``--config`` the alias must be an embedded model (the
 default ``gemma-3-270m``); with ``--config`` it is looked up in the file's ``models:`` mapping, so
@@ -58,6 +60,30 @@ def bench(args: argparse.Namespace) -> int:
     return 0 if result["agree"] else 1
 
 
+def list_tasks(args: argparse.Namespace) -> int:
+    """Print one line per task: name, family, scoring, filter, default, pairs."""
+    from taskvectors.config import load_config
+    from taskvectors.tasks.files import TaskDataError
+    from taskvectors.tasks.registry import load_pairs, load_registry
+
+    config = load_config(args.config) if args.config else {}
+    data_dir = Path(args.data_dir or config.get("data_dir", "data"))
+    try:
+        registry = load_registry(data_dir, config.get("user_tasks"))
+        rows = [(spec, len(load_pairs(spec, data_dir))) for spec in registry.values()]
+    except TaskDataError as error:
+        print(f"taskvectors tasks: {error}", file=sys.stderr)
+        return 2
+    print(f"{'task':40} {'family':12} {'scoring':8} {'filter':13} {'default':8} pairs")
+    for spec, n_pairs in rows:
+        default = "yes" if spec.default else ""
+        print(
+            f"{spec.name:40} {spec.family:12} {spec.scoring:8} {spec.filter:13} {default:8} "
+            f"{n_pairs}"
+        )
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(prog="taskvectors", description=__doc__.split("\n")[0])
     commands = main_parser.add_subparsers(dest="command", required=True)
@@ -84,6 +110,12 @@ def parser() -> argparse.ArgumentParser:
     )
     bench_parser.add_argument("--json", action="store_true", help="print one JSON object")
     bench_parser.set_defaults(run=bench)
+    tasks_parser = commands.add_parser("tasks", help="list the tasks and their pair counts")
+    tasks_parser.add_argument("--config", type=Path, help="a config whose user_tasks to include")
+    tasks_parser.add_argument(
+        "--data-dir", help="task data folder (default: the config's, or data)"
+    )
+    tasks_parser.set_defaults(run=list_tasks)
     return main_parser
 
 

@@ -20,9 +20,10 @@ from the attention mask so that a padded batch gives the same numbers as one pro
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import torch
 from torch import nn
@@ -89,8 +90,16 @@ def _forward(model: nn.Module, input_ids, attention_mask, past=None, use_cache=F
     # The last position as a 1-D index rather than ``logits_to_keep=1``: indexing copies the kept
     # hidden states into a contiguous (batch, 1, d) tensor, so the unembedding is one matrix
     # product; the strided slice that ``1`` gives runs as a batched product, ~4x slower on CPU.
+    if not _keeps_logits(type(model)):  # e.g. remote code without the argument: all positions
+        return model(**inputs)
     last = torch.tensor([input_ids.shape[1] - 1], device=input_ids.device)
     return model(**inputs, logits_to_keep=last)
+
+
+@cache
+def _keeps_logits(model_class: type) -> bool:
+    """Whether the model's forward takes ``logits_to_keep`` (transformers 5 causal LMs do)."""
+    return "logits_to_keep" in inspect.signature(model_class.forward).parameters
 
 
 @torch.no_grad()
