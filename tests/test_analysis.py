@@ -47,7 +47,7 @@ def test_prediction_column_follows_the_answer_setting():
     assert prediction_column({"evaluation": {}}) == "first_token"
     assert prediction_column({"evaluation": {"answer": "first_token"}}) == "first_token"
     assert prediction_column({"evaluation": {"answer": "greedy"}}) == "answer"
-    with pytest.raises(ValueError, match="evaluation.answer"):
+    with pytest.raises(ValueError, match="unknown answer mode .beam."):
         prediction_column({"evaluation": {"answer": "beam"}})
 
 
@@ -69,10 +69,18 @@ def test_short_task_name():
 def test_scoring_mode_prefers_the_registry_entry():
     assert scoring_mode("translation_fr_en") == "any_of"
     assert scoring_mode("knowledge_country_capital") == "prefix"
-    assert scoring_mode("linguistic_antonyms") == "exact"
-    assert scoring_mode("linguistic_antonyms", {"scoring": "any_of"}) == "any_of"
+    assert scoring_mode("algorithmic_next_letter") == "exact"
+    assert scoring_mode("linguistic_antonyms", {"scoring": "exact"}) == "exact"
     assert scoring_mode("my_task", SimpleNamespace(scoring="prefix")) == "prefix"
-    assert scoring_mode("my_task", {"scoring": "nonsense"}) == "exact"
+
+
+def test_family_defaults_agree_with_the_registry():
+    from taskvectors.tasks.registry import load_registry
+
+    registry = load_registry(Path(__file__).resolve().parents[1] / "data")
+    assert {name: scoring_mode(name) for name in registry} == {
+        name: spec.scoring for name, spec in registry.items()
+    }
 
 
 # -- headline --------------------------------------------------------------------------------

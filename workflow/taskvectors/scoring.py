@@ -16,6 +16,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 SCORING_MODES = ("exact", "any_of", "prefix")
+# Which predictions-table column is scored: the first generated token (the paper) or the greedy
+# multi-token answer (``evaluation.answer: greedy``).
+ANSWER_COLUMNS = {"first_token": "first_token", "greedy": "answer"}
+
+
+def answer_column(answer_mode: str) -> str:
+    """The predictions column scored under ``answer_mode`` (``first_token`` or ``greedy``)."""
+    if answer_mode not in ANSWER_COLUMNS:
+        raise ValueError(f"unknown answer mode {answer_mode!r}; choose {sorted(ANSWER_COLUMNS)}")
+    return ANSWER_COLUMNS[answer_mode]
 
 
 def first_line(text: str) -> str:

@@ -18,21 +18,10 @@ import pandas as pd
 
 from taskvectors.analysis.common import scoring_mode, task_family
 from taskvectors.analysis.layers import best_layer
+from taskvectors.stages.summarize import COLUMNS as SUMMARY_COLUMNS
 from taskvectors.storage import read_json, read_provenance, read_table
 
 log = logging.getLogger(__name__)
-
-SUMMARY_COLUMNS = [
-    "model",
-    "task",
-    "category",
-    "n_test",
-    "baseline",
-    "icl",
-    "tv",
-    "best_layer",
-    "n_layers",
-]
 
 
 @dataclass

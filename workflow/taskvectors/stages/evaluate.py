@@ -15,17 +15,8 @@ from typing import Any
 import pandas as pd
 
 from taskvectors.provenance import provenance
-from taskvectors.scoring import is_correct
+from taskvectors.scoring import answer_column, is_correct
 from taskvectors.storage import write_table
-
-ANSWER_COLUMNS = {"first_token": "first_token", "greedy": "answer"}
-
-
-def prediction_column(answer_mode: str) -> str:
-    """Which predictions column is scored: the first token (the paper) or the greedy answer."""
-    if answer_mode not in ANSWER_COLUMNS:
-        raise ValueError(f"unknown answer mode {answer_mode!r}; choose {sorted(ANSWER_COLUMNS)}")
-    return ANSWER_COLUMNS[answer_mode]
 
 
 def score(
@@ -76,7 +67,7 @@ def evaluate(
     """Score one (model, task); write the layer sweep and the test results; return the headline."""
     examples = pd.DataFrame(prompt_doc["examples"])[["example_id", "split", "query", "answers"]]
     mode = prompt_doc["task"]["scoring"]
-    scored = score(pd.concat([icl, patched]), examples, mode, prediction_column(answer_mode))
+    scored = score(pd.concat([icl, patched]), examples, mode, answer_column(answer_mode))
     sweep = layer_accuracy(scored)
     best = best_layer(sweep)
     results = test_results(scored, best)
