@@ -245,13 +245,14 @@ def run_geometry(
     batch_size: int,
 ) -> None:
     """Job ``geometry``: one vectors file per task."""
+    outputs = _outputs(out_paths, tasks)
     model, tokenizer = load_model(record)
     block = provenance(model=record.to_dict(), n_vectors=n_vectors)
     for task, path in zip(tasks, prompt_paths, strict=True):
         doc = read_json(path)
         table = geometry(model, tokenizer, doc, n_vectors=n_vectors, batch_size=batch_size)
         write_table(
-            _outputs(out_paths, tasks)[task],
+            outputs[task],
             table,
             {**block, "task": task},
             row_group_size=n_vectors,
@@ -267,11 +268,12 @@ def run_top_tokens(
     k: int,
 ) -> None:
     """Job ``top_tokens``: one table per task."""
+    outputs = _outputs(out_paths, tasks)
     model, tokenizer = load_model(record)
     block = provenance(model=record.to_dict(), k=k)
     for task, path in zip(tasks, activation_paths, strict=True):
         table = top_tokens(model, tokenizer, read_table(path), k)
-        write_table(_outputs(out_paths, tasks)[task], table, {**block, "task": task})
+        write_table(outputs[task], table, {**block, "task": task})
 
 
 def run_conflicts(
@@ -324,6 +326,7 @@ def run_order(
     max_new_tokens: int,
 ) -> None:
     """Job ``order``: one predictions file per task."""
+    outputs = _outputs(out_paths, tasks)
     model, tokenizer = load_model(record)
     block = provenance(model=record.to_dict(), n_examples=n_examples, n_permutations=n_permutations)
     for task, path in zip(tasks, prompt_paths, strict=True):
@@ -337,4 +340,4 @@ def run_order(
             batch_rows=batch_rows,
             max_new_tokens=max_new_tokens,
         )
-        write_table(_outputs(out_paths, tasks)[task], frame, {**block, "task": task})
+        write_table(outputs[task], frame, {**block, "task": task})

@@ -13,7 +13,7 @@ from typing import Any
 
 from taskvectors.models import ModelRecord, ModelSpec, default_cache_dir, resolve_model
 from taskvectors.provenance import provenance
-from taskvectors.storage import write_json
+from taskvectors.storage import read_json, write_json
 
 
 def prepare_model(
@@ -29,6 +29,4 @@ def prepare_model(
 
 def read_model_record(path: Path) -> ModelRecord:
     """The record a ``prepare_model`` job wrote."""
-    from taskvectors.storage import read_json
-
     return ModelRecord.from_dict(read_json(path))
