@@ -350,7 +350,7 @@ def test_answers_are_first_line_stripped(tiny):
     width = max(len(text) for text in texts)
     rows = [tokenizer(text)["input_ids"] for text in texts]
     tokens = torch.tensor([row + [-1] * (width - len(row)) for row in rows])
-    first, answers = engine._answers(tokenizer, tokens)
+    first, answers = engine.answer_texts(tokenizer, tokens)
     assert answers == ["Paris", "Rome", "", "a b"]
     assert first == [" ", " ", "\n", "a"]
 

@@ -191,7 +191,9 @@ def _stop_checker(tokenizer) -> Callable[[int], bool]:
     return stops
 
 
-def _answers(tokenizer, tokens: torch.Tensor) -> tuple[list[str], list[str]]:
+def answer_texts(tokenizer, tokens: torch.Tensor) -> tuple[list[str], list[str]]:
+    """The decoded first token and the answer (first line, stripped) of each row of ``tokens``
+    ``(batch, steps)``, ``-1`` marking steps after a row stopped."""
     first = [tokenizer.decode([int(t)]) for t in tokens[:, 0]]
     texts = [tokenizer.decode([int(t) for t in row if t >= 0]) for row in tokens]
     return first, [text.split("\n")[0].strip() for text in texts]
@@ -236,7 +238,7 @@ def decode(
         steps.append(token)
         done |= torch.tensor([t < 0 or stops(int(t)) for t in token], device=token.device)
     tokens = torch.stack(steps, dim=1)
-    first, answers = _answers(tokenizer, tokens)
+    first, answers = answer_texts(tokenizer, tokens)
     return Decoded(tokens.cpu(), first_logits.float().cpu(), first, answers)
 
 

@@ -28,7 +28,7 @@ from taskvectors.predictions import predictions_frame
 from taskvectors.prompts import get_template
 from taskvectors.provenance import provenance
 from taskvectors.stages.extract import activations_table, example_vectors, icl_predictions
-from taskvectors.stages.patch import sweep_rows, vectors_by_example
+from taskvectors.stages.patch import sweep_rows, vectors_by_example, zero_shot_prompts
 from taskvectors.storage import column_vectors, read_json, read_table, write_table
 from taskvectors.tasks.algorithmic import derived_seed
 from taskvectors.tasks.registry import TaskSpec, load_pairs
@@ -151,15 +151,12 @@ def conflicts(
     theta_b = vectors_by_example(activations_b[activations_b["split"] == "test"], test_b)
     vectors = theta_b[[i % len(test_b) for i in range(len(examples))]]
     template = get_template(doc_a["template"])
-    icl_as_query = [
-        {**ex, "query": template.icl_prompt([tuple(d) for d in ex["demos"]], ex["query"])}
-        for ex in examples
-    ]
+    prompts = [template.icl_prompt([tuple(d) for d in ex["demos"]], ex["query"]) for ex in examples]
     rows = sweep_rows(
         model,
         tokenizer,
-        _Verbatim(),
-        icl_as_query,
+        prompts,
+        examples,
         vectors,
         max_new_tokens=max_new_tokens,
         batch_rows=batch_rows,
@@ -172,14 +169,6 @@ def conflicts(
     frame["answers_a"] = [by_id[i]["answers_a"] for i in frame["example_id"]]
     frame["answers_b"] = [by_id[i]["answers_b"] for i in frame["example_id"]]
     return frame
-
-
-class _Verbatim:
-    """A template whose zero-shot prompt is the query itself (the query is a whole ICL prompt)."""
-
-    @staticmethod
-    def zero_shot_prompt(text: str) -> str:
-        return text
 
 
 def order(
@@ -219,7 +208,7 @@ def order(
         rows += sweep_rows(
             model,
             tokenizer,
-            template,
+            zero_shot_prompts(template, shuffled),
             shuffled,
             thetas,
             max_new_tokens=max_new_tokens,

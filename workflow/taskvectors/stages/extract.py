@@ -50,13 +50,8 @@ def icl_predictions(model, tokenizer, template, examples, first_ids, max_new_tok
         for ex in examples
     ]
     if max_new_tokens == 1:
-        first = [tokenizer.decode([int(t)]) for t in first_ids]
-        decoded = engine.Decoded(
-            first_ids[:, None],
-            torch.empty(0),
-            first,
-            [text.split("\n")[0].strip() for text in first],
-        )
+        tokens = first_ids[:, None]
+        decoded = engine.Decoded(tokens, torch.empty(0), *engine.answer_texts(tokenizer, tokens))
         return prediction_rows(decoded, keys)
     rows = []
     for chunk in engine.chunks(examples, batch_size):

@@ -9,7 +9,7 @@ cache and run as one batch (:func:`taskvectors.engine.sweep_layers`). Prediction
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,37 +35,44 @@ def vectors_by_example(activations: pd.DataFrame, examples) -> torch.Tensor:
     return vectors[[position[int(ex["example_id"])] for ex in examples]]
 
 
+def zero_shot_prompts(template, examples) -> list[str]:
+    """The zero-shot prompt ``[x]`` of each example's query."""
+    return [template.zero_shot_prompt(example["query"]) for example in examples]
+
+
 def sweep_rows(
     model,
     tokenizer,
-    template,
+    prompts: Sequence[str],
     examples,
     vectors,
     *,
     max_new_tokens,
     batch_rows,
     desc="sweep",
-    condition="tv",
-    extra: Mapping[str, Any] | None = None,
 ):
-    """Predictions-table rows: unpatched (``baseline``) and patched at every layer, per example."""
+    """Predictions-table rows: ``prompts[i]`` unpatched (``baseline``) and patched with
+    ``vectors[i]`` at every layer (``tv``), keyed by ``examples[i]``."""
     layers = list(range(vectors.shape[1]))
     per_chunk = max(1, batch_rows // (len(layers) + 1))
     rows = []
     for chunk in progress(
         engine.chunks(examples, per_chunk), desc=desc, total=-(-len(examples) // per_chunk)
     ):
-        prompts = [template.zero_shot_prompt(examples[i]["query"]) for i in chunk]
         decoded = engine.sweep_layers(
-            model, tokenizer, prompts, vectors[list(chunk)], layers, max_new_tokens=max_new_tokens
+            model,
+            tokenizer,
+            [prompts[i] for i in chunk],
+            vectors[list(chunk)],
+            layers,
+            max_new_tokens=max_new_tokens,
         )
         keys = [
             {
                 "example_id": examples[i]["example_id"],
                 "split": examples[i]["split"],
-                "condition": "baseline" if layer < 0 else condition,
+                "condition": "baseline" if layer < 0 else "tv",
                 "layer": layer,
-                **(extra or {}),
             }
             for i in chunk
             for layer in [-1, *layers]
@@ -91,7 +98,7 @@ def patch(
     rows = sweep_rows(
         model,
         tokenizer,
-        template,
+        zero_shot_prompts(template, examples),
         examples,
         vectors,
         max_new_tokens=max_answer_tokens,
