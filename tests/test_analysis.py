@@ -33,8 +33,27 @@ from taskvectors.analysis import (
     tsne_embedding,
     tsne_perplexity,
 )
+from taskvectors.analysis.geometry import (
+    SHARED_INPUT_PAIRS,
+    centre_vectors,
+    cosine_distance_matrix,
+    geometry_statistics,
+    nearest_neighbour_accuracy,
+    nearest_neighbours,
+    permutation_null,
+    shared_input_pairs,
+    silhouette,
+)
+from taskvectors.analysis.order import (
+    example_agreement,
+    order_comparison,
+    order_matrices,
+    order_table,
+    order_verdict,
+)
 from taskvectors.analysis.reference import PAPER_TASK_NAMES
 from taskvectors.scoring import is_correct
+from taskvectors.stats import Interval
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
 
@@ -203,6 +222,112 @@ def test_tsne_is_deterministic_and_adapts_perplexity():
         tsne_embedding(vectors[:3])
 
 
+def test_centring_removes_the_shared_direction():
+    # Two tasks along x and y, both riding on a large shared offset: raw cosines are all close
+    # to 1, centred ones separate the tasks.
+    offset = np.array([100.0, 100.0, 0.0])
+    vectors = np.array([[1.0, 0, 0], [2.0, 0, 0], [0, 1.0, 0], [0, 2.0, 0]]) + offset
+    labels = ["a", "a", "b", "b"]
+    raw_within, raw_across = cosine_distances(vectors, labels)
+    within, across = cosine_distances(centre_vectors(vectors), labels)
+    assert raw_across.max() < 1e-3
+    assert within.mean() < 0.3 and across.mean() > 1.5
+    np.testing.assert_allclose(centre_vectors(vectors).mean(axis=0), 0, atol=1e-12)
+    assert raw_within.shape == within.shape == (2,)
+
+
+def test_nearest_neighbours_leave_one_out():
+    distance = np.array([[0.0, 0.1, 0.5], [0.1, 0.0, 0.2], [0.5, 0.2, 0.0]])
+    assert nearest_neighbours(distance).tolist() == [1, 0, 1]
+    assert nearest_neighbour_accuracy(distance, np.array([0, 0, 1])) == pytest.approx(2 / 3)
+    ties = np.zeros((3, 3))
+    assert nearest_neighbours(ties).tolist() == [1, 0, 0]  # lowest index on ties
+
+
+def test_silhouette_matches_sklearn():
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(30, 8)) + np.repeat(rng.normal(size=(3, 8)), 10, axis=0)
+    codes = np.repeat([0, 1, 2], 10)
+    codes[29] = 3  # a singleton label scores 0, as in sklearn
+    distance = cosine_distance_matrix(vectors)
+    np.fill_diagonal(distance, 0.0)
+    expected = silhouette_score(distance, codes, metric="precomputed")
+    assert silhouette(distance, codes) == pytest.approx(expected)
+    assert np.isnan(silhouette(distance, np.zeros(30, dtype=int)))
+
+
+def test_permutation_null_p_value():
+    codes = np.array([0, 0, 1, 1])
+    test = permutation_null(lambda c: float(c[0] == c[1]), codes, n_permutations=99, seed=3)
+    assert test.value == 1.0
+    # P(first two shuffled labels agree) = 1/3, so about a third of the null reaches 1.
+    assert test.null_mean == pytest.approx(1 / 3, abs=0.12)
+    assert test.null_p95 == 1.0
+    assert test.p_value == pytest.approx((1 + test.null_mean * 99) / 100)
+    again = permutation_null(lambda c: float(c[0] == c[1]), codes, n_permutations=99, seed=3)
+    assert again == test
+
+
+def _clustered(tasks: list[str], n: int, spread: float, seed: int) -> tuple[np.ndarray, list]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(len(tasks), 32))
+    vectors = np.concatenate([c + spread * rng.normal(size=(n, 32)) for c in centres])
+    return vectors + 50.0, [t for t in tasks for _ in range(n)]  # shared offset
+
+
+def test_geometry_statistics_find_clusters_and_not_noise():
+    tasks = ["algorithmic_next_letter", "algorithmic_prev_letter", "translation_en_fr", "x"]
+    vectors, labels = _clustered(tasks, 12, 0.3, seed=0)
+    table = geometry_statistics(vectors, labels, n_permutations=99, seed=1)
+    assert list(table.columns) == [
+        "scope",
+        "task_a",
+        "task_b",
+        "n_vectors",
+        "n_tasks",
+        "statistic",
+        "value",
+        "null_mean",
+        "null_p95",
+        "p_value",
+        "n_permutations",
+        "within_mean",
+        "across_mean",
+    ]
+    pair = "algorithmic_next_letter|algorithmic_prev_letter"
+    assert table["scope"].unique().tolist() == ["all", pair]  # en_es absent: no translation pair
+    rows = table.set_index(["scope", "statistic"])
+    assert rows.loc[("all", "nn_accuracy"), "value"] == 1.0
+    chance = 11 / 47  # a random other vector shares the label: (12 − 1) / (48 − 1)
+    assert rows.loc[("all", "nn_accuracy"), "null_mean"] == pytest.approx(chance, abs=0.1)
+    assert rows.loc[("all", "nn_accuracy"), "p_value"] == pytest.approx(0.01)
+    assert rows.loc[(pair, "silhouette"), "value"] > rows.loc[(pair, "silhouette"), "null_p95"]
+    assert rows.loc[(pair, "nn_accuracy"), "n_vectors"] == 24
+    assert (
+        rows.loc[("all", "silhouette"), "within_mean"]
+        < rows.loc[("all", "silhouette"), "across_mean"]
+    )
+    # Pure noise: labels carry nothing, so the statistic sits inside its null.
+    noise = geometry_statistics(
+        np.random.default_rng(2).normal(size=(48, 32)), labels, n_permutations=99, seed=1
+    ).set_index(["scope", "statistic"])
+    assert noise.loc[("all", "nn_accuracy"), "p_value"] > 0.05
+    assert noise.loc[("all", "silhouette"), "p_value"] > 0.05
+
+
+def test_shared_input_pairs_are_filtered_to_present_tasks():
+    assert shared_input_pairs(["translation_en_fr", "translation_en_es", "x"]) == [
+        ("translation_en_fr", "translation_en_es")
+    ]
+    assert shared_input_pairs([]) == []
+    from taskvectors.tasks.registry import load_registry
+
+    registry = load_registry(Path(__file__).resolve().parents[1] / "data")
+    assert {task for pair in SHARED_INPUT_PAIRS for task in pair} <= set(registry)
+
+
 # -- conflicts -------------------------------------------------------------------------------
 
 
@@ -283,6 +408,105 @@ def test_order_sensitivity_of_nothing_is_nan():
         pd.DataFrame(columns=["example_id", "permutation", "prediction", "correct"])
     )
     assert stats["n_examples"] == 0 and np.isnan(stats["agreement"])
+
+
+def _order_frame(task: str, condition: str, predictions: dict, truth: dict) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "task": task,
+                "condition": condition,
+                "example_id": e,
+                "permutation": p,
+                "prediction": preds[p],
+                "correct": preds[p] == truth[e],
+            }
+            for e, preds in predictions.items()
+            for p in range(len(preds))
+        ]
+    )
+
+
+def test_example_agreement_counts_against_the_first_order():
+    predictions = np.array([["a", "a", "a"], ["b", "b", "c"], ["x", "y", "x"]], dtype=object)
+    agreement = example_agreement(predictions)
+    assert agreement["agreement_first"].tolist() == pytest.approx([1, 0.5, 0.5])
+    assert agreement["agreement_all"].tolist() == [1, 0, 0]
+    assert agreement["pairwise_agreement"].tolist() == pytest.approx([1, 1 / 3, 1 / 3])
+    single = example_agreement(np.array([["a"]], dtype=object))
+    assert np.isnan(single["pairwise_agreement"][0]) and single["agreement_all"][0] == 1
+
+
+def test_order_matrices_sort_and_refuse_gaps():
+    frame = _order_frame("t", "icl", {5: ["a", "b"], 2: ["c", "c"]}, {5: "a", 2: "c"})
+    ids, predicted, correct = order_matrices(frame.iloc[::-1])
+    assert ids.tolist() == [2, 5] and predicted.tolist() == [["c", "c"], ["a", "b"]]
+    assert correct.tolist() == [[True, True], [True, False]]
+    with pytest.raises(ValueError, match="every permutation"):
+        order_matrices(frame.iloc[1:])
+    with pytest.raises(ValueError, match="one layer"):
+        order_matrices(pd.concat([frame, frame]))
+
+
+def test_order_table_values_and_intervals():
+    predictions = {0: ["a", "a", "a"], 1: ["b", "b", "c"], 2: ["x", "y", "z"]}
+    truth = {0: "a", 1: "b", 2: "x"}
+    frame = _order_frame("t", "icl", predictions, truth)
+    table = order_table(frame, seed=1)
+    assert table["task"].tolist() == ["t", "overall"]
+    row = table.iloc[0]
+    assert row["n_examples"] == 3 and row["n_permutations"] == 3
+    assert row["agreement_first"] == pytest.approx((1 + 0.5 + 0) / 3)
+    assert row["agreement_all"] == pytest.approx(1 / 3)
+    assert row["pairwise_agreement"] == pytest.approx((1 + 1 / 3 + 0) / 3)
+    assert row["accuracy_mean"] == pytest.approx(6 / 9)
+    assert row["accuracy_range"] == pytest.approx(2 / 3)
+    assert row["accuracy_std"] == pytest.approx(np.std([1, 2 / 3, 1 / 3]))
+    for metric in ("agreement_first", "pairwise_agreement", "accuracy_range"):
+        assert row[f"{metric}_low"] <= row[metric] <= row[f"{metric}_high"]
+    assert row["agreement_all_low"] == 0.0 and row["agreement_all_high"] == 1.0
+    overall = table.iloc[1].drop(["task", "n_examples"])  # one task: overall equals it
+    pd.testing.assert_series_equal(overall, row.drop(["task", "n_examples"]), check_names=False)
+
+
+def _stable_tv_unstable_icl(n: int, seed: int) -> pd.DataFrame:
+    """TV gives the same answer in every order; ICL changes its answer in a third of orders."""
+    rng = np.random.default_rng(seed)
+    truth = {e: "y" for e in range(n)}
+    tv = {e: ["y"] * 5 for e in range(n)}
+    icl = {e: ["y" if rng.random() > 0.33 else "n" for _ in range(5)] for e in range(n)}
+    return pd.concat([_order_frame("t", "tv", tv, truth), _order_frame("t", "icl", icl, truth)])
+
+
+def test_order_comparison_says_yes_when_tv_is_clearly_steadier():
+    frame = _stable_tv_unstable_icl(50, seed=0)
+    table = order_comparison(frame, seed=3).set_index("task")
+    row = table.loc["t"]
+    assert row["sensitivity_tv"] == 0.0 and row["sensitivity_icl"] > 0.2
+    assert row["tv_minus_icl"] == pytest.approx(-row["sensitivity_icl"])
+    assert row["tv_minus_icl_high"] < 0 and row["verdict"] == "yes"
+    assert row["verdict_text"].startswith("TV more order-invariant than ICL: yes (")
+    assert table.loc["overall", "verdict"] == "yes" and table.loc["overall", "n_examples"] == 50
+    # Swapping the roles turns the verdict around.
+    assert order_comparison(frame, a="icl", b="tv", seed=3).loc[0, "verdict"] == "no"
+
+
+def test_order_comparison_is_undetermined_when_both_behave_alike():
+    frame = _stable_tv_unstable_icl(40, seed=1)
+    icl = frame[frame["condition"] == "icl"]
+    frame = pd.concat([icl, icl.assign(condition="tv")])
+    row = order_comparison(frame, seed=3, metric="first").iloc[0]
+    assert row["tv_minus_icl"] == 0.0 and row["verdict"] == "undetermined (interval crosses 0)"
+    with pytest.raises(ValueError, match="unknown metric"):
+        order_comparison(frame, seed=3, metric="range")
+
+
+def test_order_verdict_from_an_interval():
+    assert order_verdict(Interval(-0.1, -0.2, -0.01, 50)) == "yes"
+    assert order_verdict(Interval(0.1, 0.01, 0.2, 50)) == "no"
+    assert order_verdict(Interval(0.0, -0.1, 0.1, 50)) == "undetermined (interval crosses 0)"
+    assert order_verdict(Interval(0.0, 0.0, 0.0, 50)) == "undetermined (interval crosses 0)"
+    assert order_verdict(Interval(np.nan, np.nan, np.nan, 0)) == "undetermined (no data)"
 
 
 # -- tokens ----------------------------------------------------------------------------------
