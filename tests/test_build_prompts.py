@@ -69,8 +69,8 @@ def test_prompt_file_contents(tmp_path) -> None:
     out = tmp_path / "prompts" / "tiny" / "algorithmic_list_first.json"
     document = build_in_process("algorithmic_list_first", out)
     assert read_json(out) == document
-    assert set(document) == {"provenance", "task", "template", "settings", "filter", "splits",
-                             "examples"}  # fmt: skip
+    assert set(document) == {"provenance", "task", "template", "settings", "spacing", "filter",
+                             "splits", "examples"}  # fmt: skip
     assert document["task"]["name"] == "algorithmic_list_first"
     assert document["task"]["source"] == {"generator": "list_first"}
     assert document["template"] == {
@@ -80,8 +80,13 @@ def test_prompt_file_contents(tmp_path) -> None:
     # answers "z" merge with "->" in the tiny tokenizer, so those lists are filtered out
     pairs = load_pairs(load_registry(DATA_DIR)["algorithmic_list_first"], DATA_DIR)
     n_z = sum(1 for pair in pairs if pair.answers == ("z",))
-    assert n_z > 0
+    n_b = sum(1 for pair in pairs if pair.answers == ("b",))
+    assert n_z > 0 and n_b > 0
     assert document["filter"] == {"policy": "single_token", "n_pairs": 1000, "n_kept": 1000 - n_z}
+    # algorithmic tasks stay unspaced; the spaced form would keep only " b" (one tiny token)
+    assert document["spacing"]["setting"] == "none" and document["spacing"]["chosen"] == "none"
+    assert document["spacing"]["n_kept"] == {"none": 1000 - n_z, "leading": n_b}
+    assert document["spacing"]["templates"]["leading"]["demonstration"] == "example: {x}-> {y}"
     examples = document["examples"]
     assert len(examples) == 30 and all(e["answers"][0] != "z" for e in examples)
     assert all(isinstance(e["demos"][0], list) for e in examples)
@@ -89,8 +94,12 @@ def test_prompt_file_contents(tmp_path) -> None:
         "dev": {"n_examples": 10, "n_queries": 10},
         "test": {"n_examples": 20, "n_queries": 20},
     }
+    tokenizer = tiny_tokenizer()
+    for example in examples:  # the answer's first token, tokenized after its own prompt
+        (first_id,) = example["answer_first_token_ids"]
+        assert first_id == tokenizer.convert_tokens_to_ids(example["answers"][0])
     settings = document["provenance"]["settings"]
-    assert settings == {**SETTINGS, "task": "algorithmic_list_first",
+    assert settings == {**SETTINGS, "task": "algorithmic_list_first", "spacing": "none",
                         "template": document["template"]}  # fmt: skip
     assert document["provenance"]["model"]["alias"] == "tiny"
 

@@ -87,3 +87,76 @@ def test_translations_are_not_identity(name) -> None:
     pairs = load_pairs(REGISTRY[name], DATA_DIR)
     same = [p.input for p in pairs if p.answers[0] == p.input]
     assert len(same) <= 0.1 * len(pairs), f"{name}: {len(same)} identity pairs, e.g. {same[:10]}"
+
+
+# --- conventions across files ----------------------------------------------------------------
+
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+          "October", "November", "December")  # fmt: skip
+DAYS_AND_MONTHS = DAYS + MONTHS
+BRITISH = {"colour": "color", "grey": "gray", "neighbour": "neighbor", "theatre": "theater",
+           "travelled": "traveled", "cancelled": "canceled", "centre": "center"}  # fmt: skip
+
+
+def table_rows() -> list[dict[str, list[str]]]:
+    lines = WORDS.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split("\t")
+    return [
+        {column: cell.split("|") for column, cell in zip(header, line.split("\t"), strict=True)}
+        for line in lines[1:]
+    ]
+
+
+def test_english_days_and_months_are_capitalised_the_others_not() -> None:
+    rows = {row["en"][0]: row for row in table_rows()}
+    for name in DAYS_AND_MONTHS:
+        assert name in rows, f"{WORDS}: no row for {name}"
+        for language in ("fr", "es", "it"):
+            assert all(word == word.lower() for word in rows[name][language]), (name, language)
+    lowercase_english = {row["en"][0] for row in table_rows()}
+    assert not {name.lower() for name in DAYS_AND_MONTHS} & lowercase_english
+
+
+@pytest.mark.parametrize("name", DATA_TASKS)
+def test_canonical_english_is_spelled_the_us_way(name) -> None:
+    """Inputs and canonical answers use US spelling; British forms are later alternatives."""
+    for pair in load_pairs(REGISTRY[name], DATA_DIR):
+        for text in (pair.input, pair.answers[0]):
+            assert text.lower() not in BRITISH, f"{name}: {text!r} (US: {BRITISH[text.lower()]})"
+        for british, us in BRITISH.items():
+            if british in pair.answers:
+                assert pair.answers.index(us) < pair.answers.index(british), (name, pair)
+
+
+@pytest.mark.parametrize(
+    ("task", "query", "answer"),
+    [
+        ("translation_fr_en", "grand", "large"),
+        ("translation_es_en", "empezar", "start"),
+        ("translation_it_en", "forse", "perhaps"),
+        ("translation_fr_en", "couleur", "colour"),
+        ("translation_es_en", "lunes", "Monday"),
+        ("translation_en_fr", "gray", "gris"),
+    ],
+)
+def test_translation_accepts_english_synonyms_and_variants(task, query, answer) -> None:
+    answers = {pair.input: pair.answers for pair in load_pairs(REGISTRY[task], DATA_DIR)}
+    assert answer in answers[query], (task, query, answers[query])
+
+
+@pytest.mark.parametrize(
+    ("person", "answers"),
+    [
+        ("Joseph Conrad", ("Polish", "English")),
+        ("Milan Kundera", ("Czech", "French")),
+        ("Isaac Newton", ("English", "Latin")),
+        ("José Rizal", ("Tagalog", "Filipino", "Spanish")),
+        ("Victor Hugo", ("French",)),
+    ],
+)
+def test_person_language_accepts_a_second_written_language(person, answers) -> None:
+    pairs = {
+        p.input: p.answers for p in load_pairs(REGISTRY["knowledge_person_language"], DATA_DIR)
+    }
+    assert pairs[person] == answers

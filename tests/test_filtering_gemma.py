@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from taskvectors.prompt_files import build_prompt_document, prompt_format
 from taskvectors.prompts import TEMPLATES
 from taskvectors.splits import answer_token_ids, filter_pairs, make_examples
 from taskvectors.tasks import DEFAULT_TASKS, load_pairs, load_registry
@@ -84,11 +85,47 @@ def test_paper_template_answers_follow_the_arrow_directly(gemma_tokenizer) -> No
 @pytest.mark.parametrize("name", DEFAULT_TASKS)
 def test_default_tasks_survive_filtering_with_paper_sizes(gemma_tokenizer, registry, name) -> None:
     spec = registry[name]
-    pairs = load_pairs(spec, DATA_DIR)
-    kept, report = filter_pairs(pairs, gemma_tokenizer, TEMPLATES["paper"], spec.filter)
+    choice = prompt_format(spec, DATA_DIR, gemma_tokenizer, TEMPLATES["paper"], spec.spacing)
     if spec.family != "algorithmic":
         # data tasks should give every dev and test example its own query
         n_queries = PAPER_SIZES["n_dev"] + PAPER_SIZES["n_test"]
-        assert report["n_kept"] >= n_queries, report
-    examples = make_examples(kept, **PAPER_SIZES, seed=41, task_name=name, model="gemma-3-270m")
+        assert choice.filter_report["n_kept"] >= n_queries, choice
+    examples = make_examples(
+        choice.pairs, **PAPER_SIZES, seed=41, task_name=name, model="gemma-3-270m"
+    )
     assert len(examples) == 100
+
+
+def test_the_papers_rule_spaces_translation_and_linguistic_on_gemma(gemma_tokenizer, registry):
+    """Gemma writes most words as one token after a space: en->es keeps 201 pairs unspaced."""
+    for name in DEFAULT_TASKS:
+        spec = registry[name]
+        choice = prompt_format(spec, DATA_DIR, gemma_tokenizer, TEMPLATES["paper"], spec.spacing)
+        if spec.family in ("translation", "linguistic"):
+            assert choice.chosen == "leading", (name, choice.n_kept)
+            assert choice.n_kept["leading"] >= choice.n_kept["none"], (name, choice.n_kept)
+        else:
+            assert choice.chosen == "none", (name, choice.n_kept)
+
+
+def test_first_answer_tokens_carry_the_space_in_spaced_prompts(gemma_tokenizer, registry) -> None:
+    spec = registry["translation_fr_en"]
+    sizes = {**PAPER_SIZES, "n_dev": 5, "n_test": 5, "seed": 41}
+    model = {"alias": "gemma-3-270m"}
+    document = build_prompt_document(
+        spec, DATA_DIR, gemma_tokenizer, TEMPLATES["paper"], sizes, model
+    )
+    assert document["template"]["demonstration"] == "example: {x}-> {y}"
+    for example in document["examples"]:
+        ids = example["answer_first_token_ids"]
+        assert len(ids) == len(example["answers"])
+        canonical = gemma_tokenizer.decode([ids[0]])
+        assert canonical == " " + example["answers"][0], (example["query"], canonical)
+
+
+def test_strict_first_token_differs_from_the_prefix_rule_on_capitals(gemma_tokenizer) -> None:
+    """The first token of a capital in context is the answer's own piece, not any prefix."""
+    first = answer_token_ids(gemma_tokenizer, TEMPLATES["paper"], "Belmopan")[0]
+    piece = gemma_tokenizer.decode([first])
+    assert piece != "B" and first != gemma_tokenizer.convert_tokens_to_ids("B")
+    assert "Belmopan".startswith(piece)

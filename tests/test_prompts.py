@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from taskvectors.prompts import TEMPLATES, PromptTemplate, get_template
+from taskvectors.prompts import (
+    TEMPLATES,
+    PromptTemplate,
+    check_template,
+    get_template,
+    template_markers,
+)
 
 DEMOS = [("a", "b"), ("c", "d")]
 
@@ -61,10 +67,10 @@ def test_inputs_with_braces_are_written_literally() -> None:
         ({"demonstration": "{x} ->", "separator": "\n"}, "exactly once"),
         ({"demonstration": "-> {y}", "separator": "\n"}, "exactly once"),
         ({"demonstration": "{x} {x} -> {y}", "separator": "\n"}, "exactly once"),
-        ({"demonstration": "{y} <- {x}", "separator": "\n"}, "must come last"),
+        ({"demonstration": "{y} <- {x}", "separator": "\n"}, "must come before"),
         ({"demonstration": "{x} -> {y}.", "separator": "\n"}, "must come last"),
         ({"demonstration": "{x} -> {y}", "separator": ""}, "separator must not be empty"),
-        ({"demonstration": "{x} -> {y}"}, "missing \\['separator'\\]"),
+        ({"separator": "\n"}, "missing \\['demonstration'\\]"),
         ({"demonstration": "{x}{y}", "separator": "\n", "colour": 1}, "unknown \\['colour'\\]"),
         (3, "a name or a mapping"),
     ],
@@ -72,3 +78,50 @@ def test_inputs_with_braces_are_written_literally() -> None:
 def test_bad_templates_are_refused(spec, message) -> None:
     with pytest.raises(ValueError, match=message):
         get_template(spec)
+
+
+def test_a_custom_template_without_separator_uses_a_newline() -> None:
+    """The schema documents the newline default; the code must give it."""
+    template = get_template({"demonstration": "{x} => {y}"})
+    assert template.separator == "\n"
+    assert template.icl_prompt(DEMOS, "e") == "a => b\nc => d\ne =>"
+
+
+def test_check_template_accepts_what_builds_prompts() -> None:
+    for spec in ("paper", "arrow", "qa", {"demonstration": "{x}={y}"}, {"name": "n",
+                 "demonstration": "In {x} out {y}", "separator": " | "}):  # fmt: skip
+        check_template(spec)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("papers", "prompts.template: unknown prompt template 'papers'"),
+        ({"demonstration": "{y} then {x}"}, "prompts.template: .*{x} must come before {y}"),
+        ({"demonstration": "no placeholders"}, "prompts.template: .*exactly once"),
+        ({"demonstration": "{x}->{y}", "separator": ""}, "prompts.template: .*not be empty"),
+        ({"demonstration": "{x}->{y}", "sep": "\n"}, r"prompts.template: .*unknown \['sep'\]"),
+    ],
+)
+def test_check_template_refuses_with_a_clear_message(spec, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        check_template(spec)
+
+
+def test_spaced_templates_put_a_space_before_input_and_answer() -> None:
+    spaced = TEMPLATES["paper"].spaced()
+    assert spaced.demonstration == "example: {x}-> {y}" and spaced.name == "paper_spaced"
+    assert spaced.demo("ville", "city") == "example: ville-> city"
+    assert spaced.query("ville") == "example: ville->" and spaced.answer_prefix == " "
+    # only missing spaces are added; a template spacing both places is its own spaced form
+    assert TEMPLATES["arrow"].spaced().demonstration == " {x} -> {y}"
+    assert TEMPLATES["qa"].spaced() is TEMPLATES["qa"]
+    assert spaced.spaced() is spaced
+
+
+def test_template_markers_are_its_literal_pieces() -> None:
+    assert template_markers("paper") == ("example:", "->", "\n")
+    assert template_markers("arrow") == ("->", "\n")
+    assert template_markers("qa") == ("Q:", "\nA:", "\n\n")
+    assert template_markers({"demonstration": "{x}{y}", "separator": " ; "}) == (";",)
+    assert TEMPLATES["paper"].spaced().markers() == TEMPLATES["paper"].markers()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from taskvectors.scoring import SCORING_MODES, first_line, is_correct
+from taskvectors.scoring import SCORING_MODES, first_line, is_correct, is_correct_strict
 
 
 def test_first_line_takes_the_text_before_the_first_newline_stripped() -> None:
@@ -60,3 +60,21 @@ def test_answers_may_be_a_numpy_array_as_read_from_parquet() -> None:
     answers = np.array(["slow", "sluggish"], dtype=object)
     assert is_correct("sluggish", answers, "any_of")
     assert not is_correct("sluggish", answers, "exact")
+
+
+def test_strict_score_needs_the_answers_own_first_token() -> None:
+    # "Belmopan" starts with token 600 in context; the one-letter token 33 ("B") passes the
+    # paper's prefix rule but not the strict one
+    assert is_correct("B", ["Belmopan"], "prefix")
+    assert not is_correct_strict(33, [600])
+    assert is_correct_strict(600, [600])
+    assert is_correct_strict(7, [600, 7])  # any accepted answer's first token
+    assert is_correct_strict(np.int64(7), np.array([600, 7]))  # as read back from Parquet
+
+
+def test_strict_score_never_matches_an_answer_without_a_token() -> None:
+    assert not is_correct_strict(-1, [-1])
+    with pytest.raises(ValueError, match="non-empty"):
+        is_correct_strict(3, [])
+    with pytest.raises(ValueError, match="integer token id"):
+        is_correct_strict("3", [3])

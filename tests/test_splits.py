@@ -6,8 +6,13 @@ import pytest
 
 from taskvectors.prompts import TEMPLATES, get_template
 from taskvectors.splits import (
+    NO_TOKEN,
     Example,
+    answer_first_token_ids,
     answer_token_ids,
+    continuations,
+    encode,
+    encode_batch,
     filter_pairs,
     make_examples,
     split_summary,
@@ -82,6 +87,37 @@ def test_filtering_depends_on_the_template(tokenizer) -> None:
     assert len(filter_pairs(pairs, tokenizer, PAPER, "single_token")[0]) == 1
     assert len(filter_pairs(pairs, tokenizer, custom, "single_token")[0]) == 1
     assert len(filter_pairs(pairs, tokenizer, custom, "first_token")[0]) == 2
+
+
+def test_batched_encoding_matches_one_text_at_a_time(tokenizer) -> None:
+    texts = ["example:a->be", "xyz", " be go", "->zoo"]
+    expected = [encode(tokenizer, text) for text in texts]
+    assert encode_batch(tokenizer, texts) == expected
+    assert encode_batch(tokenizer.backend_tokenizer, texts) == expected  # tokenizers.Tokenizer
+
+    class EncodeOnly:  # neither callable nor batched
+        def encode(self, text: str) -> list[int]:
+            return tokenizer.encode(text)
+
+    assert encode_batch(EncodeOnly(), texts) == expected
+    assert encode_batch(tokenizer, []) == []
+
+
+def test_continuations_are_none_where_the_completion_merges(tokenizer) -> None:
+    be, x = tokenizer.convert_tokens_to_ids("be"), tokenizer.convert_tokens_to_ids("x")
+    assert continuations(tokenizer, ["q->", "q->", "q->"], ["be", "zoo", "x"]) == [
+        [be], None, [x]
+    ]  # fmt: skip
+
+
+def test_answer_first_tokens_are_taken_in_each_examples_prompt(tokenizer) -> None:
+    example = Example(0, "test", "q", ("be", "xyz", "zoo"), (("a", "go"),), ("d",))
+    ids = answer_first_token_ids(tokenizer, PAPER, [example, example])
+    first = [tokenizer.convert_tokens_to_ids(t) for t in ("be", "x")]
+    assert ids == [[*first, NO_TOKEN]] * 2  # "zoo" merges with "->": no token of its own
+    spaced = answer_first_token_ids(tokenizer, PAPER.spaced(), [example])
+    assert spaced[0][0] == tokenizer.convert_tokens_to_ids(" be")  # the space is in the token
+    assert answer_first_token_ids(tokenizer, PAPER, []) == []
 
 
 # --- splits ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from taskvectors import scoring
+from taskvectors import prompts, scoring
 from taskvectors.codedeps import stage_sources
 from taskvectors.tasks import (
     DEFAULT_TASKS,
@@ -89,6 +89,24 @@ def test_generated_tasks_load(registry) -> None:
 
 def test_registry_knows_exactly_the_scoring_modes_of_the_scorer() -> None:
     assert registry_module.SCORING_MODES == scoring.SCORING_MODES
+
+
+def test_registry_knows_exactly_the_spacings_of_the_prompts() -> None:
+    assert registry_module.SPACINGS == prompts.SPACINGS
+
+
+def test_generated_pairs_holding_a_template_marker_are_refused(registry) -> None:
+    spec = registry["algorithmic_list_first"]
+    assert load_pairs(spec, DATA_DIR, forbidden=("->",))  # lists hold no arrow
+    with pytest.raises(TaskDataError, match=r"generator list_first writes 'a,a'.*contains ','"):
+        load_pairs(spec, DATA_DIR, forbidden=(",",))
+
+
+def test_table_pairs_holding_a_template_marker_name_the_line(tmp_path) -> None:
+    path = tmp_path / "words.tsv"
+    path.write_text("en\tfr\ncat\tchat\nQ: x\tq\n", encoding="utf-8")
+    with pytest.raises(TaskDataError, match="line 3: en cell 'Q: x' contains 'Q:'"):
+        read_table_pairs(path, "en", "fr", forbidden=("Q:",))
 
 
 def test_model_stages_do_not_depend_on_the_scoring_code() -> None:

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import json
+import time
+import warnings
 from pathlib import Path
 
 import pytest
 
-from taskvectors.tasks import Pair, TaskDataError, load_pairs, load_registry, read_pairs_file
+from taskvectors.prompt_files import validate_task_file
+from taskvectors.tasks import (
+    Pair,
+    TaskDataError,
+    TaskDataWarning,
+    load_pairs,
+    load_registry,
+    read_pairs_file,
+)
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 EXPECTED = [Pair("cat", ("cats",)), Pair("mouse", ("mice", "mouses"))]
@@ -192,3 +202,84 @@ def test_bad_user_file_error_names_task_file_and_line(tmp_path) -> None:
     with pytest.raises(TaskDataError) as caught:
         load_pairs(spec, DATA_DIR)
     assert str(caught.value) == f"task mine, {path}, line 2: missing key 'output'"
+
+
+# --- checks against the prompt template (start-up preflight) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "template", "where", "reason"),
+    [
+        ("p.jsonl", '{"input": "a", "output": "b"}\n{"input": "a->b", "output": "c"}\n', "paper",
+         "line 2", "input 'a->b' contains '->'"),
+        ("p.jsonl", '{"input": "say example:", "output": "b"}\n', "paper",
+         "line 1", "input 'say example:' contains 'example:'"),
+        ("p.jsonl", '{"input": "a", "output": ["b", "c -> d"]}\n', "arrow",
+         "line 1", r"output\[1\] 'c -> d' contains '->'"),
+        ("p.csv", "input,output\nok,fine\nQ: why,because\n", "qa",
+         "line 3", "input 'Q: why' contains 'Q:'"),
+        ("p.json", '{"a": "b", "c; d": "e"}', {"demonstration": "{x}={y}", "separator": "; "},
+         "entry 2 (key 'c; d')", "input 'c; d' contains ';'"),
+    ],
+)  # fmt: skip
+def test_inputs_holding_template_markers_are_refused_with_file_line_and_reason(
+    tmp_path, name, text, template, where, reason
+) -> None:
+    path = write(tmp_path, name, text)
+    with pytest.raises(TaskDataError, match=reason) as caught:
+        validate_task_file(path, template)
+    assert caught.value.where == where and str(path) in str(caught.value)
+    assert "literal piece of the prompt template" in str(caught.value)
+
+
+def test_a_valid_file_passes_and_a_bad_one_fails_the_same_way_as_the_reader(tmp_path) -> None:
+    validate_task_file(write(tmp_path, "ok.jsonl", '{"input": "a,b", "output": "a"}\n'), "paper")
+    bad = write(tmp_path, "bad.jsonl", '{"input": "cat"}\n')
+    with pytest.raises(TaskDataError, match="line 1: missing key 'output'"):
+        validate_task_file(bad, "paper")
+    with pytest.raises(ValueError, match="unknown prompt template"):
+        validate_task_file(bad, "papers")
+
+
+def test_the_build_refuses_markers_too(tmp_path) -> None:
+    path = write(
+        tmp_path, "p.jsonl", '{"input": "a", "output": "b"}\n{"input": "x->y", "output": "z"}\n'
+    )
+    spec = load_registry(DATA_DIR, {"mine": {"file": str(path)}})["mine"]
+    with pytest.raises(TaskDataError, match=r"^task mine, .*p.jsonl, line 2: input 'x->y'"):
+        load_pairs(spec, DATA_DIR, forbidden=("->",))
+
+
+def test_extra_record_keys_give_one_warning_listing_them(tmp_path) -> None:
+    path = write(
+        tmp_path,
+        "p.jsonl",
+        '{"input": "a", "output": "b", "note": "x"}\n{"input": "c", "output": "d", "note": "y",'
+        ' "outptu": "e"}\n{"input": "f", "output": "g"}\n',
+    )
+    with pytest.warns(TaskDataWarning) as caught:
+        assert len(read_pairs_file(path)) == 3
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert str(path) in message
+    assert "'note' (first at line 1), 'outptu' (first at line 2)" in message
+    listed = write(tmp_path, "l.json", '[{"input": "a", "output": "b", "source": "me"}]')
+    with pytest.warns(TaskDataWarning, match=r"'source' \(first at entry 1 \(index 0\)\)"):
+        read_pairs_file(listed)
+
+
+def test_clean_files_give_no_warning(tmp_path) -> None:
+    path = write(tmp_path, "p.jsonl", '{"input": "a", "output": "b"}\n')
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_pairs_file(path)
+
+
+def test_validating_200k_lines_takes_seconds_at_most(tmp_path) -> None:
+    lines = (
+        json.dumps({"input": f"word{i}", "output": [f"w{i}", f"v{i}"]}) for i in range(200_000)
+    )
+    path = write(tmp_path, "big.jsonl", "\n".join(lines) + "\n")
+    start = time.perf_counter()
+    validate_task_file(path, "paper")
+    assert time.perf_counter() - start < 6  # about 1 s measured on a shared 2-core machine

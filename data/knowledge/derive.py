@@ -20,7 +20,8 @@ The output is deterministic for these versions. What is derived and what is auth
 * By hand: the list of sovereign states, the common English names (NAME_FIX), the capital
   corrections and variants, the continent fixes for transcontinental countries, the city
   exclusions (CITY_BLOCK), the landmarks and regions, the country -> majority religion map,
-  the extra religion places, and the whole person -> native language table.
+  the extra religion places, and the whole person -> native language table (with a
+  second language for people who notably wrote in two).
 """
 
 from __future__ import annotations
@@ -481,12 +482,14 @@ Western Wall: Judaism
 RELIGION_CITY_MIN_POP, RELIGION_CITY_MIN_ZIPF, RELIGION_CITY_CAP = 150_000, 2.0, 8
 
 # --------------------------------------------------------------------------------------------
-# Person -> native language, entirely by hand. Only people whose first language is not in doubt;
-# people raised bilingual or whose first language differs from their literary/public language
-# in a way that is disputed are left out (e.g. Napoleon, Pushkin, Borges, Nabokov, Copernicus,
-# Anne Frank, Jean Sibelius, Zelenskyy). Several entries are deliberately "surprising but
-# certain": Marie Curie (Polish), Joseph Conrad (Polish), Joseph Stalin (Georgian), Nelson Mandela
-# (Xhosa), Mahatma Gandhi (Gujarati), Salvador Dalí (Catalan).
+# Person -> native language (first answer), entirely by hand, plus a second accepted answer for
+# people who notably wrote in another language too (Conrad: English, Kundera: French, Newton and
+# Descartes: Latin, Achebe: English, Rizal: Spanish...). Only people whose first language is not
+# in doubt; people raised bilingual or whose first language differs from their literary/public
+# language in a way that is disputed are left out (e.g. Napoleon, Pushkin, Borges, Nabokov,
+# Copernicus, Anne Frank, Jean Sibelius, Zelenskyy). Several entries are deliberately "surprising
+# but certain": Marie Curie (Polish), Joseph Conrad (Polish), Joseph Stalin (Georgian), Nelson
+# Mandela (Xhosa), Mahatma Gandhi (Gujarati), Salvador Dalí (Catalan).
 # --------------------------------------------------------------------------------------------
 PERSON_LANGUAGE_TEXT = """
 # English
@@ -499,11 +502,11 @@ Abraham Lincoln: English
 George Washington: English
 Winston Churchill: English
 Charles Darwin: English
-Isaac Newton: English
+Isaac Newton: English, Latin
 Virginia Woolf: English
 George Orwell: English
 Agatha Christie: English
-Oscar Wilde: English
+Oscar Wilde: English, French
 James Joyce: English
 Walt Whitman: English
 Emily Dickinson: English
@@ -525,7 +528,7 @@ Benjamin Franklin: English
 Thomas Jefferson: English
 Charlotte Brontë: English
 Lewis Carroll: English
-John Milton: English
+John Milton: English, Latin
 William Wordsworth: English
 Lord Byron: English
 Mary Shelley: English
@@ -561,7 +564,7 @@ Charles Baudelaire: French
 Arthur Rimbaud: French
 Guy de Maupassant: French
 Antoine de Saint-Exupéry: French
-René Descartes: French
+René Descartes: French, Latin
 Blaise Pascal: French
 Louis Pasteur: French
 Claude Monet: French
@@ -612,13 +615,13 @@ José Martí: Spanish
 Miguel de Unamuno: Spanish
 Benito Pérez Galdós: Spanish
 # Italian
-Dante Alighieri: Italian
-Giovanni Boccaccio: Italian
-Francesco Petrarca: Italian
+Dante Alighieri: Italian, Latin
+Giovanni Boccaccio: Italian, Latin
+Francesco Petrarca: Italian, Latin
 Niccolò Machiavelli: Italian
 Leonardo da Vinci: Italian
 Michelangelo Buonarroti: Italian
-Galileo Galilei: Italian
+Galileo Galilei: Italian, Latin
 Giuseppe Verdi: Italian
 Giacomo Puccini: Italian
 Gioachino Rossini: Italian
@@ -652,7 +655,7 @@ Franz Kafka: German
 Friedrich Nietzsche: German
 Immanuel Kant: German
 Karl Marx: German
-Martin Luther: German
+Martin Luther: German, Latin
 Ludwig van Beethoven: German
 Johann Sebastian Bach: German
 Wolfgang Amadeus Mozart: German
@@ -668,7 +671,7 @@ Heinrich Heine: German
 Georg Wilhelm Friedrich Hegel: German
 Arthur Schopenhauer: German
 Max Planck: German
-Rainer Maria Rilke: German
+Rainer Maria Rilke: German, French
 Gustav Mahler: German
 Albrecht Dürer: German
 Johannes Gutenberg: German
@@ -707,13 +710,13 @@ Dmitri Mendeleev: Russian
 Ivan Pavlov: Russian
 Marina Tsvetaeva: Russian
 Andrei Tarkovsky: Russian
-Joseph Brodsky: Russian
+Joseph Brodsky: Russian, English
 Ivan Bunin: Russian
 Mikhail Kalashnikov: Russian
 Sergei Prokofiev: Russian
 # Portuguese
 Luís de Camões: Portuguese
-Fernando Pessoa: Portuguese
+Fernando Pessoa: Portuguese, English
 José Saramago: Portuguese
 Eça de Queirós: Portuguese
 Machado de Assis: Portuguese
@@ -792,7 +795,7 @@ Naguib Mahfouz: Arabic
 Gamal Abdel Nasser: Arabic
 Anwar Sadat: Arabic
 Umm Kulthum: Arabic
-Khalil Gibran: Arabic
+Khalil Gibran: Arabic, English
 Mahmoud Darwish: Arabic
 Nizar Qabbani: Arabic
 Saddam Hussein: Arabic
@@ -820,7 +823,7 @@ Johannes Vermeer: Dutch
 Piet Mondrian: Dutch
 M. C. Escher: Dutch
 Johan Cruyff: Dutch
-Christiaan Huygens: Dutch
+Christiaan Huygens: Dutch, Latin
 Antonie van Leeuwenhoek: Dutch
 Hieronymus Bosch: Dutch
 Mark Rutte: Dutch
@@ -830,15 +833,15 @@ Multatuli: Dutch
 Johan Huizinga: Dutch
 Max Verstappen: Dutch
 Arjen Robben: Dutch
-Hugo Grotius: Dutch
+Hugo Grotius: Dutch, Latin
 Dick Bruna: Dutch
 Paul Verhoeven: Dutch
 # Swedish
-August Strindberg: Swedish
+August Strindberg: Swedish, French
 Selma Lagerlöf: Swedish
 Astrid Lindgren: Swedish
 Alfred Nobel: Swedish
-Carl Linnaeus: Swedish
+Carl Linnaeus: Swedish, Latin
 Ingmar Bergman: Swedish
 Greta Garbo: Swedish
 Greta Thunberg: Swedish
@@ -854,12 +857,12 @@ Adam Mickiewicz: Polish
 Henryk Sienkiewicz: Polish
 Wisława Szymborska: Polish
 Czesław Miłosz: Polish
-Marie Curie: Polish
+Marie Curie: Polish, French
 Frédéric Chopin: Polish
 Pope John Paul II: Polish
 Lech Wałęsa: Polish
 Stanisław Lem: Polish
-Joseph Conrad: Polish
+Joseph Conrad: Polish, English
 Andrzej Wajda: Polish
 Krzysztof Kieślowski: Polish
 Witold Gombrowicz: Polish
@@ -900,7 +903,7 @@ Augustus: Latin
 Lucretius: Latin
 Tacitus: Latin
 Pliny the Elder: Latin
-Marcus Aurelius: Latin
+Marcus Aurelius: Latin, Greek
 # Hindi
 Atal Bihari Vajpayee: Hindi
 Amitabh Bachchan: Hindi
@@ -909,19 +912,19 @@ Mahadevi Varma: Hindi
 Maithili Sharan Gupt: Hindi
 Ram Nath Kovind: Hindi
 # Bengali
-Rabindranath Tagore: Bengali
+Rabindranath Tagore: Bengali, English
 Satyajit Ray: Bengali
-Amartya Sen: Bengali
+Amartya Sen: Bengali, English
 Sheikh Mujibur Rahman: Bengali
 Kazi Nazrul Islam: Bengali
 Subhas Chandra Bose: Bengali
-Swami Vivekananda: Bengali
+Swami Vivekananda: Bengali, English
 Muhammad Yunus: Bengali
 Sheikh Hasina: Bengali
 Mamata Banerjee: Bengali
 Bankim Chandra Chattopadhyay: Bengali
 # Gujarati
-Mahatma Gandhi: Gujarati
+Mahatma Gandhi: Gujarati, English
 Narendra Modi: Gujarati
 Vallabhbhai Patel: Gujarati
 # Tamil
@@ -936,8 +939,8 @@ Rumi: Persian, Farsi
 Hafez: Persian, Farsi
 Saadi Shirazi: Persian, Farsi
 Ferdowsi: Persian, Farsi
-Omar Khayyam: Persian, Farsi
-Avicenna: Persian, Farsi
+Omar Khayyam: Persian, Farsi, Arabic
+Avicenna: Persian, Farsi, Arabic
 Abbas Kiarostami: Persian, Farsi
 Ruhollah Khomeini: Persian, Farsi
 Mohammad Mosaddegh: Persian, Farsi
@@ -986,7 +989,7 @@ Isaac Bashevis Singer: Yiddish
 Sholem Aleichem: Yiddish
 # Czech
 Václav Havel: Czech
-Milan Kundera: Czech
+Milan Kundera: Czech, French
 Karel Čapek: Czech
 Antonín Dvořák: Czech
 Jaroslav Hašek: Czech
@@ -1017,8 +1020,8 @@ Thor Heyerdahl: Norwegian
 Hans Christian Andersen: Danish
 Søren Kierkegaard: Danish
 Niels Bohr: Danish
-Karen Blixen: Danish
-Tycho Brahe: Danish
+Karen Blixen: Danish, English
+Tycho Brahe: Danish, Latin
 Lars von Trier: Danish
 Mads Mikkelsen: Danish
 Carl Nielsen: Danish
@@ -1033,11 +1036,11 @@ Mika Häkkinen: Finnish
 Halldór Laxness: Icelandic
 Björk: Icelandic
 # Ukrainian
-Taras Shevchenko: Ukrainian
+Taras Shevchenko: Ukrainian, Russian
 Lesya Ukrainka: Ukrainian
 Ivan Franko: Ukrainian
 # Georgian
-Joseph Stalin: Georgian
+Joseph Stalin: Georgian, Russian
 Shota Rustaveli: Georgian
 Eduard Shevardnadze: Georgian
 # Armenian
@@ -1046,12 +1049,12 @@ Hovhannes Tumanyan: Armenian
 Mihai Eminescu: Romanian
 Constantin Brâncuși: Romanian
 Nadia Comăneci: Romanian
-Mircea Eliade: Romanian
+Mircea Eliade: Romanian, French
 Ion Creangă: Romanian
 Nicolae Ceaușescu: Romanian
 George Enescu: Romanian
 # Serbo-Croatian
-Nikola Tesla: Serbian, Serbo-Croatian
+Nikola Tesla: Serbian, Serbo-Croatian, English
 Novak Djokovic: Serbian, Serbo-Croatian
 Luka Modrić: Croatian, Serbo-Croatian
 # Catalan
@@ -1061,19 +1064,19 @@ Joan Miró: Catalan
 Pau Casals: Catalan
 Mercè Rodoreda: Catalan
 # languages of Africa
-Nelson Mandela: Xhosa
+Nelson Mandela: Xhosa, English
 Thabo Mbeki: Xhosa
 Shaka: Zulu
 Jacob Zuma: Zulu
-Wole Soyinka: Yoruba
+Wole Soyinka: Yoruba, English
 Fela Kuti: Yoruba
-Chinua Achebe: Igbo
-Chimamanda Ngozi Adichie: Igbo
+Chinua Achebe: Igbo, English
+Chimamanda Ngozi Adichie: Igbo, English
 F. W. de Klerk: Afrikaans
 # others
 Mahathir Mohamad: Malay
-José Rizal: Tagalog, Filipino
-Mirza Ghalib: Urdu
+José Rizal: Tagalog, Filipino, Spanish
+Mirza Ghalib: Urdu, Persian
 """
 
 

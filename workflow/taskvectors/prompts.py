@@ -9,6 +9,13 @@ is ``"x ->"`` and the model is expected to continue with ``" y"``. A prompt endi
 out of distribution for BPE/SentencePiece tokenizers, which write a word's leading space into the
 word's token (``" y"`` is one token, ``" "`` + ``"y"`` two), so a trailing space would leave no
 answer that is a single token in context. ``PromptTemplate.answer_prefix`` holds that whitespace.
+
+Spacing (the paper's code): a template can be *spaced*, with a space right before ``{x}`` and
+``{y}`` (``example: {x}-> {y}``), so that inputs and answers are written as the word-initial tokens
+most tokenizers prefer. ``SPACINGS`` names the settings (``auto`` decides per model and task, see
+``taskvectors.splits.choose_spacing``). Templates are checked up front: :func:`check_template`
+refuses a bad config entry, and :func:`template_markers` lists the literal pieces an input must not
+contain (an input holding ``->`` or ``example:`` would make the prompt ambiguous).
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ from typing import Any
 
 X, Y = "{x}", "{y}"
 TRAILING_SPACE = " \t"
+DEFAULT_SEPARATOR = "\n"
+SPACINGS = ("auto", "none", "leading")
+SPACED_SUFFIX = "_spaced"
 
 
 def _template_problem(name: Any, demonstration: Any, separator: Any) -> str | None:
@@ -29,6 +39,8 @@ def _template_problem(name: Any, demonstration: Any, separator: Any) -> str | No
         return "demonstration and separator must be strings"
     if demonstration.count(X) != 1 or demonstration.count(Y) != 1:
         return f"the demonstration must contain {X} and {Y} exactly once, got {demonstration!r}"
+    if demonstration.index(X) > demonstration.index(Y):
+        return f"{X} must come before {Y} in the demonstration, got {demonstration!r}"
     if not demonstration.endswith(Y):
         return (
             f"{Y} must come last in the demonstration (the model writes it), got {demonstration!r}"
@@ -87,6 +99,30 @@ class PromptTemplate:
         """The prompt without demonstrations (the baseline and the patched run)."""
         return self.query(x)
 
+    def spaced(self) -> PromptTemplate:
+        """This template with a space right before ``{x}`` and ``{y}`` (where none is already).
+
+        ``example:{x}->{y}`` becomes ``example: {x}-> {y}``; ``Q: {x}\\nA: {y}`` stays as it is.
+        """
+        demonstration = self.demonstration
+        for placeholder in (X, Y):
+            before = demonstration.split(placeholder)[0]
+            if not before or before[-1] not in TRAILING_SPACE:
+                demonstration = demonstration.replace(placeholder, " " + placeholder)
+        if demonstration == self.demonstration:
+            return self
+        return PromptTemplate(self.name + SPACED_SUFFIX, demonstration, self.separator)
+
+    def markers(self) -> tuple[str, ...]:
+        """The template's literal pieces (text around ``{x}``/``{y}``, the separator).
+
+        Each piece is stripped of spaces and tabs (so ``" -> "`` gives ``"->"``); empty pieces are
+        dropped. An input or answer containing one would blur where a demonstration ends.
+        """
+        pieces = (self._head, self._middle, self.separator)
+        stripped = (piece.strip(TRAILING_SPACE) for piece in pieces)
+        return tuple(dict.fromkeys(piece for piece in stripped if piece))
+
     def to_dict(self) -> dict[str, str]:
         return {"name": self.name, "demonstration": self.demonstration, "separator": self.separator}
 
@@ -112,15 +148,33 @@ def get_template(spec: str | Mapping[str, Any] | PromptTemplate) -> PromptTempla
         return TEMPLATES[spec]
     if isinstance(spec, Mapping):
         unknown = sorted(set(spec) - set(CUSTOM_TEMPLATE_KEYS))
-        missing = [key for key in ("demonstration", "separator") if key not in spec]
-        if unknown or missing:
+        if unknown or "demonstration" not in spec:
+            missing = "" if "demonstration" in spec else "missing ['demonstration'], "
             raise ValueError(
-                "a custom prompt template is {demonstration, separator, name?}; "
-                f"missing {missing}, unknown {unknown}"
+                "a custom prompt template is {demonstration, separator?, name?} (the separator "
+                f"defaults to a newline); {missing}unknown {unknown}"
             )
         return PromptTemplate(
             name=spec.get("name", "custom"),
             demonstration=spec["demonstration"],
-            separator=spec["separator"],
+            separator=spec.get("separator", DEFAULT_SEPARATOR),
         )
     raise ValueError(f"a prompt template is a name or a mapping, got {type(spec).__name__}")
+
+
+def check_template(template_config: Any) -> None:
+    """Refuse a ``prompts.template`` config value that cannot build prompts (``ValueError``).
+
+    Cheap and model-free, for the start-up checks: a known name, or a mapping with
+    ``demonstration`` holding ``{x}`` then ``{y}`` (each once, ``{y}`` last), an optional non-empty
+    ``separator`` (default a newline) and an optional ``name``.
+    """
+    try:
+        get_template(template_config)
+    except ValueError as error:
+        raise ValueError(f"prompts.template: {error}") from None
+
+
+def template_markers(template: str | Mapping[str, Any] | PromptTemplate) -> tuple[str, ...]:
+    """The literal pieces of ``template`` that inputs and answers must not contain."""
+    return get_template(template).markers()

@@ -9,11 +9,22 @@ would be meaningless otherwise). Modes:
 * ``prefix``: it and an accepted answer are both non-empty and one is a prefix of the other, which
   is how the paper scores knowledge tasks from a first token (``Par`` for ``Paris``, or a longer
   greedy answer ``Paris, France``).
+
+The prefix rule is kept for comparability with the paper, but it is loose on a first token: a
+one-letter token scores (``B`` for ``Belmopan``, ``N`` for ``Niamey``), and some tokenizers start
+many names with one. The **strict first-token score** (:func:`is_correct_strict`) sits beside it:
+the predicted token id must equal an accepted answer's own first token under the model's
+tokenizer, in context. The prompt file records those ids per example
+(``answer_first_token_ids``, one per accepted answer, ``-1`` for an answer that merges with the
+prompt's last token and so has no first token of its own); the leading space an answer's token
+carries in spaced prompts is part of the id, so nothing is stripped. For ``exact`` tasks pass only
+the canonical answer's id (the first).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 
 SCORING_MODES = ("exact", "any_of", "prefix")
 # Which predictions-table column is scored: the first generated token (the paper) or the greedy
@@ -53,3 +64,16 @@ def is_correct(prediction: str, answers: Sequence[str], mode: str) -> bool:
         answer and (predicted.startswith(answer) or answer.startswith(predicted))
         for answer in accepted
     )
+
+
+def is_correct_strict(token_id: int, answer_first_token_ids: Sequence[int]) -> bool:
+    """Whether the predicted first token is an accepted answer's own first token (in context).
+
+    ``answer_first_token_ids`` comes from the prompt file (``-1`` entries never match).
+    """
+    if isinstance(token_id, bool) or not isinstance(token_id, Integral):
+        raise ValueError(f"token_id must be an integer token id, got {token_id!r}")
+    ids = [int(i) for i in answer_first_token_ids]  # also numpy arrays from Parquet
+    if not ids:
+        raise ValueError("answer_first_token_ids must be a non-empty sequence, got none")
+    return token_id >= 0 and int(token_id) in ids

@@ -3,6 +3,7 @@
 Fixing the examples in a file (``prompts/{model}/{task}.json``) means extraction, patching and
 evaluation all see the same queries, demonstrations and dummy queries, and a reader can check
 exactly what the model was shown. The file is byte-identical for the same inputs in any process.
+The document itself is built by ``taskvectors.prompt_files``; this stage only writes it.
 """
 
 from __future__ import annotations
@@ -11,25 +12,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from taskvectors.prompt_files import SETTING_KEYS, build_prompt_document, prompt_settings
 from taskvectors.prompts import PromptTemplate
-from taskvectors.provenance import provenance
-from taskvectors.splits import filter_pairs, make_examples, split_summary
 from taskvectors.storage import write_json
-from taskvectors.tasks.registry import TaskSpec, load_pairs
+from taskvectors.tasks.registry import TaskSpec
 
-SETTING_KEYS = ("n_demos", "n_dev", "n_test", "n_dummy", "seed")
-
-
-def prompt_settings(settings: Mapping[str, Any]) -> dict[str, int]:
-    """The stage's settings (``n_demos, n_dev, n_test, n_dummy, seed``) as plain integers."""
-    missing = [key for key in SETTING_KEYS if key not in settings]
-    if missing:
-        raise ValueError(f"build_prompts settings miss {missing}; expected {list(SETTING_KEYS)}")
-    chosen = {key: settings[key] for key in SETTING_KEYS}
-    for key, value in chosen.items():
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"build_prompts setting {key} must be an integer, got {value!r}")
-    return chosen
+__all__ = ["SETTING_KEYS", "build_prompts", "prompt_settings"]
 
 
 def build_prompts(
@@ -41,21 +29,7 @@ def build_prompts(
     model_record: Mapping[str, Any],
     out_path: Path,
 ) -> dict[str, Any]:
-    """Load, filter and split ``task`` for a model's tokenizer; write and return the prompt file."""
-    chosen = prompt_settings(settings)
-    pairs = load_pairs(task, data_dir)
-    kept, filter_report = filter_pairs(pairs, tokenizer, template, task.filter)
-    examples = make_examples(kept, **chosen, task_name=task.name, model=model_record.get("alias"))
-    document = {
-        "provenance": provenance(
-            model=dict(model_record), task=task.name, template=template.to_dict(), **chosen
-        ),
-        "task": task.to_dict(),
-        "template": template.to_dict(),
-        "settings": chosen,
-        "filter": filter_report,
-        "splits": split_summary(examples),
-        "examples": [example.to_dict() for example in examples],
-    }
+    """Build ``task``'s prompt document for a model's tokenizer; write and return it."""
+    document = build_prompt_document(task, data_dir, tokenizer, template, settings, model_record)
     write_json(out_path, document)
     return document

@@ -1,6 +1,11 @@
 """The tasks: their registry, data files, generators and the pairs they are made of."""
 
-from taskvectors.tasks.files import TaskDataError, read_pairs_file, read_table_pairs
+from taskvectors.tasks.files import (
+    TaskDataError,
+    TaskDataWarning,
+    read_pairs_file,
+    read_table_pairs,
+)
 from taskvectors.tasks.registry import (
     DEFAULT_TASKS,
     FAMILIES,
@@ -18,6 +23,7 @@ __all__ = [
     "FILTER_POLICIES",
     "Pair",
     "TaskDataError",
+    "TaskDataWarning",
     "TaskSpec",
     "default_tasks",
     "load_pairs",

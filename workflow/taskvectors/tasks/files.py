@@ -11,14 +11,18 @@ tasks go through the same readers, so a typo in either is caught before any mode
   output. An empty cell means "no entry in this column" and skips the row for that task.
 
 Every string must be non-empty, without surrounding whitespace or line breaks. An input listed
-twice must have the same answers both times (the repeat is then dropped).
+twice must have the same answers both times (the repeat is then dropped). Given the prompt
+template's literal pieces (``forbidden``, e.g. ``example:`` and ``->``), a string containing one is
+refused too, since it would blur where a demonstration ends. A JSON record with keys besides
+``input`` and ``output`` is read, and one :class:`TaskDataWarning` per file lists those keys.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,11 @@ from taskvectors.tasks.pairs import Pair, merge_answers, sorted_pairs
 
 PAIR_FILE_SUFFIXES = (".jsonl", ".json", ".csv")
 ALTERNATIVES_SEPARATOR = "|"
+RECORD_KEYS = ("input", "output")
+
+
+class TaskDataWarning(UserWarning):
+    """Task data that is read, but probably not as the user meant (e.g. ignored record keys)."""
 
 
 class TaskDataError(ValueError):
@@ -58,10 +67,29 @@ class TaskDataError(ValueError):
 class _PairCollector:
     """Accumulates validated pairs of one file and detects conflicting duplicates."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, forbidden: Sequence[str] = ()) -> None:
         self.path = path
+        self.forbidden = tuple(forbidden)
         self._pairs: dict[str, Pair] = {}
         self._first_seen: dict[str, str] = {}
+        self._extra_keys: dict[str, str] = {}
+
+    def note_extra_keys(self, keys: Sequence[str], where: str) -> None:
+        for key in keys:
+            self._extra_keys.setdefault(key, where)
+
+    def warn_extra_keys(self) -> None:
+        """One warning listing the record keys that were ignored, with where each first appeared."""
+        if self._extra_keys:
+            listed = ", ".join(
+                f"{key!r} (first at {where})" for key, where in self._extra_keys.items()
+            )
+            warnings.warn(
+                f"{self.path}: records have keys besides input and output, which are ignored: "
+                f"{listed}",
+                TaskDataWarning,
+                stacklevel=3,
+            )
 
     def error(self, where: str | None, reason: str) -> TaskDataError:
         return TaskDataError(reason, path=self.path, where=where)
@@ -77,6 +105,13 @@ class _PairCollector:
             raise self.error(where, f"{what} {value!r} has surrounding whitespace")
         if "\n" in value or "\r" in value:
             raise self.error(where, f"{what} {value!r} contains a line break")
+        for marker in self.forbidden:
+            if marker in value:
+                raise self.error(
+                    where,
+                    f"{what} {value!r} contains {marker!r}, a literal piece of the prompt "
+                    "template; it would blur where a demonstration ends",
+                )
         return value
 
     def answers(self, value: Any, where: str) -> tuple[str, ...]:
@@ -119,8 +154,11 @@ class _PairCollector:
         return sorted_pairs(self._pairs.values())
 
 
-def read_pairs_file(path: str | Path) -> list[Pair]:
-    """The pairs of a ``.jsonl``, ``.json`` or ``.csv`` file, validated and sorted by input."""
+def read_pairs_file(path: str | Path, forbidden: Sequence[str] = ()) -> list[Pair]:
+    """The pairs of a ``.jsonl``, ``.json`` or ``.csv`` file, validated and sorted by input.
+
+    ``forbidden``: substrings no input or answer may contain (the prompt template's markers).
+    """
     path = Path(path)
     if path.suffix not in PAIR_FILE_SUFFIXES:
         raise TaskDataError(
@@ -128,23 +166,27 @@ def read_pairs_file(path: str | Path) -> list[Pair]:
             path=path,
         )
     text = _read_text(path)
-    collector = _PairCollector(path)
+    collector = _PairCollector(path, forbidden)
     readers = {".jsonl": _collect_jsonl, ".json": _collect_json, ".csv": _collect_csv}
     readers[path.suffix](text, collector)
+    collector.warn_extra_keys()
     pairs = collector.pairs()
     if not pairs:
         raise TaskDataError("the file holds no pairs", path=path)
     return pairs
 
 
-def read_table_pairs(path: str | Path, input_column: str, output_column: str) -> list[Pair]:
+def read_table_pairs(
+    path: str | Path, input_column: str, output_column: str, forbidden: Sequence[str] = ()
+) -> list[Pair]:
     """Pairs from two columns of a TSV table; rows sharing an input merge their answers.
 
     The input is the first alternative of the input cell; the answers are all alternatives of the
-    output cell. Rows with an empty cell in either column are skipped.
+    output cell. Rows with an empty cell in either column are skipped. ``forbidden`` as in
+    :func:`read_pairs_file`.
     """
     path = Path(path)
-    collector = _PairCollector(path)
+    collector = _PairCollector(path, forbidden)
     rows = _table_rows(_read_text(path), collector)
     header = next(rows, None)
     if header is None:
@@ -229,9 +271,11 @@ def _collect_record(record: Any, where: str, collector: _PairCollector) -> None:
         raise collector.error(
             where, f"expected an object with keys input and output, got {type(record).__name__}"
         )
-    for key in ("input", "output"):
+    for key in RECORD_KEYS:
         if key not in record:
             raise collector.error(where, f"missing key {key!r}")
+    if len(record) > len(RECORD_KEYS):
+        collector.note_extra_keys([key for key in record if key not in RECORD_KEYS], where)
     collector.add(record["input"], record["output"], where)
 
 

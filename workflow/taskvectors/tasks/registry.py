@@ -3,12 +3,17 @@
 The 27 tasks of the paper's code are declared in ``data/tasks.yaml`` (data, not code, so adding a
 task needs no Python); a run's config may add its own tasks from pair files (``user_tasks``).
 Everything is validated when the registry loads, so a typo fails before any model is loaded.
+
+Each task also carries its prompt *spacing* (``auto``, ``none``, ``leading``; see
+``taskvectors.prompts``): an entry's own ``spacing``, else its family's from the registry's
+``families`` section (the paper's code: ``auto`` for translation and linguistic, ``none`` for the
+rest). A user task defaults to ``auto`` when it keeps single-token answers, else ``none``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +48,12 @@ FILTER_POLICIES = ("single_token", "first_token", "none")
 # import this module, and Snakemake reruns a stage when any module it imports changes, so importing
 # scoring.py would make a scoring edit rerun every model stage (tests check the two lists agree).
 SCORING_MODES = ("exact", "any_of", "prefix")
+# Spelled out for the same reason (taskvectors.prompts.SPACINGS; tests check they agree).
+SPACINGS = ("auto", "none", "leading")
 TASK_FIELDS = ("family", "source", "scoring", "filter", "default", "description")
+OPTIONAL_TASK_FIELDS = ("spacing",)
+FAMILY_FIELDS = ("spacing",)
+UNSPACED = "none"
 GENERATOR_PARAMS = ("n_lists", "sample_seed")
 TASK_NAME_PATTERN = re.compile(r"[A-Za-z0-9]+(_[A-Za-z0-9]+)*")
 
@@ -77,6 +87,7 @@ USER_TASK_DEFAULTS: Mapping[str, Any] = {
     "default": False,
     "description": "",
 }
+USER_TASK_OPTIONAL = ("spacing",)
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,7 @@ class TaskSpec:
     filter: str
     default: bool
     description: str
+    spacing: str = UNSPACED
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (plain dicts), as stored in prompt files."""
@@ -101,6 +113,7 @@ class TaskSpec:
             "filter": self.filter,
             "default": self.default,
             "description": self.description,
+            "spacing": self.spacing,
         }
 
 
@@ -129,7 +142,11 @@ def load_registry(
         raise TaskDataError(
             "expected a top-level 'tasks' mapping of name -> entry", path=registry_path
         )
-    registry = {name: _task_spec(name, entry, registry_path) for name, entry in entries.items()}
+    family_spacing = _family_spacing(document.get("families", {}), registry_path)
+    registry = {
+        name: _task_spec(name, entry, registry_path, family_spacing)
+        for name, entry in entries.items()
+    }
     for name, entry in (user_tasks or {}).items():
         if name in registry:
             raise TaskDataError(
@@ -146,23 +163,62 @@ def default_tasks(registry: Mapping[str, TaskSpec]) -> list[str]:
     return [name for name, spec in registry.items() if spec.default]
 
 
-def load_pairs(spec: TaskSpec, data_dir: Path) -> list[Pair]:
-    """The task's pairs, validated and sorted by input; errors name the task and file."""
+def load_pairs(spec: TaskSpec, data_dir: Path, forbidden: Sequence[str] = ()) -> list[Pair]:
+    """The task's pairs, validated and sorted by input; errors name the task and file.
+
+    ``forbidden``: substrings no input or answer may contain (the prompt template's markers, see
+    ``taskvectors.prompts.template_markers``); file errors name the line.
+    """
     source = spec.source
     try:
         if "generator" in source:
             params = {key: value for key, value in source.items() if key != "generator"}
-            return generate_pairs(source["generator"], **params)
+            pairs = generate_pairs(source["generator"], **params)
+            _check_generated(pairs, forbidden, source["generator"])
+            return pairs
         if "file" in source:
-            return read_pairs_file(Path(data_dir) / source["file"])
-        return read_table_pairs(Path(data_dir) / source["table"], source["input"], source["output"])
+            return read_pairs_file(Path(data_dir) / source["file"], forbidden)
+        return read_table_pairs(
+            Path(data_dir) / source["table"], source["input"], source["output"], forbidden
+        )
     except TaskDataError as error:
         raise error.for_task(spec.name) from None
     except ValueError as error:
         raise TaskDataError(str(error), task=spec.name) from None
 
 
-def _task_spec(name: Any, entry: Any, where: Path | str) -> TaskSpec:
+def _check_generated(pairs: Sequence[Pair], forbidden: Sequence[str], generator: str) -> None:
+    for pair in pairs:
+        for text in (pair.input, *pair.answers):
+            marker = next((marker for marker in forbidden if marker in text), None)
+            if marker is not None:
+                raise TaskDataError(
+                    f"generator {generator} writes {text!r}, which contains {marker!r}, a literal "
+                    "piece of the prompt template; it would blur where a demonstration ends"
+                )
+
+
+def _family_spacing(section: Any, where: Path) -> dict[str, str]:
+    """``{family: spacing}`` from the registry's optional ``families`` section."""
+    if not isinstance(section, Mapping):
+        raise TaskDataError("'families' must map a family to {spacing}", path=where)
+    spacing = {}
+    for family, entry in section.items():
+
+        def fail(reason: str, family: Any = family) -> TaskDataError:
+            return TaskDataError(f"families.{family}: {reason}", path=where)
+
+        _check_choice(family, "family", FAMILIES, fail)
+        if not isinstance(entry, Mapping) or set(entry) - set(FAMILY_FIELDS):
+            raise fail(f"expected a mapping of {', '.join(FAMILY_FIELDS)}, got {entry!r}")
+        _check_choice(entry.get("spacing", UNSPACED), "spacing", SPACINGS, fail)
+        spacing[family] = entry.get("spacing", UNSPACED)
+    return spacing
+
+
+def _task_spec(
+    name: Any, entry: Any, where: Path | str, family_spacing: Mapping[str, str] | None = None
+) -> TaskSpec:
     def fail(reason: str) -> TaskDataError:
         return TaskDataError(reason, path=where, task=str(name))
 
@@ -170,12 +226,14 @@ def _task_spec(name: Any, entry: Any, where: Path | str) -> TaskSpec:
     if not isinstance(entry, Mapping):
         raise fail(f"expected a mapping of {', '.join(TASK_FIELDS)}, got {type(entry).__name__}")
     missing = [field for field in TASK_FIELDS if field not in entry]
-    unknown = sorted(set(entry) - set(TASK_FIELDS))
+    unknown = sorted(set(entry) - set(TASK_FIELDS) - set(OPTIONAL_TASK_FIELDS))
     if missing or unknown:
         raise fail(f"missing fields {missing}, unknown fields {unknown}")
     _check_choice(entry["family"], "family", FAMILIES, fail)
     _check_choice(entry["scoring"], "scoring", SCORING_MODES, fail)
     _check_choice(entry["filter"], "filter", FILTER_POLICIES, fail)
+    spacing = entry.get("spacing", (family_spacing or {}).get(entry["family"], UNSPACED))
+    _check_choice(spacing, "spacing", SPACINGS, fail)
     if not isinstance(entry["default"], bool):
         raise fail(f"default must be true or false, got {entry['default']!r}")
     if not isinstance(entry["description"], str):
@@ -188,6 +246,7 @@ def _task_spec(name: Any, entry: Any, where: Path | str) -> TaskSpec:
         filter=entry["filter"],
         default=entry["default"],
         description=entry["description"],
+        spacing=spacing,
     )
 
 
@@ -197,11 +256,11 @@ def _user_task_spec(name: Any, entry: Any, base_dir: Path) -> TaskSpec:
         raise TaskDataError(
             f"expected a mapping, got {type(entry).__name__}", path=where, task=name
         )
-    allowed = {"file", *USER_TASK_DEFAULTS}
+    allowed = {"file", *USER_TASK_DEFAULTS, *USER_TASK_OPTIONAL}
     unknown = sorted(set(entry) - allowed)
     if unknown or "file" not in entry:
         raise TaskDataError(
-            f"a user task needs 'file' and may set {sorted(USER_TASK_DEFAULTS)}; "
+            f"a user task needs 'file' and may set {sorted(allowed - {'file'})}; "
             f"unknown fields {unknown}" + ("" if "file" in entry else ", 'file' is missing"),
             path=where,
             task=name,
@@ -213,6 +272,7 @@ def _user_task_spec(name: Any, entry: Any, base_dir: Path) -> TaskSpec:
     if not path.is_file():
         raise TaskDataError("file not found", path=path, task=name)
     fields = {**USER_TASK_DEFAULTS, **{k: v for k, v in entry.items() if k != "file"}}
+    fields.setdefault("spacing", "auto" if fields["filter"] == "single_token" else UNSPACED)
     return _task_spec(name, {**fields, "source": {"file": str(path)}}, where)
 
 
