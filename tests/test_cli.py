@@ -35,3 +35,60 @@ def test_tasks_validates_a_configs_user_task(tmp_path, capsys):
     assert main(["tasks", "--config", str(config)]) == 2
     error = capsys.readouterr().err
     assert "pairs.jsonl" in error and "line 2" in error
+
+
+def test_tasks_names_file_and_line_of_a_yaml_error_without_a_traceback(tmp_path, capsys):
+    config = tmp_path / "config.yaml"
+    config.write_text("models:\n  m: {source: embedded}\nprompts:\n  n_demos: [1, 2\n")
+    assert main(["tasks", "--config", str(config)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"taskvectors tasks: {config}, line 5")
+    assert error.count("\n") == 1
+
+
+def test_tasks_refuses_a_config_the_schema_rejects_in_one_line(tmp_path, capsys):
+    config = tmp_path / "config.yaml"
+    config.write_text("models: {m: {source: embedded}}\nevaluation: {answer: greddy}\n")
+    assert main(["tasks", "--config", str(config)]) == 2
+    assert capsys.readouterr().err == (
+        f"taskvectors tasks: {config}: invalid configuration: evaluation.answer: 'greddy' is not "
+        "one of ['first_token', 'greedy']\n"
+    )
+
+
+def test_check_passes_a_shipped_config(monkeypatch, capsys):
+    monkeypatch.chdir(REPO)
+    assert main(["check", "--config", "config/smoke.yaml"]) == 0
+    assert capsys.readouterr().out.startswith("config/smoke.yaml: ok (1 model(s)")
+
+
+def test_check_lists_every_start_up_problem_of_a_config(tmp_path, capsys):
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(f'{{"input": "i{n}", "output": "o{n}"}}\n' for n in range(4)))
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "models": {"m": {"source": "embedded"}},
+                "data_dir": str(REPO / "data"),
+                "results_dir": str(pairs),
+                "user_tasks": {"mine": {"file": str(pairs)}},
+                "tasks": ["mine"],
+            }
+        )
+    )
+    assert main(["check", "--config", str(config)]) == 2
+    assert "results_dir" in capsys.readouterr().err
+    config.write_text(config.read_text().replace(f"results_dir: {pairs}", "results_dir: out"))
+    assert main(["check", "--config", str(config)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(
+        f"taskvectors check: {config}: the run cannot start: task mine: 4 pairs"
+    )
+
+
+def test_bench_refuses_a_config_with_a_duplicated_model_alias(tmp_path, capsys):
+    config = tmp_path / "config.yaml"
+    config.write_text("models:\n  m: {source: embedded}\n  m: {source: hub}\n")
+    assert main(["bench", "--model", "m", "--config", str(config)]) == 2
+    assert "duplicate key 'm'" in capsys.readouterr().err

@@ -6,6 +6,11 @@ Subcommands:
   cached sweep pays off on a given machine before launching a full reproduction.
 * ``tasks``: list the registry's tasks (and a config's user tasks) with their pair counts, so that
   a user task file is validated before a run.
+* ``check``: run the pipeline's start-up checks on a config (strict YAML, schema, folders, task
+  files, sizes) and list every problem; Snakemake reports a YAML syntax error in a
+  ``--configfile`` without its line, this names the file and line.
+
+A config that cannot be read or is invalid is one line per problem on stderr, exit status 2.
 
 A model is named by its alias. Without ``--config`` the alias must be an embedded model (the
 default ``gemma-3-270m``); with ``--config`` it is looked up in the file's ``models:`` mapping, so
@@ -20,8 +25,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
+from taskvectors.config import ConfigError, load_config, naming_file, read_config_file
 from taskvectors.models import EMBEDDED_MODELS, ModelLoadError, ModelSpec, load_model, resolve_model
 
 DEFAULT_MODEL = "gemma-3-270m"
@@ -36,8 +40,7 @@ def model_spec(alias: str, config_path: Path | None) -> ModelSpec:
                 "pass --config to look it up in a config's models: mapping"
             )
         return ModelSpec.from_config(alias, {"source": "embedded"})
-    config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-    entries = config.get("models") or {}
+    entries = read_config_file(config_path).get("models") or {}
     if alias not in entries:
         raise ModelLoadError(f"model {alias!r} is not in {config_path} (models: {sorted(entries)})")
     return ModelSpec.from_config(alias, entries[alias])
@@ -62,7 +65,6 @@ def bench(args: argparse.Namespace) -> int:
 
 def list_tasks(args: argparse.Namespace) -> int:
     """Print one line per task: name, family, scoring, filter, default, pairs."""
-    from taskvectors.config import load_config
     from taskvectors.tasks.files import TaskDataError
     from taskvectors.tasks.registry import load_pairs, load_registry
 
@@ -81,6 +83,21 @@ def list_tasks(args: argparse.Namespace) -> int:
             f"{spec.name:40} {spec.family:12} {spec.scoring:8} {spec.filter:13} {default:8} "
             f"{n_pairs}"
         )
+    return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    """Run the start-up checks of a pipeline run on a config; exit status 2 lists the problems."""
+    from taskvectors.preflight import startup_config
+
+    try:
+        config, registry = startup_config(read_config_file(args.config), [args.config])
+    except ConfigError as error:
+        raise naming_file(error, args.config) from None
+    print(
+        f"{args.config}: ok ({len(config['models'])} model(s), {len(registry)} tasks known, "
+        f"results in {config['results_dir']})"
+    )
     return 0
 
 
@@ -116,6 +133,16 @@ def parser() -> argparse.ArgumentParser:
         "--data-dir", help="task data folder (default: the config's, or data)"
     )
     tasks_parser.set_defaults(run=list_tasks)
+    check_parser = commands.add_parser(
+        "check", help="run the start-up checks of a run on a config and list every problem"
+    )
+    check_parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path("config/config.yaml"),
+        help="the config file (default: %(default)s)",
+    )
+    check_parser.set_defaults(run=check)
     return main_parser
 
 
@@ -123,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ModelLoadError, OSError) as error:
+    except (ConfigError, ModelLoadError, OSError) as error:
         print(f"taskvectors {args.command}: {error}", file=sys.stderr)
         return 2
 

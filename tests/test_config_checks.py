@@ -1,0 +1,414 @@
+"""Start-up checks: every bad input that needs no model is refused before any job, one line each.
+
+Unit tests of :mod:`taskvectors.config` (strict config files, folders, ``--config`` overrides) and
+:mod:`taskvectors.preflight` (templates, task files, sizes), then the same cases as Snakemake dry
+runs of the real Snakefile (``snakemake -n``), which must refuse them with the reason and no
+traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from taskvectors.config import (
+    ConfigError,
+    check_config_files,
+    load_config,
+    normalize_overrides,
+    path_problems,
+    read_config_file,
+    validate_config,
+)
+from taskvectors.preflight import preflight, startup_config
+from taskvectors.tasks.registry import load_registry
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "data"
+
+
+def minimal(tmp_path: Path, **overrides) -> dict:
+    """A valid config writing below ``tmp_path``, reading the shipped data."""
+    return {
+        "results_dir": str(tmp_path / "results"),
+        "reports_dir": str(tmp_path / "reports"),
+        "data_dir": str(DATA),
+        "models": {"m": {"source": "embedded"}},
+        "tasks": ["algorithmic_next_letter"],
+        **overrides,
+    }
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def pairs_file(path: Path, n_pairs: int) -> Path:
+    lines = [f'{{"input": "in{i}", "output": "out{i}"}}' for i in range(n_pairs)]
+    return write(path, "\n".join(lines) + "\n")
+
+
+def refusal(config: dict) -> str:
+    """The message :func:`startup_config` refuses ``config`` with."""
+    with pytest.raises(ConfigError) as error:
+        startup_config(config)
+    return str(error.value)
+
+
+# --- config files, read strictly -----------------------------------------------------------------
+
+
+def test_a_duplicated_model_alias_is_refused_with_file_line_and_key(tmp_path):
+    path = write(
+        tmp_path / "c.yaml",
+        "models:\n  gemma:\n    source: embedded\n  gemma:\n    source: hub\n",
+    )
+    with pytest.raises(ConfigError) as error:
+        read_config_file(path)
+    message = str(error.value)
+    assert str(path) in message and "line 4" in message and "'gemma'" in message
+    assert "first at line 2" in message
+
+
+def test_yaml_merge_keys_are_not_duplicates(tmp_path):
+    path = write(
+        tmp_path / "c.yaml",
+        "base: &base {source: embedded, dtype: auto}\n"
+        "models:\n  m:\n    <<: *base\n    dtype: float32\n",
+    )
+    assert read_config_file(path)["models"]["m"] == {"source": "embedded", "dtype": "float32"}
+
+
+def test_a_yaml_syntax_error_names_file_line_and_reason(tmp_path):
+    path = write(
+        tmp_path / "c.yaml", "models:\n  m: {source: embedded}\nprompts:\n  n_demos: [1, 2\n"
+    )
+    with pytest.raises(ConfigError) as error:
+        read_config_file(path)
+    message = str(error.value)
+    assert message.count("\n") == 0
+    assert message.startswith(f"{path}, line 5") and "flow sequence at line 4" in message
+
+
+def test_a_json_config_with_a_duplicated_key_is_refused(tmp_path):
+    path = write(tmp_path / "c.json", '{"models": {"m": {"source": "embedded"}}, "models": {}}')
+    with pytest.raises(ConfigError, match="duplicate key 'models'"):
+        read_config_file(path)
+
+
+def test_a_config_file_must_hold_a_mapping(tmp_path):
+    with pytest.raises(ConfigError, match="holds a mapping of keys, got a list"):
+        read_config_file(write(tmp_path / "c.yaml", "- models\n"))
+
+
+def test_check_config_files_lists_every_bad_file(tmp_path):
+    good = write(tmp_path / "good.yaml", "models: {m: {source: embedded}}\n")
+    twice = write(tmp_path / "twice.yaml", "tasks: default\ntasks: all\n")
+    broken = write(tmp_path / "broken.yaml", "tasks: [a\n")
+    check_config_files([good])
+    with pytest.raises(ConfigError) as error:
+        check_config_files([good, twice, broken])
+    lines = str(error.value).splitlines()[1:]
+    assert len(lines) == 2
+    assert str(twice) in lines[0] and "line 2" in lines[0]
+    assert str(broken) in lines[1]
+
+
+def test_load_config_names_the_file_of_a_schema_error(tmp_path):
+    path = write(tmp_path / "c.yaml", "models: {m: {source: embedded}}\nprompts: {n_demos: 0}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert str(error.value) == (
+        f"{path}: invalid configuration: prompts.n_demos: 0 is less than the minimum of 1"
+    )
+
+
+# --- folders ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["results_dir", "reports_dir", "data_dir"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_folder_is_refused(tmp_path, key, value):
+    problems = path_problems(minimal(tmp_path, **{key: value}))
+    assert problems == [f"{key}: {value!r} is empty; name a folder, such as 'results/main'"]
+
+
+@pytest.mark.parametrize("key", ["results_dir", "reports_dir", "data_dir", "model_cache_dir"])
+def test_the_filesystem_root_is_refused(tmp_path, key):
+    (problem,) = path_problems(minimal(tmp_path, **{key: "/"}))
+    assert problem.startswith(f"{key}: '/' is the filesystem root")
+
+
+def test_the_root_reached_through_dotdot_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    climb = "/".join([".."] * (len(tmp_path.parts) + 1))
+    (problem,) = path_problems(minimal(tmp_path, results_dir=climb))
+    assert "filesystem root" in problem
+
+
+@pytest.mark.parametrize("key", ["results_dir", "reports_dir", "data_dir", "model_cache_dir"])
+def test_an_existing_file_is_refused_as_a_folder(tmp_path, key):
+    existing = write(tmp_path / "a_file", "")
+    assert path_problems(minimal(tmp_path, **{key: str(existing)})) == [
+        f"{key}: {str(existing)!r} is an existing file, not a folder"
+    ]
+
+
+def test_an_empty_model_cache_dir_means_the_default_location(tmp_path):
+    assert path_problems(minimal(tmp_path, model_cache_dir="")) == []
+
+
+def test_validate_config_reports_folder_and_schema_problems_together(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        validate_config(minimal(tmp_path, results_dir="", prompts={"n_demos": 0}))
+    lines = str(error.value).splitlines()
+    assert lines[0] == "invalid configuration:"
+    assert any(line.startswith("- results_dir: '' is empty") for line in lines)
+    assert any(line.startswith("- prompts.n_demos: 0 is less") for line in lines)
+
+
+# --- --config overrides ---------------------------------------------------------------------------
+
+
+def test_nested_override_strings_become_the_schemas_types(tmp_path):
+    # snakemake --config 'prompts={n_demos: 4}' 'analyses={geometry: {enabled: false}}'
+    config = minimal(
+        tmp_path,
+        prompts={"n_demos": "4", "template": "paper"},
+        analyses={"geometry": {"enabled": "false", "n_vectors": "+10"}},
+    )
+    normalized = normalize_overrides(config)
+    assert normalized["prompts"] == {"n_demos": 4, "template": "paper"}
+    assert normalized["analyses"]["geometry"] == {"enabled": False, "n_vectors": 10}
+    assert validate_config(normalized)["prompts"]["n_demos"] == 4
+
+
+def test_dotted_keys_become_nested_and_merge(tmp_path):
+    config = minimal(tmp_path, prompts={"n_dev": 7})
+    config["prompts.n_demos"] = "3"
+    config["evaluation.answer"] = "greedy"
+    normalized = normalize_overrides(config)
+    assert normalized["prompts"] == {"n_dev": 7, "n_demos": 3}
+    assert normalized["evaluation"] == {"answer": "greedy"}
+    assert "prompts.n_demos" not in normalized
+
+
+def test_strings_the_schema_allows_stay_strings(tmp_path):
+    config = minimal(
+        tmp_path,
+        results_dir="123",
+        tasks=["1"],
+        models={"m": {"source": "hub", "name": "x", "revision": "null"}},
+    )
+    normalized = normalize_overrides(config)
+    assert normalized["results_dir"] == "123" and normalized["tasks"] == ["1"]
+    assert normalized["models"]["m"]["revision"] == "null"
+
+
+def test_an_override_that_is_not_a_number_is_refused_with_its_path(tmp_path):
+    normalized = normalize_overrides(minimal(tmp_path, prompts={"n_demos": "four"}))
+    with pytest.raises(ConfigError, match="prompts.n_demos: 'four' is not of type 'integer'"):
+        validate_config(normalized)
+
+
+def test_normalize_overrides_leaves_its_input_alone(tmp_path):
+    config = minimal(tmp_path, prompts={"n_demos": "4"})
+    normalize_overrides(config)
+    assert config["prompts"] == {"n_demos": "4"}
+
+
+# --- preflight: templates, task files, sizes ------------------------------------------------------
+
+
+def test_the_shipped_configs_pass_every_start_up_check(monkeypatch):
+    monkeypatch.chdir(REPO)
+    for name in ("config.yaml", "smoke.yaml", "paper.yaml"):
+        path = REPO / "config" / name
+        config, registry = startup_config(read_config_file(path), [path])
+        assert config["models"] and len(registry) >= 27
+
+
+def test_a_template_without_y_is_refused(tmp_path):
+    config = minimal(tmp_path, prompts={"template": {"demonstration": "Q: {x} A:"}})
+    message = refusal(config)
+    assert "prompts.template" in message and "{y}" in message
+
+
+def test_a_custom_template_without_separator_starts_with_a_newline(tmp_path):
+    config, _ = startup_config(
+        minimal(tmp_path, prompts={"template": {"demonstration": "Q: {x} A: {y}"}})
+    )
+    assert config["prompts"]["template"]["separator"] == "\n"
+
+
+def test_a_bad_line_in_a_user_task_file_is_refused_at_start_up(tmp_path):
+    pairs = write(tmp_path / "mine.jsonl", '{"input": "a", "output": "b"}\n{"input": "c"}\n')
+    config = minimal(tmp_path, user_tasks={"mine": {"file": str(pairs)}}, tasks=["mine"])
+    message = refusal(config)
+    assert "task mine" in message and str(pairs) in message and "line 2" in message
+
+
+def test_an_input_holding_the_template_marker_is_refused(tmp_path):
+    pairs = pairs_file(tmp_path / "mine.jsonl", 10)
+    with pairs.open("a") as handle:
+        handle.write('{"input": "x->y", "output": "z"}\n')
+    config = minimal(tmp_path, user_tasks={"mine": {"file": str(pairs)}}, tasks=["mine"])
+    message = refusal(config)
+    assert str(pairs) in message and "line 11" in message and "->" in message
+
+
+def test_a_task_with_fewer_pairs_than_one_example_needs_is_refused(tmp_path):
+    pairs = pairs_file(tmp_path / "few.jsonl", 7)
+    config = minimal(
+        tmp_path,
+        user_tasks={"few": {"file": str(pairs), "filter": "none"}},
+        tasks=["few"],
+        prompts={"n_demos": 5, "n_dummy": 2},
+    )
+    message = refusal(config)
+    assert "task few: 7 pairs" in message and "= 8 distinct pairs" in message
+    config["prompts"]["n_demos"] = 4
+    startup_config(config)
+
+
+def test_a_generated_task_knows_its_size(tmp_path):
+    # next_letter has 25 pairs: 20 demonstrations + 1 query + 5 dummies need 26
+    config = minimal(tmp_path, prompts={"n_demos": 20, "n_dummy": 5})
+    assert "task algorithmic_next_letter: 25 pairs" in refusal(config)
+
+
+def test_every_problem_is_listed_one_line_each(tmp_path):
+    few = pairs_file(tmp_path / "few.jsonl", 3)
+    config = minimal(
+        tmp_path,
+        user_tasks={"few": {"file": str(few)}},
+        tasks=["few", "algorithmic_next_letter"],
+        prompts={"template": {"demonstration": "{x} or {x} -> {y}"}},
+        analyses={"order": {"n_permutations": 500}},
+    )
+    lines = refusal(config).splitlines()
+    assert lines[0] == "the run cannot start:"
+    problems = lines[1:]
+    assert len(problems) == 3, problems
+    assert all(line.startswith("- ") for line in problems)
+    assert "prompts.template" in problems[0]
+    assert "task few: 3 pairs" in problems[1]
+    assert "analyses.order.n_permutations: 500" in problems[2]
+
+
+def test_an_unknown_task_is_refused(tmp_path):
+    assert "unknown task(s) ['no_such_task']" in refusal(minimal(tmp_path, tasks=["no_such_task"]))
+
+
+def test_a_missing_user_task_file_is_refused(tmp_path):
+    config = minimal(tmp_path, user_tasks={"gone": {"file": str(tmp_path / "gone.jsonl")}})
+    assert "gone.jsonl" in refusal(config) and "file not found" in refusal(config)
+
+
+def test_conflicts_need_enough_pairs_for_their_demonstrations(tmp_path):
+    config = validate_config(
+        minimal(
+            tmp_path,
+            tasks=["algorithmic_next_letter", "algorithmic_to_upper"],
+            analyses={"conflicts": {"n_demos": 30}},
+        )
+    )
+    with pytest.raises(ConfigError, match="analyses.conflicts: task algorithmic_next_letter"):
+        preflight(config, load_registry(DATA))
+
+
+def test_startup_config_rereads_the_config_files(tmp_path):
+    twice = write(tmp_path / "c.yaml", "models: {m: {source: embedded}}\nmodels: {}\n")
+    with pytest.raises(ConfigError, match="duplicate key 'models'"):
+        startup_config(minimal(tmp_path), [twice])
+
+
+# --- the same cases as Snakemake dry runs of the real Snakefile -----------------------------------
+
+SNAKEFILE = Path(os.environ.get("TASKVECTORS_TEST_SNAKEFILE", REPO / "Snakefile"))
+
+
+def dry_run(tmp_path: Path, config_text: str, *args: str) -> subprocess.CompletedProcess:
+    """``snakemake -n`` of the real Snakefile on a config file, in a fresh working folder."""
+    config = write(tmp_path / "config.yaml", config_text)
+    command = [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "-s", str(SNAKEFILE)]
+    command += ["--directory", str(tmp_path), "--configfile", str(config), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def assert_refused(result: subprocess.CompletedProcess, *needles: str) -> None:
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Traceback" not in output and 'File "' not in output, output
+    for needle in needles:
+        assert needle in output, output
+
+
+def base_yaml(tmp_path: Path, extra: str = "") -> str:
+    return (
+        f"results_dir: {tmp_path / 'results'}\nreports_dir: {tmp_path / 'reports'}\n"
+        f"data_dir: {DATA}\nmodels:\n  m: {{source: embedded}}\n"
+        f"tasks: [algorithmic_next_letter]\n{extra}"
+    )
+
+
+def test_dry_run_accepts_a_good_config_with_a_nested_override(tmp_path):
+    result = dry_run(tmp_path, base_yaml(tmp_path), "--config", "prompts={n_demos: 4}")
+    assert result.returncode == 0, result.stderr
+
+
+def test_dry_run_refuses_an_empty_results_dir(tmp_path):
+    text = base_yaml(tmp_path).replace(f"results_dir: {tmp_path / 'results'}", 'results_dir: ""')
+    assert_refused(dry_run(tmp_path, text), "results_dir: '' is empty")
+
+
+def test_dry_run_refuses_a_duplicated_model_alias(tmp_path):
+    text = base_yaml(tmp_path, "models:\n  m: {source: hub, name: x}\n")
+    assert_refused(dry_run(tmp_path, text), "duplicate key 'models'", "config.yaml")
+
+
+def test_dry_run_refuses_a_bad_user_task_file(tmp_path):
+    pairs = write(
+        tmp_path / "mine.jsonl", '{"input": "a", "output": "b"}\n{"input": 3, "output": "c"}\n'
+    )
+    text = base_yaml(tmp_path, f"user_tasks:\n  mine: {{file: {pairs}}}\n").replace(
+        "tasks: [algorithmic_next_letter]", "tasks: [mine]"
+    )
+    assert_refused(dry_run(tmp_path, text), str(pairs), "line 2")
+
+
+def test_dry_run_refuses_more_demonstrations_than_pairs(tmp_path):
+    text = base_yaml(tmp_path, "prompts: {n_demos: 30}\n")
+    assert_refused(dry_run(tmp_path, text), "task algorithmic_next_letter: 25 pairs")
+
+
+def test_dry_run_refuses_a_template_without_x(tmp_path):
+    text = base_yaml(tmp_path, "prompts:\n  template: {demonstration: 'Q: A: {y}'}\n")
+    assert_refused(dry_run(tmp_path, text), "prompts.template")
+
+
+def test_dry_run_of_a_config_that_is_fine_leaves_no_lock(tmp_path):
+    result = dry_run(tmp_path, base_yaml(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "results" / ".taskvectors.lock").exists()
+
+
+def test_a_config_file_with_a_yaml_error_has_its_line_from_taskvectors_check(tmp_path):
+    # Snakemake reads --configfile before the Snakefile and reports YAML errors without a line;
+    # `taskvectors check` is the documented way to get it.
+    bad = write(tmp_path / "bad.yaml", "models:\n  m: {source: embedded\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "taskvectors.cli", "check", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO / "workflow")},
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"taskvectors check: {bad}, line 3")
+    assert "Traceback" not in result.stderr

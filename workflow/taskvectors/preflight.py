@@ -1,0 +1,142 @@
+"""Start-up checks: refuse, before any job runs, every bad input that needs no model.
+
+``snakemake -n`` runs the Snakefile, so whatever is checked here is refused by a dry run too, in
+seconds, instead of two stages into a run. Checked (every problem listed, one line each):
+
+* the config files: strict YAML (duplicated keys, syntax errors with file and line);
+* the config: schema, ``--config`` overrides typed, folders usable (:mod:`taskvectors.config`);
+* the prompt template: ``{x}`` then ``{y}``, a non-empty separator;
+* every selected task's pairs: the file parses, no input or answer holds the template's markers,
+  and there are enough pairs for one example (``1 + n_demos + n_dummy`` distinct pairs, and two
+  for disjoint dev and test queries);
+* the analyses: conflict pairs have enough pairs for their demonstrations; the order analysis asks
+  for no more orders besides the original than the ``n_demos! - 1`` that exist.
+
+Checks that need the tokenizer (how many pairs survive filtering) stay in ``build_prompts``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from taskvectors.config import (
+    ConfigError,
+    check_config_files,
+    normalize_overrides,
+    problems_error,
+    validate_config,
+)
+from taskvectors.pipeline import conflict_pairs, select_tasks
+from taskvectors.prompts import check_template, template_markers
+from taskvectors.tasks.files import TaskDataError
+from taskvectors.tasks.registry import TaskSpec, load_pairs, load_registry
+
+
+def startup_config(
+    config: Mapping[str, Any], configfiles: Iterable[str | Path] = ()
+) -> tuple[dict[str, Any], dict[str, TaskSpec]]:
+    """The validated config and the task registry, or one :class:`ConfigError` with every problem.
+
+    Args:
+        config: the config Snakemake built (config files merged with ``--config``).
+        configfiles: the files it read (``workflow.configfiles``), re-read strictly.
+    """
+    check_config_files(configfiles)
+    validated = validate_config(normalize_overrides(config))
+    try:
+        registry = load_registry(Path(validated["data_dir"]), validated["user_tasks"])
+    except TaskDataError as error:
+        raise problems_error([str(error)]) from None
+    preflight(validated, registry)
+    return validated, registry
+
+
+def preflight(config: Mapping[str, Any], registry: Mapping[str, TaskSpec]) -> None:
+    """Refuse a validated ``config`` that cannot run; :class:`ConfigError` lists every problem."""
+    problems = template_problems(config["prompts"]["template"])
+    try:
+        tasks = select_tasks(config["tasks"], registry)
+    except ValueError as error:
+        raise problems_error([*problems, f"tasks: {error}"]) from None
+    markers = () if problems else template_markers(config["prompts"]["template"])
+    counts: dict[str, int] = {}
+    for name in tasks:
+        try:
+            counts[name] = len(load_pairs(registry[name], Path(config["data_dir"]), markers))
+        except (TaskDataError, ValueError) as error:
+            problems.append(str(error))
+    problems += size_problems(config, counts)
+    problems += analysis_problems(config, counts)
+    if problems:
+        raise problems_error(problems, "the run cannot start")
+
+
+def template_problems(template_config: Any) -> list[str]:
+    """Why ``prompts.template`` cannot build prompts (empty: it can)."""
+    try:
+        check_template(template_config)
+    except ValueError as error:
+        return [str(error)]
+    return []
+
+
+def size_problems(config: Mapping[str, Any], counts: Mapping[str, int]) -> list[str]:
+    """Tasks with too few pairs for one example, or for disjoint dev and test queries.
+
+    ``counts`` maps each task to its pair count before tokenizer filtering, so a task refused here
+    is refused on every model.
+    """
+    prompts = config["prompts"]
+    needed = 1 + prompts["n_demos"] + prompts["n_dummy"]
+    problems = []
+    for name, n_pairs in counts.items():
+        if n_pairs < needed:
+            problems.append(
+                f"task {name}: {n_pairs} pairs, but each example needs 1 query + "
+                f"prompts.n_demos ({prompts['n_demos']}) + prompts.n_dummy "
+                f"({prompts['n_dummy']}) = {needed} distinct pairs; lower n_demos/n_dummy or "
+                "add pairs"
+            )
+        elif n_pairs < 2:
+            problems.append(
+                f"task {name}: 1 pair, but dev and test need one query each, never the same one"
+            )
+    return problems
+
+
+def analysis_problems(config: Mapping[str, Any], counts: Mapping[str, int]) -> list[str]:
+    """Enabled analyses whose settings no task of the run can satisfy."""
+    analyses = config["analyses"]
+    problems = []
+    order = analyses["order"]
+    n_demos = config["prompts"]["n_demos"]
+    other_orders = math.factorial(n_demos) - 1
+    if order["enabled"] and order["n_permutations"] > other_orders:
+        problems.append(
+            f"analyses.order.n_permutations: {order['n_permutations']} orders besides the "
+            f"original requested, but prompts.n_demos ({n_demos}) demonstrations have only "
+            f"{other_orders}"
+        )
+    conflicts = analyses["conflicts"]
+    if conflicts["enabled"]:
+        needed = conflicts["n_demos"] + 1
+        for task_a, _ in conflict_pairs(conflicts["pairs"], list(counts)):
+            if counts[task_a] < needed:
+                problems.append(
+                    f"analyses.conflicts: task {task_a} has {counts[task_a]} pairs, but "
+                    f"n_demos ({conflicts['n_demos']}) demonstrations and a query need {needed}"
+                )
+    return problems
+
+
+__all__ = [
+    "ConfigError",
+    "analysis_problems",
+    "preflight",
+    "size_problems",
+    "startup_config",
+    "template_problems",
+]
