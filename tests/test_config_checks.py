@@ -322,6 +322,13 @@ def test_conflicts_need_enough_pairs_for_their_demonstrations(tmp_path):
         preflight(config, load_registry(DATA))
 
 
+def test_per_job_processes_can_skip_reading_the_task_files(tmp_path):
+    config = minimal(tmp_path, prompts={"n_demos": 30})
+    assert "25 pairs" in refusal(config)
+    validated, registry = startup_config(config, run_preflight=False)
+    assert validated["prompts"]["n_demos"] == 30 and "algorithmic_next_letter" in registry
+
+
 def test_startup_config_rereads_the_config_files(tmp_path):
     twice = write(tmp_path / "c.yaml", "models: {m: {source: embedded}}\nmodels: {}\n")
     with pytest.raises(ConfigError, match="duplicate key 'models'"):

@@ -36,13 +36,17 @@ from taskvectors.tasks.registry import TaskSpec, load_pairs, load_registry
 
 
 def startup_config(
-    config: Mapping[str, Any], configfiles: Iterable[str | Path] = ()
+    config: Mapping[str, Any],
+    configfiles: Iterable[str | Path] = (),
+    run_preflight: bool = True,
 ) -> tuple[dict[str, Any], dict[str, TaskSpec]]:
     """The validated config and the task registry, or one :class:`ConfigError` with every problem.
 
     Args:
         config: the config Snakemake built (config files merged with ``--config``).
         configfiles: the files it read (``workflow.configfiles``), re-read strictly.
+        run_preflight: also read every task's pairs (:func:`preflight`); the per-job Snakemake
+            processes of cluster executors re-read the Snakefile and can skip it.
     """
     check_config_files(configfiles)
     validated = validate_config(normalize_overrides(config))
@@ -50,7 +54,8 @@ def startup_config(
         registry = load_registry(Path(validated["data_dir"]), validated["user_tasks"])
     except TaskDataError as error:
         raise problems_error([str(error)]) from None
-    preflight(validated, registry)
+    if run_preflight:
+        preflight(validated, registry)
     return validated, registry
 
 
