@@ -1,39 +1,35 @@
-"""A small, realistic, fully synthetic results tree, in exactly the formats of docs/outputs.md.
+"""A small, fully synthetic run in exactly the formats of docs/outputs.md, for the report's tests.
 
-``write_synthetic_results(tmp_path)`` writes everything the pipeline would write for 2 models × 5
-tasks (d_model 16, 8 and 6 layers): model records, prompts, activations, predictions, sweeps, eval
-tables, ``summary.csv``, every analysis (geometry, top tokens, conflicts, order) and Snakemake
-benchmark files. No model is run: predictions are made up so that accuracies follow a known plan
-(``PLAN``: baseline, ICL and a task-vector curve peaking mid-depth), with exactly
-``round(p * n)`` correct examples per split, so the numbers are predictable in tests:
+``write_synthetic_results(tmp_path)`` writes every file the ``report`` rule declares for 2 models ×
+6 tasks: model records, sweeps (Parquet with provenance), ``summary.csv``, ``summary_models.csv``,
+``summary.provenance.json``, the score table of every analysis and Snakemake benchmark files. No
+model runs; the numbers follow a plan (``PLAN``) so that tests can predict what the page says:
 
 - ``gpt-j`` matches the paper's GPT-J 6B; ``tiny-gpt2`` matches no paper model;
-- ``gpt-j`` × ``algorithmic_list_first`` fails the paper's filter (ICL − baseline < 0.20);
-- conflict pairs (next_letter, to_upper) and (list_last, list_first) are written;
-- knowledge answers are multi-token: the first token is a prefix (``Par`` for ``Paris``).
+- ``gpt-j`` × ``algorithmic_list_first`` fails the paper's filter and its copy baseline reaches
+  the lower end of ICL's interval (``explained_by == "copy"``);
+- ``tiny-gpt2`` × ``knowledge_country_capital`` scores 0 at every layer on dev: no best layer;
+- so the ``shared`` task set holds the four tasks both models keep.
 
-Use it for the report and any stage that reads results, e.g.::
-
-    run = write_synthetic_results(tmp_path)
-    build_report(**run.report_kwargs(tmp_path / "report", reference_dir))
+Intervals are Wilson intervals of the planned counts (``taskvectors.stats``), so they are
+consistent with the accuracies; the score tables of the analyses are made up with the same care.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from taskvectors.provenance import provenance
-from taskvectors.storage import vectors_column, write_json, write_table
+from taskvectors.report import ReportInputs, build_report
+from taskvectors.storage import write_json, write_table
 
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO / "data" / "reference"
 MODELS = {"gpt-j": 8, "tiny-gpt2": 6}  # alias -> n_layers
 SOURCES = {"gpt-j": "EleutherAI/gpt-j-6b", "tiny-gpt2": "sshleifer/tiny-gpt2"}
 TASKS = (
@@ -41,655 +37,494 @@ TASKS = (
     "algorithmic_to_upper",
     "algorithmic_list_first",
     "algorithmic_list_last",
+    "translation_fr_en",
     "knowledge_country_capital",
 )
 CONFLICT_PAIRS = (
     ("algorithmic_next_letter", "algorithmic_to_upper"),
     ("algorithmic_list_last", "algorithmic_list_first"),
 )
-D_MODEL = 16
-FAMILY_SCORING = {
-    "algorithmic": "exact",
-    "linguistic": "exact",
-    "translation": "any_of",
-    "knowledge": "prefix",
-}
+ANALYSES = ("geometry", "top_tokens", "conflicts", "order", "prompt_format", "gd")
+SPACING_TASKS = ("translation_fr_en", "knowledge_country_capital")
+GD_TASKS = ("algorithmic_to_upper", "translation_fr_en")
+N_TEST, N_DEV = 50, 50
+NO_BEST = ("tiny-gpt2", "knowledge_country_capital")
+FILTERED = ("gpt-j", "algorithmic_list_first")
+SHARED = tuple(t for t in TASKS if t not in ("algorithmic_list_first", "knowledge_country_capital"))
 
-# (baseline, icl, tv at the peak, peak as a fraction of depth) per task; per-model overrides below.
+# (baseline, icl, tv at the peak, peak as a fraction of depth) per task.
 PLAN = {
-    "algorithmic_next_letter": (0.05, 0.90, 0.85, 0.45),
-    "algorithmic_to_upper": (0.10, 0.95, 0.90, 0.35),
+    "algorithmic_next_letter": (0.04, 0.90, 0.84, 0.45),
+    "algorithmic_to_upper": (0.10, 0.96, 0.90, 0.35),
     "algorithmic_list_first": (0.30, 0.90, 0.70, 0.50),
-    "algorithmic_list_last": (0.20, 0.85, 0.60, 0.55),
-    "knowledge_country_capital": (0.25, 0.80, 0.65, 0.60),
+    "algorithmic_list_last": (0.20, 0.86, 0.60, 0.55),
+    "translation_fr_en": (0.16, 0.72, 0.64, 0.45),
+    "knowledge_country_capital": (0.24, 0.80, 0.66, 0.60),
 }
-OVERRIDES = {("gpt-j", "algorithmic_list_first"): (0.85, 0.95, 0.92, 0.50)}  # filtered out
+OVERRIDES = {FILTERED: (0.84, 0.94, 0.90, 0.50)}
 MODEL_SCALE = {"gpt-j": 1.0, "tiny-gpt2": 0.8}
+PROVENANCE = {"settings": {"seed": 41}, "git_commit": "0123456789abcdef-dirty", "python": "3.11"}
 
-COUNTRIES = (
-    ("France", "Paris"),
-    ("Japan", "Tokyo"),
-    ("Germany", "Berlin"),
-    ("Italy", "Rome"),
-    ("Spain", "Madrid"),
-    ("Egypt", "Cairo"),
-    ("Kenya", "Nairobi"),
-    ("Peru", "Lima"),
-    ("Canada", "Ottawa"),
-    ("Chile", "Santiago"),
-    ("Norway", "Oslo"),
-    ("Greece", "Athens"),
-    ("Cuba", "Havana"),
-    ("Iran", "Tehran"),
-    ("Poland", "Warsaw"),
-    ("Austria", "Vienna"),
-    ("Russia", "Moscow"),
-    ("China", "Beijing"),
-    ("India", "New Delhi"),
-    ("Mexico", "Mexico City"),
-)
-FILLER_TOKENS = (" the", ",", " of", "\n", " a", " and", " to", " in", ":", " is", "-", ".")
-BENCHMARK_HEADER = (
-    "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time"
-)
+
+def wilson(successes: int, n: int) -> tuple[float, float]:
+    """The 95% Wilson interval of ``successes`` out of ``n`` (written here, not imported, so the
+    synthetic data do not depend on the code under test)."""
+    if n == 0:
+        return math.nan, math.nan
+    z, p = 1.959963984540054, successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def proportion(p: float, n: int = N_TEST) -> tuple[float, float, float]:
+    """``(accuracy, low, high)`` of ``round(p * n)`` successes."""
+    k = int(round(p * n))
+    return (k / n, *wilson(k, n))
 
 
 @dataclass(frozen=True)
 class SyntheticRun:
-    """Where the synthetic run was written and the settings a report needs."""
+    """Where the synthetic run lives, and the arguments of ``build_report`` for it."""
 
-    results_dir: Path
-    benchmarks_dir: Path
+    root: Path
+    inputs: ReportInputs
     models: tuple[str, ...]
     tasks: tuple[str, ...]
     conflict_pairs: tuple[tuple[str, str], ...]
     config: dict[str, Any]
-    n_layers: dict[str, int] = field(default_factory=dict)
 
-    @property
-    def analyses(self) -> dict[str, bool]:
-        return {name: entry["enabled"] for name, entry in self.config["analyses"].items()}
+    def without(self, *analyses: str) -> SyntheticRun:
+        """The same run with ``analyses`` switched off (their score tables not declared)."""
+        scores = {k: v for k, v in self.inputs.scores.items() if k[0] not in analyses}
+        return replace(self, inputs=replace(self.inputs, scores=scores))
 
-    def report_kwargs(self, reports_dir: Path, reference_dir: Path) -> dict[str, Any]:
-        """Keyword arguments for ``taskvectors.report.build_report``."""
-        return {
-            "results_dir": self.results_dir,
-            "reports_dir": Path(reports_dir),
-            "models": list(self.models),
-            "tasks": list(self.tasks),
-            "config": self.config,
-            "conflict_pairs": list(self.conflict_pairs),
-            "analyses": self.analyses,
-            "reference_dir": Path(reference_dir),
-            "benchmarks_dir": self.benchmarks_dir,
-        }
-
-
-# -- tasks -----------------------------------------------------------------------------------
-
-
-def family(task: str) -> str:
-    prefix = task.split("_", 1)[0]
-    return prefix if prefix in FAMILY_SCORING else "custom"
-
-
-def answer_for(task: str, x: str) -> str | None:
-    """The task's answer to input ``x`` (None when the task cannot answer it)."""
-    kind = task.split("_", 1)[-1]
-    if kind == "next_letter":
-        return chr(ord(x) + 1) if len(x) == 1 and "a" <= x < "z" else None
-    if kind == "prev_letter":
-        return chr(ord(x) - 1) if len(x) == 1 and "a" < x <= "z" else None
-    if kind == "to_upper":
-        return x.upper() if len(x) == 1 and x.isalpha() else None
-    if kind == "to_lower":
-        return x.lower() if len(x) == 1 and x.isalpha() else None
-    if kind in ("list_first", "list_last"):
-        items = x.split(",")
-        return items[0] if kind == "list_first" else items[-1]
-    if kind == "country_capital":
-        return dict(COUNTRIES).get(x)
-    return f"y{x[1:]}" if x.startswith("x") else None
-
-
-def task_inputs(task: str, rng: np.random.Generator, n: int) -> list[str]:
-    kind = task.split("_", 1)[-1]
-    if kind in ("next_letter", "prev_letter", "to_upper"):
-        pool = list(string.ascii_lowercase[1:-1])
-    elif kind == "to_lower":
-        pool = list(string.ascii_uppercase)
-    elif kind in ("list_first", "list_last"):
-        letters = np.array(list(string.ascii_lowercase))
-        pool = sorted(
-            {",".join(rng.choice(letters, size=int(rng.integers(2, 5)))) for _ in range(4 * n)}
+    def build(self, reports: Path, inputs: ReportInputs | None = None) -> Path:
+        """Render the report into ``reports`` (``index.html``, ``figures/``, ``data/``)."""
+        reports = Path(reports)
+        return build_report(
+            inputs or self.inputs,
+            page=reports / "index.html",
+            figures_dir=reports / "figures",
+            data_dir=reports / "data",
+            models=list(self.models),
+            tasks=list(self.tasks),
+            conflict_pairs=list(self.conflict_pairs),
+            config=self.config,
         )
-    elif kind == "country_capital":
-        pool = [country for country, _ in COUNTRIES]
-    else:
-        pool = [f"x{i}" for i in range(4 * n)]
-    return [pool[i] for i in rng.choice(len(pool), size=n, replace=len(pool) < n)]
 
 
-def first_token(text: str) -> str:
-    """A made-up tokenizer: words of more than four characters split after three."""
-    return text[:3] if len(text) > 4 else text
+# -- the main tables ------------------------------------------------------------------------------
 
 
-def wrong_answer(task: str, x: str, rng: np.random.Generator) -> str:
-    right = answer_for(task, x)
-    while True:
-        if family(task) == "knowledge":
-            guess = COUNTRIES[int(rng.integers(len(COUNTRIES)))][1]
-        else:
-            guess = string.ascii_letters[int(rng.integers(52))]
-        if guess != right:
-            return guess
+def plan(model: str, task: str) -> tuple[float, float, float, float]:
+    base, icl, peak, where = OVERRIDES.get((model, task), PLAN[task])
+    return base, icl, base + (peak - base) * MODEL_SCALE[model], where
 
 
-def token_id(text: str) -> int:
-    return sum((i + 1) * ord(c) for i, c in enumerate(text)) % 50_000
-
-
-# -- plan ------------------------------------------------------------------------------------
-
-
-def plan(model: str, task: str, n_layers: int) -> tuple[float, float, np.ndarray]:
-    """``(baseline, icl, tv accuracy per layer)`` for a model and task."""
-    base, icl, peak, where = OVERRIDES.get((model, task), PLAN.get(task, (0.1, 0.8, 0.6, 0.5)))
-    peak = base + (peak - base) * MODEL_SCALE.get(model, 0.9)
+def sweep(model: str, task: str) -> pd.DataFrame:
+    """Dev and test accuracy at every layer: a bump peaking at the planned depth."""
+    n_layers = MODELS[model]
+    base, _, peak, where = plan(model, task)
     layers = np.arange(n_layers)
-    centre = where * (n_layers - 1)
-    bump = np.exp(-(((layers - centre) / (0.22 * n_layers)) ** 2))
-    tv = np.where(layers > centre + 0.3 * n_layers, 0.02, base + (peak - base) * bump)
-    return base, icl, np.clip(tv, 0, 1)
-
-
-def correct_mask(p: float, n: int, rng: np.random.Generator, order: np.ndarray | None = None):
-    """Exactly ``round(p * n)`` True values; the first ones of ``order`` if given (nested sets)."""
-    k = int(round(p * n))
-    order = rng.permutation(n) if order is None else order
-    mask = np.zeros(n, dtype=bool)
-    mask[order[:k]] = True
-    return mask
-
-
-# -- writers ---------------------------------------------------------------------------------
-
-
-def _predictions(rows: list[dict], extra: dict[str, pa.DataType] | None = None) -> pa.Table:
-    schema = {
-        "example_id": pa.int32(),
-        "split": pa.string(),
-        "condition": pa.string(),
-        "layer": pa.int16(),
-        "token_id": pa.int32(),
-        "first_token": pa.string(),
-        "answer": pa.string(),
-        **(extra or {}),
-    }
-    return pa.table(
-        {name: pa.array([r[name] for r in rows], type=kind) for name, kind in schema.items()}
-    )
-
-
-def _prediction(example: dict, split: str, condition: str, layer: int, text: str) -> dict:
-    head = first_token(text)
-    return {
-        "example_id": example["example_id"],
-        "split": split,
-        "condition": condition,
-        "layer": layer,
-        "token_id": token_id(head),
-        "first_token": head,
-        "answer": text,
-    }
-
-
-def _model_record(model: str, n_layers: int) -> dict[str, Any]:
-    return {
-        "alias": model,
-        "source": "hub",
-        "name_or_path": SOURCES.get(model, model),
-        "revision": "0123456789abcdef0123456789abcdef01234567",
-        "local_path": None,
-        "dtype": "float32",
-        "model_type": "gptj" if "gpt-j" in model else "gpt2",
-        "n_layers": n_layers,
-        "d_model": D_MODEL,
-        "vocab_size": 50_000,
-    }
-
-
-def _examples(task: str, rng, n_dev: int, n_test: int, n_demos: int = 5) -> list[dict]:
-    inputs = task_inputs(task, rng, n_dev + n_test)
-    examples = []
-    for i, x in enumerate(inputs):
-        demo_x = [d for d in task_inputs(task, rng, n_demos + 4) if d != x][:n_demos]
-        dummies = [d for d in task_inputs(task, rng, 6) if d != x][:2]
-        examples.append(
-            {
-                "example_id": i,
-                "split": "dev" if i < n_dev else "test",
-                "query": x,
-                "answers": [answer_for(task, x)],
-                "demos": [[d, answer_for(task, d)] for d in demo_x],
-                "dummies": dummies,
-            }
-        )
-    return examples
-
-
-def _prompts(root, model, task, examples, record, settings) -> None:
-    entry = {
-        "name": task,
-        "family": family(task),
-        "source": {"generator": task.split("_", 1)[-1]},
-        "scoring": FAMILY_SCORING.get(family(task), "exact"),
-        "filter": "single_token",
-        "default": True,
-        "description": f"synthetic {task}",
-    }
-    document = {
-        "task": entry,
-        "settings": settings,
-        "template": {"name": "paper", "demonstration": "example:{x}->{y}", "separator": "\n"},
-        "filter": {"policy": "single_token", "n_pairs": 25, "n_kept": 25},
-        "examples": examples,
-        "provenance": provenance(record, stage="build_prompts", **settings),
-    }
-    write_json(root / "prompts" / model / f"{task}.json", document)
-
-
-def _vectors_table(ids, splits, layers, vectors) -> pa.Table:
-    return pa.table(
-        {
-            "example_id": pa.array(ids, pa.int32()),
-            "split": pa.array(splits),
-            "layer": pa.array(layers, pa.int16()),
-            "hidden": vectors_column(np.asarray(vectors)),
-        }
-    )
-
-
-def _task_centre(task: str) -> np.ndarray:
-    seed = int.from_bytes(hashlib.sha256(task.encode()).digest()[:8], "big")
-    return np.random.default_rng(seed).normal(0, 1, D_MODEL) * 3
-
-
-def _vectors(task, n, n_layers, rng, label) -> pa.Table:
-    ids, splits, layers, vectors = [], [], [], []
-    for layer in range(n_layers):
-        strength = math.sin(math.pi * (layer + 1) / (n_layers + 1))
-        for i in range(n):
-            ids.append(i)
-            splits.append(label if isinstance(label, str) else label[i])
-            layers.append(layer)
-            vectors.append(_task_centre(task) * strength + rng.normal(0, 0.8, D_MODEL))
-    return _vectors_table(ids, splits, layers, vectors)
-
-
-def _model_task(root, model, task, n_layers, rng, settings, record, column) -> dict[str, Any]:
-    """Write every per-(model, task) file; return the summary row."""
-    examples = _examples(task, rng, settings["n_dev"], settings["n_test"])
-    _prompts(root, model, task, examples, record, settings)
-    prov = provenance(record, stage="synthetic", task=task, **settings)
-    base, icl, tv = plan(model, task, n_layers)
-    n_ex = len(examples)
-    write_table(
-        root / "activations" / model / f"{task}.parquet",
-        _vectors(task, n_ex, n_layers, rng, [e["split"] for e in examples]),
-        prov,
-        row_group_size=n_ex,
-    )
-
-    groups = [np.flatnonzero([e["split"] == split for e in examples]) for split in ("dev", "test")]
-    orders = [rng.permutation(len(group)) for group in groups]
-
-    def texts(p, nested=False):  # exactly round(p * n) correct in each split
-        mask = np.zeros(n_ex, dtype=bool)
-        for group, order, jitter in zip(groups, orders, (0, rng.choice([-1, 0, 1])), strict=True):
-            q = min(1.0, max(0.0, p + nested * jitter / len(group)))  # test drifts from dev a bit
-            mask[group] = correct_mask(q, len(group), rng, order if nested else None)
-        return [
-            answer_for(task, e["query"]) if ok else wrong_answer(task, e["query"], rng)
-            for e, ok in zip(examples, mask, strict=True)
-        ]
-
-    icl_rows = [
-        _prediction(e, e["split"], "icl", -1, t) for e, t in zip(examples, texts(icl), strict=True)
-    ]
-    write_table(root / "predictions" / model / f"{task}.icl.parquet", _predictions(icl_rows), prov)
-    patched = [
-        _prediction(e, e["split"], "baseline", -1, t)
-        for e, t in zip(examples, texts(base), strict=True)
-    ]
-    for layer in range(n_layers):
-        patched += [
-            _prediction(e, e["split"], "tv", layer, t)
-            for e, t in zip(examples, texts(tv[layer], nested=True), strict=True)
-        ]
-    write_table(
-        root / "predictions" / model / f"{task}.patched.parquet", _predictions(patched), prov
-    )
-    return _evaluate(root, model, task, examples, icl_rows + patched, n_layers, prov, column)
-
-
-def _is_correct(task: str, prediction: str, answers: list[str]) -> bool:
-    predicted = prediction.split("\n", 1)[0].strip()
-    if family(task) == "knowledge":
-        return bool(predicted) and any(
-            a.startswith(predicted) or predicted.startswith(a) for a in answers
-        )
-    return predicted == answers[0]
-
-
-def _evaluate(root, model, task, examples, rows, n_layers, prov, column) -> dict[str, Any]:
-    frame = pd.DataFrame(rows)
-    by_id = {e["example_id"]: e for e in examples}
-    frame["correct"] = [
-        _is_correct(task, p, by_id[i]["answers"])
-        for p, i in zip(frame[column], frame["example_id"], strict=True)
-    ]
-    tv = frame[frame["condition"] == "tv"]
-    sweep = tv.groupby(["split", "layer"])["correct"].agg(["mean", "size"]).reset_index()
-    dev = sweep[sweep["split"] == "dev"]
-    best = int(dev.loc[dev["mean"] == dev["mean"].max(), "layer"].min())
-    write_table(
-        root / "sweeps" / model / f"{task}.parquet",
-        pa.table(
-            {
-                "split": pa.array(sweep["split"]),
-                "layer": pa.array(sweep["layer"], pa.int16()),
-                "accuracy": pa.array(sweep["mean"], pa.float64()),
-                "n": pa.array(sweep["size"], pa.int32()),
-                "is_best": pa.array(sweep["layer"] == best),
-            }
-        ),
-        prov,
-    )
-    test = frame[
-        (frame["split"] == "test") & ((frame["condition"] != "tv") | (frame["layer"] == best))
-    ]
-    write_table(
-        root / "eval" / model / f"{task}.parquet",
-        pa.table(
-            {
-                "example_id": pa.array(test["example_id"], pa.int32()),
-                "query": pa.array([by_id[i]["query"] for i in test["example_id"]]),
-                "answers": pa.array(
-                    [by_id[i]["answers"] for i in test["example_id"]], pa.list_(pa.string())
-                ),
-                "condition": pa.array(test["condition"]),
-                "layer": pa.array(test["layer"], pa.int16()),
-                "prediction": pa.array(test[column]),
-                "correct": pa.array(test["correct"]),
-            }
-        ),
-        prov,
-    )
-    accuracy = test.groupby("condition")["correct"].mean()
-    return {
-        "model": model,
-        "task": task,
-        "category": family(task),
-        "n_test": int((test["condition"] == "icl").sum()),
-        "baseline": accuracy["baseline"],
-        "icl": accuracy["icl"],
-        "tv": accuracy["tv"],
-        "best_layer": best,
-        "n_layers": n_layers,
-    }
-
-
-def _geometry(root, model, task, n_layers, n_vectors, rng, record) -> None:
-    prov = provenance(record, stage="geometry_vectors", task=task, n_vectors=n_vectors)
-    write_table(
-        root / "analyses" / "geometry" / model / f"{task}.parquet",
-        _vectors(task, n_vectors, n_layers, rng, "geometry"),
-        prov,
-        row_group_size=n_vectors,
-    )
-
-
-def _top_tokens(root, model, task, n_layers, best, k, record) -> None:
-    outputs = sorted({answer_for(task, x) for x in task_inputs(task, np.random.default_rng(0), 40)})
+    curve = base + (peak - base) * np.exp(-((((layers / (n_layers - 1)) - where) / 0.18) ** 2))
     rows = []
-    for layer in range(n_layers):
-        near = abs(layer - best) <= 1
-        tokens = ([" " + first_token(o) for o in outputs] if near else []) + list(FILLER_TOKENS)
-        for rank, token in enumerate(dict.fromkeys(tokens)):
-            if rank == k:
-                break
+    for split, shift in (("dev", 0.02), ("test", 0.0)):
+        for layer, p in zip(layers, curve, strict=True):
+            p = 0.0 if (model, task) == NO_BEST and split == "dev" else min(1.0, p + shift)
+            k = int(round(p * N_DEV))
             rows.append(
                 {
+                    "split": split,
                     "layer": layer,
-                    "rank": rank,
-                    "token_id": token_id(token),
-                    "token": token,
-                    "logit": 12.0 - 0.7 * rank - 0.1 * layer,
+                    "n": N_DEV,
+                    "successes": k,
+                    "accuracy": k / N_DEV,
+                    "low": wilson(k, N_DEV)[0],
+                    "high": wilson(k, N_DEV)[1],
+                    "is_best": False,
                 }
             )
-    frame = pd.DataFrame(rows)
-    table = pa.table(
-        {
-            "layer": pa.array(frame["layer"], pa.int16()),
-            "rank": pa.array(frame["rank"], pa.int16()),
-            "token_id": pa.array(frame["token_id"], pa.int32()),
-            "token": pa.array(frame["token"]),
-            "logit": pa.array(frame["logit"], pa.float32()),
-        }
-    )
-    write_table(
-        root / "analyses" / "top_tokens" / model / f"{task}.parquet",
-        table,
-        provenance(record, stage="top_tokens", task=task, k=k),
-    )
+    frame = pd.DataFrame(rows).astype({"layer": "int16", "n": "int32", "successes": "int32"})
+    dev = frame[frame["split"] == "dev"]
+    if dev["accuracy"].max() > 0:
+        frame.loc[dev["accuracy"].idxmax(), "is_best"] = True
+    return frame
 
 
-def _conflicts(root, model, task_a, task_b, n_layers, best_b, n, rng, record) -> None:
-    queries = [x for x in task_inputs(task_a, rng, 4 * n) if answer_for(task_b, x)][:n]
-    examples = [{"example_id": i, "query": x} for i, x in enumerate(queries)]
-    _, _, tv_b = plan(model, task_b, n_layers)
-    rows = []
-
-    def emit(condition, layer, p_a, p_b):
-        outcome = rng.permutation(np.repeat([0, 1, 2], [round(p_a * n), round(p_b * n), n])[:n])
-        for e, o in zip(examples, outcome, strict=True):
-            x = e["query"]
-            text = (answer_for(task_a, x), answer_for(task_b, x), wrong_answer(task_a, x, rng))[o]
-            rows.append(_prediction(e, "test", condition, layer, text))
-
-    emit("icl", -1, 0.9, 0.0)
-    for layer in range(n_layers):
-        p_b = 0.95 * tv_b[layer] / max(tv_b.max(), 1e-9) * (1.0 if layer == best_b else 0.85)
-        emit("tv", layer, 0.5 * (1 - p_b), p_b)
-    table = _predictions(rows)
-    answers_a = [[answer_for(task_a, queries[r["example_id"]])] for r in rows]
-    answers_b = [[answer_for(task_b, queries[r["example_id"]])] for r in rows]
-    table = table.append_column("answers_a", pa.array(answers_a, pa.list_(pa.string())))
-    table = table.append_column("answers_b", pa.array(answers_b, pa.list_(pa.string())))
-    write_table(
-        root / "analyses" / "conflicts" / model / f"{task_a}__{task_b}.parquet",
-        table,
-        provenance(record, stage="conflicts", task_a=task_a, task_b=task_b),
-    )
-
-
-def _order(root, model, task, n_layers, n_examples, n_perm, rng, record) -> None:
-    examples = [e for e in read_examples(root, model, task) if e["split"] == "test"][:n_examples]
-    n = len(examples)
-    _, icl, tv = plan(model, task, n_layers)
-    fixed = rng.permutation(n)
-    wrong = {e["example_id"]: wrong_answer(task, e["query"], rng) for e in examples}
-    rows = []
-    for perm in range(n_perm):
-        icl_mask = correct_mask(min(1.0, max(0.0, icl + rng.uniform(-0.2, 0.1))), n, rng)
-        for e, ok in zip(examples, icl_mask, strict=True):
-            text = answer_for(task, e["query"]) if ok else wrong_answer(task, e["query"], rng)
-            rows.append(_prediction(e, "test", "icl", -1, text) | {"permutation": perm})
-        for layer in range(n_layers):
-            mask = correct_mask(
-                min(1.0, tv[layer] + rng.choice([0, 0, 1 / max(n, 1)])), n, rng, fixed
-            )
-            for e, ok in zip(examples, mask, strict=True):
-                text = answer_for(task, e["query"]) if ok else wrong[e["example_id"]]
-                rows.append(_prediction(e, "test", "tv", layer, text) | {"permutation": perm})
-    table = _predictions(rows, {"permutation": pa.int16()})
-    write_table(
-        root / "analyses" / "order" / model / f"{task}.parquet",
-        table,
-        provenance(record, stage="order", task=task, n_permutations=n_perm),
-    )
-
-
-def read_examples(root: Path, model: str, task: str) -> list[dict]:
-    import json
-
-    return json.loads((root / "prompts" / model / f"{task}.json").read_text())["examples"]
-
-
-def _benchmarks(bench: Path, models, tasks, pairs, rng) -> None:
-    def write(path: Path, seconds: float, rss: float) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        hms = f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}:{int(seconds % 60):02d}"
-        path.write_text(
-            f"{BENCHMARK_HEADER}\n{seconds:.4f}\t{hms}\t{rss:.2f}\t{rss * 1.6:.2f}\t"
-            f"{rss * 0.9:.2f}\t{rss * 0.95:.2f}\t1.20\t0.30\t95.1\t{seconds:.2f}\n"
-        )
-
-    write(bench / "summarize" / "all.tsv", 1.2, 180.0)
-    for model in models:
-        write(bench / "prepare_model" / f"{model}.tsv", float(rng.uniform(5, 20)), 900.0)
-        for task in tasks:
-            for rule, scale in (
-                ("build_prompts", 1),
-                ("extract", 30),
-                ("patch", 60),
-                ("evaluate", 2),
-                ("geometry_vectors", 20),
-                ("top_tokens", 3),
-                ("order", 25),
-            ):
-                write(
-                    bench / rule / model / f"{task}.tsv",
-                    float(rng.uniform(0.5, 1.5) * scale),
-                    float(rng.uniform(300, 2500)),
-                )
-        for a, b in pairs:
-            write(
-                bench / "conflicts" / model / f"{a}__{b}.tsv",
-                float(rng.uniform(10, 30)),
-                float(rng.uniform(800, 2000)),
-            )
-
-
-def synthetic_config(results_dir: Path, models, tasks, pairs, answer: str) -> dict[str, Any]:
-    """A run config shaped like workflow/schemas/config.schema.yaml."""
-    return {
-        "results_dir": str(results_dir),
-        "reports_dir": "reports/synthetic",
-        "data_dir": "data",
-        "models": {
-            m: {"source": "hub", "name": SOURCES.get(m, m), "dtype": "float32"} for m in models
-        },
-        "tasks": list(tasks),
-        "prompts": {
-            "template": "paper",
-            "n_demos": 5,
-            "n_dev": 12,
-            "n_test": 12,
-            "n_dummy": 2,
-            "seed": 41,
-        },
-        "evaluation": {"answer": answer, "max_answer_tokens": 8, "batch_size": 16},
-        "analyses": {
-            "geometry": {"enabled": True, "n_vectors": 10},
-            "top_tokens": {"enabled": True, "k": 10},
-            "conflicts": {
-                "enabled": True,
-                "n_examples": 12,
-                "n_demos": 4,
-                "pairs": [list(p) for p in pairs],
-            },
-            "order": {"enabled": True, "n_examples": 8, "n_permutations": 4},
-        },
+def summary_row(model: str, task: str, best: int | None) -> dict[str, Any]:
+    base, icl, peak, _ = plan(model, task)
+    tv = math.nan if best is None else peak
+    row: dict[str, Any] = {
+        "model": model,
+        "task": task,
+        "category": task.split("_")[0],
+        "spacing": "leading" if task.startswith("translation") else "none",
+        "n_pairs": 887 if task.startswith("translation") else 193,
+        "n_test": N_TEST,
+        "n_queries": 13 if "letter" in task else N_TEST,
+        "best_layer": best,
+        "n_layers": MODELS[model],
     }
-
-
-def write_synthetic_results(
-    root: Path,
-    *,
-    models: dict[str, int] | None = None,
-    tasks: tuple[str, ...] = TASKS,
-    conflict_pairs: tuple[tuple[str, str], ...] = CONFLICT_PAIRS,
-    answer: str = "first_token",
-    seed: int = 0,
-) -> SyntheticRun:
-    """Write a complete results tree under ``root/results`` (benchmarks in ``results/benchmarks``).
-
-    Args:
-        models: ``{alias: n_layers}``; default ``MODELS`` (gpt-j: 8, tiny-gpt2: 6).
-        tasks: task names; the five ``TASKS`` by default (any ``family_name`` works, unknown kinds
-            get ``x{i} -> y{i}`` pairs).
-        conflict_pairs: ``(A, B)`` pairs written under ``analyses/conflicts``.
-        answer: ``config["evaluation"]["answer"]`` (``first_token`` or ``greedy``).
-    """
-    models = dict(models or MODELS)
-    rng = np.random.default_rng(seed)
-    results = Path(root) / "results"
-    config = synthetic_config(results, models, tasks, conflict_pairs, answer)
-    settings = {k: config["prompts"][k] for k in ("n_demos", "n_dev", "n_test", "n_dummy", "seed")}
-    analyses = config["analyses"]
-    column = "first_token" if answer == "first_token" else "answer"
-    summary = []
-    for model, n_layers in models.items():
-        record = _model_record(model, n_layers)
-        write_json(
-            results / "models" / f"{model}.json",
-            {**record, "provenance": provenance(record, stage="prepare_model")},
+    majority = 0.06 if task != "knowledge_country_capital" else 0.02
+    copy = 0.84 if (model, task) == FILTERED else 0.0
+    for condition, p in (
+        ("baseline", base),
+        ("icl", icl),
+        ("tv", tv),
+        ("majority", majority),
+        ("copy", copy),
+    ):
+        if math.isnan(p):
+            row |= {
+                condition: math.nan,
+                f"{condition}_low": math.nan,
+                f"{condition}_high": math.nan,
+            }
+            continue
+        value, low, high = proportion(p)
+        row |= {condition: value, f"{condition}_low": low, f"{condition}_high": high}
+    for condition in ("baseline", "icl", "tv"):
+        row[f"{condition}_full"] = (
+            row[condition] - 0.04 if row[condition] > 0.04 else row[condition]
         )
+        row[f"{condition}_strict"] = (
+            row[condition] - 0.02 if task.startswith("knowledge") else row[condition]
+        )
+    row["tv_minus_icl"] = row["tv"] - row["icl"]
+    row["tv_minus_icl_low"] = row["tv_minus_icl"] - 0.1
+    row["tv_minus_icl_high"] = row["tv_minus_icl"] + 0.08
+    row["explained_by"] = "copy" if copy >= row["icl_low"] else ""
+    return row
+
+
+def summary_models(summary: pd.DataFrame) -> pd.DataFrame:
+    """The three task sets of every model, with made-up but ordered intervals."""
+    records = []
+    for model in MODELS:
+        rows = summary[summary["model"] == model]
+        kept = rows[rows["icl"] - rows["baseline"] >= 0.2]
+        for task_set, part in (
+            ("all", rows),
+            ("paper_filter", kept),
+            ("shared", rows[rows["task"].isin(SHARED)]),
+        ):
+            record = {
+                "model": model,
+                "task_set": task_set,
+                "n_tasks": len(part),
+                "tasks": ";".join(part["task"]),
+            }
+            for condition in ("baseline", "icl", "tv"):
+                value = float(part[condition].mean())
+                record |= {
+                    condition: value,
+                    f"{condition}_low": value - 0.07,
+                    f"{condition}_high": value + 0.06,
+                }
+            ratio = record["tv"] / record["icl"]
+            record |= {"ratio": ratio, "ratio_low": ratio - 0.08, "ratio_high": ratio + 0.05}
+            difference = record["tv"] - record["icl"]
+            record |= {
+                "tv_minus_icl": difference,
+                "tv_minus_icl_low": difference - 0.06,
+                "tv_minus_icl_high": difference + 0.04,
+            }
+            records.append(record)
+    return pd.DataFrame(records)
+
+
+# -- the analyses' score tables -------------------------------------------------------------------
+
+
+def geometry_scores(model: str, rng: np.random.Generator) -> pd.DataFrame:
+    layer = MODELS[model] // 2
+    rows = []
+    for i, task in enumerate(TASKS):
+        centre = np.array([math.cos(i), math.sin(i)]) * 8
+        for x, y in centre + rng.normal(size=(12, 2)):
+            rows.append({"kind": "tsne", "task": task, "x": x, "y": y})
+    for within, mean in ((True, 0.35), (False, 0.9)):
+        for value in rng.normal(mean, 0.1, size=120):
+            rows.append({"kind": "distance", "task": "", "within": within, "distance": value})
+    for scope in ("all", "shared_inputs"):
+        for statistic, value, null in (
+            ("nn_accuracy", 0.93, 0.17),
+            ("silhouette", 0.41, -0.02),
+            ("within_mean", 0.35, math.nan),
+            ("across_mean", 0.9, math.nan),
+        ):
+            stat = {
+                "kind": "stat",
+                "task": "",
+                "scope": scope,
+                "statistic": statistic,
+                "value": value - (0.1 if scope != "all" else 0),
+                "null_mean": null,
+                "null_p95": null + 0.08,
+                "p_value": 0.005 if not math.isnan(null) else math.nan,
+            }
+            rows.append(stat)
+    frame = pd.DataFrame(rows).assign(layer=layer)
+    for column in ("x", "y", "distance", "value", "null_mean", "null_p95", "p_value"):
+        frame[column] = frame[column].astype(float)
+    frame["within"] = frame["within"].astype("boolean")
+    frame["scope"] = frame["scope"].fillna("")
+    frame["statistic"] = frame["statistic"].fillna("")
+    return frame
+
+
+def top_tokens_scores(model: str, best: dict[str, int | None]) -> pd.DataFrame:
+    rows = []
+    for task in TASKS:
+        if best[task] is None:
+            continue
+        for rank in range(20):
+            rows.append(
+                {
+                    "task": task,
+                    "layer": best[task],
+                    "rank": rank,
+                    "token": f" {task.split('_')[-1][:3]}{rank}" if rank % 3 else "\n",
+                    "logit": 12.0 - rank * 0.4,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def conflict_scores(model: str, best: dict[str, int | None]) -> pd.DataFrame:
+    rows = []
+    for task_a, task_b in CONFLICT_PAIRS:
+        for condition, layer, to_a, to_b in [("icl", -1, 0.9, 0.02)] + [
+            ("tv", layer, 0.2, 0.7 * math.exp(-abs(layer - (best[task_b] or 0))))
+            for layer in range(MODELS[model])
+        ]:
+            a, b = proportion(to_a), proportion(to_b)
+            rows.append(
+                {
+                    "task_a": task_a,
+                    "task_b": task_b,
+                    "condition": condition,
+                    "layer": layer,
+                    "is_best": condition == "tv" and layer == best[task_b],
+                    "n": N_TEST,
+                    "to_a": a[0],
+                    "to_a_low": a[1],
+                    "to_a_high": a[2],
+                    "to_b": b[0],
+                    "to_b_low": b[1],
+                    "to_b_high": b[2],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def order_scores(model: str) -> pd.DataFrame:
+    rows = []
+    for i, task in enumerate([*TASKS, "overall"]):
+        sensitivity = {"icl": 0.30 + 0.02 * i, "tv": 0.12 + 0.01 * i}
+        for condition in ("icl", "tv"):
+            s = sensitivity[condition]
+            for metric, value in (
+                ("agreement", 1 - s * 1.2),
+                ("pairwise_agreement", 1 - s),
+                ("accuracy_mean", 0.8),
+                ("accuracy_range", s / 2),
+                ("sensitivity", s),
+            ):
+                rows.append(
+                    {
+                        "task": task,
+                        "condition": condition,
+                        "metric": metric,
+                        "value": value,
+                        "low": value - 0.05,
+                        "high": value + 0.05,
+                        "verdict": "",
+                    }
+                )
+        difference = sensitivity["tv"] - sensitivity["icl"]
+        verdict = "yes" if task != "algorithmic_to_upper" else "undetermined (interval crosses 0)"
+        rows.append(
+            {
+                "task": task,
+                "condition": "tv_minus_icl",
+                "metric": "sensitivity",
+                "value": difference,
+                "low": difference - 0.07,
+                "high": difference + 0.06,
+                "verdict": verdict,
+            }
+        )
+    frame = pd.DataFrame(rows)
+    frame["n"] = np.where(frame["task"] == "overall", N_TEST * len(TASKS), N_TEST)
+    frame["n_permutations"] = 11
+    return frame
+
+
+def prompt_format_scores(model: str, best: dict[str, int | None]) -> pd.DataFrame:
+    rows = []
+    for task in SPACING_TASKS:
+        default = "leading" if task.startswith("translation") else "none"
+        for spacing, shift in (("none", -0.2), ("leading", 0.0)):
+            for condition in ("baseline", "icl", "tv"):
+                base, icl, peak, _ = plan(model, task)
+                p = {"baseline": base, "icl": icl, "tv": peak}[condition]
+                value, low, high = proportion(max(0.0, p + shift))
+                rows.append(
+                    {
+                        "task": task,
+                        "spacing": spacing,
+                        "is_default": spacing == default,
+                        "condition": condition,
+                        "layer": (best[task] or 0) if condition == "tv" else -1,
+                        "n": N_TEST,
+                        "accuracy": value,
+                        "low": low,
+                        "high": high,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def gd_scores(model: str) -> pd.DataFrame:
+    rows = []
+
+    def add(kind, task, condition, metric, value, model_init="pretrained", n_demos=None, text=""):
+        rows.append(
+            {
+                "kind": kind,
+                "task": task,
+                "model_init": model_init,
+                "condition": condition,
+                "metric": metric,
+                "value": value,
+                "low": value - 0.08,
+                "high": value + 0.07,
+                "n": N_TEST,
+                "n_demos": n_demos,
+                "text": text,
+            }
+        )
+
+    for task in (*GD_TASKS, "overall"):
+        for condition, value in (("baseline", 0.1), ("icl", 0.85), ("tv", 0.7), ("gd", 0.4)):
+            add("accuracy", task, condition, "first_token", value)
+            add("accuracy", task, condition, "full_answer", value - 0.05)
+        for model_init, scale in (("pretrained", 1.0), ("random", 0.2)):
+            add("agreement", task, "tv", "agreement_with_icl", 0.75 * scale, model_init)
+            add("agreement", task, "gd", "agreement_with_icl", 0.45 * scale, model_init)
+            for condition, kl in (("baseline", 3.1), ("tv", 0.9), ("gd", 2.2)):
+                add("distribution", task, condition, "kl_median", kl / scale, model_init)
+                add("distribution", task, condition, "top10_overlap", 1 / (1 + kl), model_init)
+        for condition, value in (("icl", 0.3), ("gd", 0.15)):
+            add("order", task, condition, "sensitivity", value)
+        add(
+            "verdict",
+            task,
+            "",
+            "",
+            math.nan,
+            text=f"On {task}, the task vector is closer to ICL than GD (agreement 0.75 vs 0.45).",
+        )
+    for n_demos in (1, 2, 4, 8):
+        for condition, value in (("icl", 0.4), ("tv", 0.3), ("gd", 0.2)):
+            add(
+                "n_demos",
+                GD_TASKS[0],
+                condition,
+                "accuracy",
+                min(1.0, value + 0.1 * math.log2(n_demos)),
+                n_demos=n_demos,
+            )
+    for task in GD_TASKS:
+        add("hyperparameters", task, "gd", "learning_rate", 0.001, text="adam, lora rank 4")
+        add("hyperparameters", task, "gd", "steps", 8.0, text="chosen on dev")
+    frame = pd.DataFrame(rows)
+    frame["n_demos"] = frame["n_demos"].astype("float64")
+    return frame
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def _benchmark(path: Path, seconds: float) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"s\th:m:s\tmax_rss\tmax_vms\n{seconds:.2f}\t0:00:01\t{seconds * 9:.1f}\t1\n")
+    return path
+
+
+def write_synthetic_results(root: Path) -> SyntheticRun:
+    """Write the synthetic run below ``root`` and return it."""
+    root = Path(root)
+    rng = np.random.default_rng(41)
+    sweeps, records, rows, scores, benchmarks = {}, {}, [], {}, []
+    bench = root / "benchmarks"
+    for model, n_layers in MODELS.items():
+        records[model] = root / "models" / f"{model}.json"
+        write_json(
+            records[model],
+            {
+                "alias": model,
+                "source": "hub",
+                "name_or_path": SOURCES[model],
+                "revision": "main",
+                "local_path": "",
+                "dtype": "float32",
+                "device": "cpu",
+                "model_type": "gptj",
+                "n_layers": n_layers,
+                "d_model": 16,
+                "vocab_size": 50400,
+                "provenance": PROVENANCE,
+            },
+        )
+        benchmarks.append(_benchmark(bench / "prepare_model" / f"{model}.tsv", 2.5))
         best = {}
-        for task in tasks:
-            row = _model_task(results, model, task, n_layers, rng, settings, record, column)
-            summary.append(row)
-            best[task] = row["best_layer"]
-            _geometry(
-                results, model, task, n_layers, analyses["geometry"]["n_vectors"], rng, record
-            )
-            _top_tokens(
-                results, model, task, n_layers, best[task], analyses["top_tokens"]["k"], record
-            )
-            _order(
-                results,
-                model,
-                task,
-                n_layers,
-                analyses["order"]["n_examples"],
-                analyses["order"]["n_permutations"],
-                rng,
-                record,
-            )
-        for task_a, task_b in conflict_pairs:
-            _conflicts(
-                results,
-                model,
-                task_a,
-                task_b,
-                n_layers,
-                best[task_b],
-                analyses["conflicts"]["n_examples"],
-                rng,
-                record,
-            )
-    pd.DataFrame(summary).to_csv(results / "summary.csv", index=False)
-    write_json(results / "summary.provenance.json", {"provenance": provenance(stage="summarize")})
-    _benchmarks(results / "benchmarks", models, tasks, conflict_pairs, rng)
-    return SyntheticRun(
-        results,
-        results / "benchmarks",
-        tuple(models),
-        tuple(tasks),
-        tuple(conflict_pairs),
-        config,
-        models,
+        for task in TASKS:
+            frame = sweep(model, task)
+            sweeps[model, task] = root / "sweeps" / model / f"{task}.parquet"
+            write_table(sweeps[model, task], frame, PROVENANCE)
+            marked = frame[(frame["split"] == "dev") & frame["is_best"]]
+            best[task] = int(marked["layer"].iloc[0]) if len(marked) else None
+            rows.append(summary_row(model, task, best[task]))
+            for rule, seconds in (("run_task", 12.0), ("evaluate", 1.5)):
+                benchmarks.append(_benchmark(bench / rule / model / f"{task}.tsv", seconds))
+        tables = {
+            "geometry": geometry_scores(model, rng),
+            "top_tokens": top_tokens_scores(model, best),
+            "conflicts": conflict_scores(model, best),
+            "order": order_scores(model),
+            "prompt_format": prompt_format_scores(model, best),
+            "gd": gd_scores(model),
+        }
+        for name, table in tables.items():
+            scores[name, model] = root / "scores" / name / f"{model}.parquet"
+            write_table(scores[name, model], table, PROVENANCE)
+            benchmarks.append(_benchmark(bench / name / f"{model}.tsv", 20.0))
+            benchmarks.append(_benchmark(bench / "score_analysis" / name / f"{model}.tsv", 1.0))
+    summary = pd.DataFrame(rows)
+    summary["best_layer"] = summary["best_layer"].astype("Int64")
+    summary.to_csv(root / "summary.csv", index=False, float_format="%.4f")
+    summary_models(summary).to_csv(root / "summary_models.csv", index=False, float_format="%.4f")
+    write_json(root / "summary.provenance.json", {"provenance": PROVENANCE, "models": {}})
+    benchmarks.append(_benchmark(bench / "summarize" / "all.tsv", 3.0))
+    inputs = ReportInputs(
+        summary=root / "summary.csv",
+        summary_models=root / "summary_models.csv",
+        summary_provenance=root / "summary.provenance.json",
+        sweeps=sweeps,
+        models=records,
+        scores=scores,
+        reference={
+            "main_results": REFERENCE / "hendel2023_main_results.csv",
+            "dev_accuracy_by_layer": REFERENCE / "hendel2023_dev_accuracy_by_layer.csv",
+        },
+        benchmarks=benchmarks,
     )
+    config = {
+        "results_dir": str(root),
+        "evaluation": {"answer": "first_token"},
+        "analyses": {name: {"enabled": True} for name in ANALYSES},
+    }
+    return SyntheticRun(root, inputs, tuple(MODELS), TASKS, CONFLICT_PAIRS, config)

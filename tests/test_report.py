@@ -1,34 +1,44 @@
-"""The report builds from a synthetic results tree, embeds every figure, has every table's rows,
-leaves its data behind, survives disabled analyses, and renders in a real headless browser."""
+"""The report renders a synthetic run from its declared inputs only: every section with its
+figures, intervals and flags; analyses switched off are left out; a declared input that is
+missing or malformed stops it with a message naming the file; and the page renders in a real
+headless browser."""
 
 from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from synthetic_results import CONFLICT_PAIRS, MODELS, TASKS, write_synthetic_results
-from taskvectors.report import build_report
-from taskvectors.report.load import read_benchmarks, stage_times
+from synthetic_results import (
+    ANALYSES,
+    CONFLICT_PAIRS,
+    MODELS,
+    SHARED,
+    TASKS,
+    write_synthetic_results,
+)
+from taskvectors.analysis.common import short_task_name
+from taskvectors.report.inputs import benchmark_rule, read_benchmarks, stage_times
+from taskvectors.results import ResultFileError
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE = REPO / "data" / "reference"
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-SECTION_TITLES = (
-    "Headline: task vectors vs. ICL",
-    "Per-task results",
-    "Layer sweeps",
-    "Geometry of task vectors",
-    "Top tokens of the task vectors",
-    "Conflicting tasks",
-    "Order sensitivity",
-    "Provenance",
-)
+MAIN_TITLES = ("Headline: task vectors vs. ICL", "Per-task results", "Layer sweeps")
+ANALYSIS_TITLES = {
+    "geometry": "Geometry of task vectors",
+    "top_tokens": "Top tokens of the task vectors",
+    "conflicts": "Conflicting tasks",
+    "order": "Order sensitivity",
+    "prompt_format": "Prompt-format sensitivity",
+    "gd": "ICL versus gradient descent",
+}
+ALL_TITLES = [*MAIN_TITLES, *ANALYSIS_TITLES.values(), "Provenance"]
 
 
 class _Page(HTMLParser):
@@ -76,6 +86,14 @@ def _parse(path: Path) -> _Page:
     return page
 
 
+def _text(path: Path) -> str:
+    """The page's visible text with tags removed and whitespace collapsed."""
+    html = path.read_text(encoding="utf-8")
+    html = re.sub(r"<style.*?</style>|<img[^>]*>", " ", html, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", html).replace("&#39;", "'").replace("&amp;", "&")
+    return re.sub(r"\s+", " ", text)
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     return write_synthetic_results(tmp_path_factory.mktemp("synthetic"))
@@ -83,25 +101,33 @@ def run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def report(run, tmp_path_factory) -> Path:
-    return build_report(**run.report_kwargs(tmp_path_factory.mktemp("report"), REFERENCE))
+    return run.build(tmp_path_factory.mktemp("report"))
 
 
-def test_report_has_every_section(report):
+def test_report_has_every_section_in_order(report):
     assert report.name == "index.html" and report.exists()
-    assert _parse(report).headings == list(SECTION_TITLES)
+    assert _parse(report).headings == ALL_TITLES
 
 
 def test_every_figure_is_embedded_and_saved(report):
     page = _parse(report)
     names = {img["data-file"] for img in page.images}
-    expected = {
-        "figures/headline.png",
-        "figures/depth_curves.png",
-        "figures/conflicts.png",
-        "figures/order.png",
-    }
-    expected |= {f"figures/sweeps_{m}.png" for m in MODELS}
-    expected |= {f"figures/geometry_{m}.png" for m in MODELS}
+    expected = {"figures/headline.png", "figures/depth_curves.png", "figures/conflicts.png"}
+    for model in MODELS:
+        expected |= {
+            f"figures/{name}_{model}.png"
+            for name in (
+                "per_task",
+                "sweeps",
+                "geometry",
+                "order",
+                "prompt_format",
+                "gd_accuracy",
+                "gd_similarity",
+                "gd_order",
+                "gd_n_demos",
+            )
+        }
     assert names == expected
     for img in page.images:
         assert img["src"].startswith("data:image/png;base64,")
@@ -116,97 +142,139 @@ def test_page_needs_nothing_from_outside(report):
 
 def test_tables_have_expected_rows(report):
     rows = _parse(report).rows
-    assert rows["headline_table"] == len(MODELS)
-    assert rows["per_task"] == len(MODELS) * len(TASKS)
+    assert rows["headline_table"] == len(MODELS) * 3  # all, paper filter, shared
+    assert rows["per_task"] == rows["scoring"] == len(MODELS) * len(TASKS)
     assert rows["conflicts_table"] == len(MODELS) * len(CONFLICT_PAIRS)
-    assert rows["order_table"] == len(MODELS) * len(TASKS) * 2
-    assert rows["geometry_summary"] == len(MODELS)
     assert rows["models"] == len(MODELS)
     for model in MODELS:
-        assert rows[f"top_tokens_{model}"] == len(TASKS)
-    assert rows["stage_times"] >= 8  # 8 rules plus the total row
+        assert rows[f"order_{model}_table"] == len(TASKS) + 1  # and the overall row
+        assert rows[f"top_tokens_{model}"] == len(TASKS) - (model == "tiny-gpt2")
+    rules = {"prepare_model", "run_task", "evaluate", "summarize", "score_analysis", *ANALYSES}
+    assert rows["stage_times"] == len(rules) + 1  # and the total row
 
 
 def test_every_figure_and_table_has_its_data(report):
     page = _parse(report)
     csv_links = [link for link in page.links if link.endswith(".csv")]
-    assert len(csv_links) >= len(page.images) + len(page.rows)
+    assert len(csv_links) == len(page.images) + len(page.rows)
     for link in csv_links:
         assert (report.parent / link).exists(), link
-    per_task = pd.read_csv(report.parent / "data" / "per_task.csv")
-    assert len(per_task) == len(MODELS) * len(TASKS)
 
 
-def test_headline_applies_the_paper_filter(report):
-    html = report.read_text(encoding="utf-8")
-    assert "dropped 1 of 10" in html
-    assert "gpt-j · list first" in html
-    assert re.search(r"gpt-j: task vectors recover \d+% of ICL accuracy .* over 4 of 5 tasks", html)
-    assert re.search(r"tiny-gpt2: task vectors recover \d+% of ICL accuracy .* over 5 of 5", html)
-    headline = pd.read_csv(report.parent / "data" / "headline_table.csv")
-    assert headline.set_index("model").loc["gpt-j", "paper_model"] == "GPT-J 6B"
-    assert pd.isna(headline.set_index("model").loc["tiny-gpt2", "paper_model"])
-
-
-def test_disabled_analyses_get_a_note(run, tmp_path):
-    kwargs = run.report_kwargs(tmp_path / "report", REFERENCE)
-    kwargs["analyses"] = {
-        "geometry": False,
-        "top_tokens": False,
-        "conflicts": False,
-        "order": False,
-    }
-    page = build_report(**kwargs)
-    html = page.read_text(encoding="utf-8")
-    for name in ("geometry", "top_tokens", "conflicts", "order"):
-        assert f"analyses.{name}: false" in html
-    assert _parse(page).headings == list(SECTION_TITLES)
-
-
-def test_missing_files_are_named_not_fatal(run, tmp_path):
-    results = tmp_path / "results"
-    shutil.copytree(run.results_dir, results)
-    shutil.rmtree(results / "analyses" / "order")
-    (
-        results / "analyses" / "conflicts" / "gpt-j" / f"{'__'.join(CONFLICT_PAIRS[0])}.parquet"
-    ).unlink()
-    kwargs = run.report_kwargs(tmp_path / "report", REFERENCE) | {
-        "results_dir": results,
-        "benchmarks_dir": tmp_path / "x",
-    }
-    html = build_report(**kwargs).read_text(encoding="utf-8")
-    assert "No order results for" in html
-    assert "No conflict results" in html
-    assert "No Snakemake benchmark files were found." in html
-
-
-def test_a_model_without_kept_tasks_still_gets_bars(run, tmp_path):
-    results = tmp_path / "results"
-    shutil.copytree(run.results_dir, results)
-    summary = pd.read_csv(results / "summary.csv")
-    summary.loc[summary["model"] == "tiny-gpt2", "icl"] = summary["baseline"]
-    summary.to_csv(results / "summary.csv", index=False)
-    kwargs = run.report_kwargs(tmp_path / "report", REFERENCE) | {"results_dir": results}
-    page = build_report(**kwargs)
-    html = page.read_text(encoding="utf-8")
-    assert "tiny-gpt2: no task passes the paper&#39;s filter" in html
-    assert "shown unfiltered" in html
-    plotted = pd.read_csv(page.parent / "data" / "headline.csv")
-    ours = plotted[plotted["source"] == "this run"].set_index("model")
-    assert ours.loc["tiny-gpt2", "filtered"] == False  # noqa: E712
-    assert ours.loc["gpt-j", "n_tasks"] == 4
-
-
-def test_greedy_answers_use_the_answer_column(tmp_path):
-    run = write_synthetic_results(
-        tmp_path,
-        answer="greedy",
-        models={"gpt-j": 6},
-        tasks=TASKS[:2],
-        conflict_pairs=CONFLICT_PAIRS[:1],
+def test_headline_compares_models_on_the_shared_tasks(report):
+    text = _text(report)
+    names = ", ".join(short_task_name(t) for t in SHARED)
+    assert (
+        f"compared on the {len(SHARED)} tasks that pass the paper's filter for every model: "
+        f"{names}." in text
     )
-    html = build_report(**run.report_kwargs(tmp_path / "report", REFERENCE)).read_text()
-    assert "greedy multi-token answers" in html
+    assert "gpt-j: 5 of 6 tasks; tiny-gpt2: 6 of 6 tasks" in text
+    assert "The filter dropped 1 (model, task) pair:" in text
+    assert " 1 tasks" not in text
+    plotted = pd.read_csv(report.parent / "data" / "headline.csv")
+    ours = plotted[plotted["source"] == "this run"]
+    assert set(ours["task_set"]) == {"shared"} and set(ours["n_tasks"]) == {len(SHARED)}
+
+
+def test_takeaways_carry_the_ratio_interval(run, report):
+    means = pd.read_csv(run.inputs.summary_models).set_index(["model", "task_set"])
+    row = means.loc[("gpt-j", "paper_filter")]
+    expected = (
+        f"gpt-j: task vectors recover {row['ratio']:.0%} "
+        f"[{row['ratio_low']:.2f}, {row['ratio_high']:.2f}] of ICL accuracy"
+    )
+    assert expected in _text(report)
+
+
+def test_per_task_table_shows_intervals_baselines_and_flags(run, report):
+    text = _text(report)
+    summary = pd.read_csv(run.inputs.summary)
+    row = summary[(summary["model"] == "gpt-j") & (summary["task"] == "translation_fr_en")].iloc[0]
+    assert f"{row['icl']:.2f} [{row['icl_low']:.2f}, {row['icl_high']:.2f}]" in text
+    assert "list first ⚑ copy" in text  # the flagged task, with the baseline that explains it
+    assert text.count("⚑ copy") == 1
+    assert "leading · 887 50 / 50" in text  # spacing, pairs, test prompts / distinct queries
+    assert "50 / 13" in text  # the letter tasks have 13 distinct queries
+    assert "no best layer" in text
+    assert "tiny-gpt2: no best layer for country capital" in text
+
+
+def test_analysis_sections_render_their_score_tables(report):
+    text = _text(report)
+    assert "n (ICL / TV)" in text and "50 / 50" in text  # n per conflict pair
+    assert "TV more order-invariant than ICL — yes" in text
+    assert "undetermined (interval crosses 0)" in text
+    assert "fr en leading L3 0.00 [0.00, 0.07] 0.16 [0.08, 0.29]" in text  # both spacings
+    assert "On overall, the task vector is closer to ICL than GD" in text  # the verdict text
+    assert "learning_rate" in text and "adam, lora rank 4" in text
+    assert "1-NN task accuracy" in text and "shared_inputs" in text
+
+
+@pytest.mark.parametrize("off", [("gd",), ("geometry", "order"), ANALYSES])
+def test_switched_off_analyses_are_left_out(run, tmp_path, off):
+    page = run.without(*off).build(tmp_path / "report")
+    headings = _parse(page).headings
+    for name, title in ANALYSIS_TITLES.items():
+        assert (title in headings) == (name not in off)
+    assert headings[: len(MAIN_TITLES)] == list(MAIN_TITLES) and headings[-1] == "Provenance"
+    assert "Analyses switched off in the config" in page.read_text(encoding="utf-8")
+
+
+def test_a_missing_declared_input_is_an_error(run, tmp_path):
+    root = tmp_path / "results"
+    shutil.copytree(run.root, root)
+    moved = run.inputs.scores["order", "gpt-j"]
+    target = root / moved.relative_to(run.root)
+    target.unlink()
+    scores = {key: root / path.relative_to(run.root) for key, path in run.inputs.scores.items()}
+    with pytest.raises(ResultFileError, match=re.escape(str(target))):
+        run.build(tmp_path / "report", replace(run.inputs, scores=scores))
+
+
+def test_a_summary_without_a_documented_column_is_an_error(run, tmp_path):
+    path = tmp_path / "summary.csv"
+    pd.read_csv(run.inputs.summary).drop(columns=["explained_by"]).to_csv(path, index=False)
+    with pytest.raises(ResultFileError, match=r"summary\.csv: missing columns \['explained_by'\]"):
+        run.build(tmp_path / "report", replace(run.inputs, summary=path))
+
+
+def test_a_summary_of_other_tasks_is_an_error(run, tmp_path):
+    path = tmp_path / "summary.csv"
+    frame = pd.read_csv(run.inputs.summary)
+    frame[frame["task"] != TASKS[0]].to_csv(path, index=False)
+    with pytest.raises(ResultFileError, match="do not match the run's models × tasks"):
+        run.build(tmp_path / "report", replace(run.inputs, summary=path))
+
+
+def test_stage_times_from_benchmark_files(tmp_path):
+    header = "s\th:m:s\tmax_rss\tmax_vms\n"
+    files = {
+        "benchmarks/run_task/m/a.tsv": "10.0\t0:00:10\t100.5\t1\n",
+        "benchmarks/run_task/m/b.tsv": "30.0\t0:00:30\t-\t1\n",
+        "benchmarks/prepare_model/m.tsv": "5.0\t0:00:05\t50\t1\n6.0\t0:00:06\t70\t1\n",
+        "benchmarks/summarize/all.tsv": "1.0\t0:00:01\t20\t1\n",
+    }
+    paths = []
+    for name, body in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(header + body)
+        paths.append(path)
+    times = stage_times(read_benchmarks(paths)).set_index("rule")
+    assert list(times.index) == ["run_task", "prepare_model", "summarize"]
+    assert times.loc["run_task", "jobs"] == 2
+    assert times.loc["run_task", "total_s"] == 40.0 and times.loc["run_task", "max_s"] == 30.0
+    assert times.loc["run_task", "max_rss_mb"] == 100.5
+    assert times.loc["prepare_model", "total_s"] == 5.5  # mean of the repeats
+    assert benchmark_rule(tmp_path / "benchmarks" / "score_analysis" / "gd" / "m.tsv") == (
+        "score_analysis"
+    )
+    empty = tmp_path / "benchmarks" / "x" / "empty.tsv"
+    empty.parent.mkdir()
+    empty.write_text("")
+    for bad, reason in ((empty, "not a benchmark TSV"), (empty.with_name("gone.tsv"), "missing")):
+        with pytest.raises(ResultFileError, match=f"{re.escape(str(bad))}: .*{reason}"):
+            read_benchmarks([*paths, bad])
 
 
 def _browser():
@@ -261,7 +329,7 @@ def test_report_renders_in_a_browser(report, tmp_path):
         ]
         assert not broken, broken
         headings = [h.text for h in driver.find_elements(By.TAG_NAME, "h2")]
-        assert [re.sub(r"^\d+\s*", "", h) for h in headings] == list(SECTION_TITLES)
+        assert [re.sub(r"^\d+\s*", "", h) for h in headings] == ALL_TITLES
         height = driver.execute_script("return document.documentElement.scrollHeight")
         driver.set_window_size(1400, height + 100)
         ARTIFACTS.mkdir(exist_ok=True)
@@ -269,26 +337,3 @@ def test_report_renders_in_a_browser(report, tmp_path):
     finally:
         driver.quit()
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
-
-
-def test_stage_times_from_benchmark_files(tmp_path):
-    header = "s\th:m:s\tmax_rss\tmax_vms\n"
-    files = {
-        "extract/m/a.tsv": "10.0\t0:00:10\t100.5\t1\n",
-        "extract/m/b.tsv": "30.0\t0:00:30\t-\t1\n",
-        "prepare_model/m.tsv": "5.0\t0:00:05\t50\t1\n6.0\t0:00:06\t70\t1\n",
-        "summarize.tsv": "1.0\t0:00:01\t20\t1\n",
-    }
-    for name, body in files.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(header + body)
-    (tmp_path / "broken.tsv").write_text("")
-    jobs = read_benchmarks(tmp_path)
-    assert len(jobs) == 4
-    times = stage_times(jobs).set_index("rule")
-    assert list(times.index) == ["extract", "prepare_model", "summarize"]
-    assert times.loc["extract", "jobs"] == 2
-    assert times.loc["extract", "total_s"] == 40.0 and times.loc["extract", "max_s"] == 30.0
-    assert times.loc["extract", "max_rss_mb"] == 100.5
-    assert times.loc["prepare_model", "total_s"] == 5.5  # mean of the repeats
-    assert stage_times(read_benchmarks(tmp_path / "missing")).empty

@@ -1,9 +1,10 @@
-"""The run's report: one self-contained HTML page with the paper's analyses of the results.
+"""The run's report: one self-contained HTML page rendered from the run's declared result tables.
 
-``build_report`` is the entry point (the Snakemake ``report`` rule calls it); ``figures`` holds the
-plotting functions and ``page`` the blocks the Jinja2 template renders.
+``build_report(ReportInputs(...), ...)`` is the entry point (the Snakemake ``report`` rule calls
+it); ``inputs`` reads the declared files strictly, the ``*_section`` modules choose rows and
+format them, ``figures*`` plot them, and ``page`` holds the blocks the Jinja2 template renders.
 """
 
-from taskvectors.report.build import build_report
+from taskvectors.report.build import ReportInputs, build_report
 
-__all__ = ["build_report"]
+__all__ = ["ReportInputs", "build_report"]

@@ -9,26 +9,27 @@ from __future__ import annotations
 
 import base64
 import io
-import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-CONDITIONS = ("baseline", "tv", "icl")
-
 
 @dataclass
 class Cell:
-    """One table cell: its text, and optionally an accuracy bar behind it (``bar`` in [0, 1])."""
+    """One table cell: its text, and optionally an accuracy bar behind it (``bar`` in [0, 1]),
+    the value's interval in smaller type, and a badge (e.g. a baseline flag)."""
 
     text: str
     bar: float | None = None
-    kind: str | None = None  # baseline / tv / icl: which colour the bar takes
+    kind: str | None = None  # baseline / tv / icl / gd / majority / copy: the bar's colour
     cls: str = ""
     title: str = ""
     chips: list[str] | None = None  # rendered as token chips instead of text
+    interval: str = ""  # "[0.48, 0.74]", shown after the value
+    badge: str = ""  # a short flag shown after the text
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Table:
     data: str | None = None  # relative path of the CSV
     numeric_from: int = 1  # columns from this index on are right-aligned
     narrow: bool = False  # as wide as its content rather than the page
+    compact: bool = False  # smaller type and padding, for wide tables
 
     @property
     def body_rows(self) -> list[Row]:
@@ -83,6 +85,10 @@ class Section:
     def note(self, text: str) -> None:
         self.blocks.append(Block("note", text))
 
+    def verdict(self, text: str) -> None:
+        """A conclusion the score tables state in words (shown highlighted)."""
+        self.blocks.append(Block("verdict", text))
+
     def add(self, item: Figure | Table) -> None:
         self.blocks.append(Block("figure" if isinstance(item, Figure) else "table", item))
 
@@ -105,43 +111,80 @@ class Section:
 
 
 class Output:
-    """Writes figures and data files beside the page and hands back what the page embeds."""
+    """Writes figures and data files into their folders and hands back what the page embeds
+    (links are relative to the page's folder)."""
 
-    def __init__(self, reports_dir: Path) -> None:
-        self.root = Path(reports_dir)
-        for sub in ("figures", "data"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+    def __init__(self, page: Path, figures_dir: Path, data_dir: Path) -> None:
+        self.page_dir = Path(page).parent
+        self.figures_dir, self.data_dir = Path(figures_dir), Path(data_dir)
+        for folder in (self.page_dir, self.figures_dir, self.data_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def _link(self, path: Path) -> str:
+        return Path(os.path.relpath(path, self.page_dir)).as_posix()
 
     def data(self, name: str, frame: pd.DataFrame) -> str:
-        """Write ``data/<name>.csv`` and return its relative path."""
-        relative = f"data/{name}.csv"
-        frame.to_csv(self.root / relative, index=False, float_format="%.6g")
-        return relative
+        """Write ``<data_dir>/<name>.csv`` and return its path relative to the page."""
+        path = self.data_dir / f"{name}.csv"
+        frame.to_csv(path, index=False, float_format="%.6g")
+        return self._link(path)
 
     def figure(self, name: str, fig, title: str, caption: str, frame: pd.DataFrame) -> Figure:
-        """Save a matplotlib figure as ``figures/<name>.png`` (and its data) and close it."""
+        """Save a matplotlib figure as ``<figures_dir>/<name>.png`` (and its data), close it."""
         import matplotlib.pyplot as plt
 
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
         plt.close(fig)
         png = buffer.getvalue()
-        relative = f"figures/{name}.png"
-        (self.root / relative).write_bytes(png)
+        path = self.figures_dir / f"{name}.png"
+        path.write_bytes(png)
         src = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-        return Figure(name, title, caption, src, relative, self.data(name, frame))
+        return Figure(name, title, caption, src, self._link(path), self.data(name, frame))
 
 
-def fmt(value: Any, digits: int = 2) -> str:
-    """A number for a table: fixed digits, an en dash for missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+def missing(value: Any) -> bool:
+    """True for None, NaN and pandas' NA."""
+    return value is None or bool(pd.isna(value))
+
+
+def fmt(value: Any, digits: int = 2, signed: bool = False) -> str:
+    """A number for a table: fixed digits (a sign when ``signed``), an en dash for missing."""
+    if missing(value):
         return "–"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        if isinstance(value, int) and not signed:
+            return str(value)
+        return f"{float(value):+.{digits}f}" if signed else f"{float(value):.{digits}f}"
     return str(value)
 
 
-def accuracy_cell(value: Any, kind: str | None = None, cls: str = "") -> Cell:
-    """A cell showing an accuracy with a proportional bar in the condition's colour."""
-    missing = value is None or (isinstance(value, float) and math.isnan(value))
-    return Cell(fmt(value), bar=None if missing else float(value), kind=kind, cls=cls)
+def fmt_interval(low: Any, high: Any, digits: int = 2, signed: bool = False) -> str:
+    """``[0.48, 0.74]``, or an empty string when the interval is missing."""
+    if missing(low) or missing(high):
+        return ""
+    return f"[{fmt(float(low), digits, signed)}, {fmt(float(high), digits, signed)}]"
+
+
+def with_interval(value: Any, low: Any, high: Any, digits: int = 2, signed: bool = False) -> str:
+    """``0.62 [0.48, 0.74]`` (plain text, for sentences and CSVs)."""
+    interval = fmt_interval(low, high, digits, signed)
+    return fmt(value, digits, signed) + (f" {interval}" if interval else "")
+
+
+def accuracy_cell(
+    value: Any, kind: str | None = None, low: Any = None, high: Any = None, cls: str = ""
+) -> Cell:
+    """An accuracy with a proportional bar in the condition's colour and its interval."""
+    bar = None if missing(value) else min(max(float(value), 0.0), 1.0)
+    return Cell(fmt(value), bar=bar, kind=kind, cls=cls, interval=fmt_interval(low, high))
+
+
+def plural(n: int, noun: str, plural_form: str | None = None) -> str:
+    """``1 task``, ``2 tasks``, ``0 tasks``."""
+    return f"{n} {noun if n == 1 else plural_form or noun + 's'}"
+
+
+def layer_text(layer: Any) -> str:
+    """``L7``, or ``no best layer`` when the table has none."""
+    return "no best layer" if missing(layer) else f"L{int(layer)}"

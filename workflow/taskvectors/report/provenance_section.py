@@ -1,4 +1,5 @@
-"""Section 8: what produced the numbers (config, models, packages, commit) and how long it took."""
+"""The last section: what produced the numbers (config, models, packages, commit) and how long
+each pipeline stage took, from the model records, the summary's provenance and the benchmarks."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pandas as pd
 import yaml
 
 from taskvectors.report.context import Context
-from taskvectors.report.load import read_benchmarks, stage_times
+from taskvectors.report.inputs import stage_times
 from taskvectors.report.page import Cell, Row, Section, Table, fmt
 
 MODEL_FIELDS = (
@@ -16,6 +17,7 @@ MODEL_FIELDS = (
     "name_or_path",
     "revision",
     "dtype",
+    "device",
     "model_type",
     "n_layers",
     "d_model",
@@ -36,11 +38,11 @@ def provenance_section(ctx: Context) -> Section:
     section = Section(
         "provenance",
         "Provenance",
-        "What produced these numbers: the run's configuration, the models, the "
-        "software, and the wall time of each pipeline stage.",
+        "What produced these numbers: the models, the software, the wall time of each "
+        "pipeline stage, and the run's configuration.",
     )
     section.add(_models_table(ctx))
-    block = ctx.tree.provenance()
+    block = ctx.tables.provenance
     environment = [
         ("git commit", block.get("git_commit", "unknown")),
         ("python", block.get("python", "unknown")),
@@ -49,7 +51,7 @@ def provenance_section(ctx: Context) -> Section:
     section.add(
         Table(
             "environment",
-            "Software, from the results' provenance block.",
+            "Software, from the summary's provenance (summary.provenance.json).",
             ["Item", "Version"],
             [Row([Cell(k, cls="name"), Cell(str(v))]) for k, v in environment],
             ctx.out.data("environment", pd.DataFrame(environment, columns=["item", "version"])),
@@ -57,24 +59,21 @@ def provenance_section(ctx: Context) -> Section:
             narrow=True,
         )
     )
-    section.add(_benchmarks_table(ctx))
+    section.add(_stage_table(ctx))
     section.heading("Configuration")
     section.code(yaml.safe_dump(_plain(ctx.config), sort_keys=False, allow_unicode=True).rstrip())
     return section
 
 
 def _models_table(ctx: Context) -> Table:
-    records = []
-    for model in ctx.models:
-        record = ctx.tree.model_record(model)
-        records.append(
-            {
-                "alias": model,
-                **{f: record.get(f) for f in MODEL_FIELDS},
-                "paper_model": ctx.paper_models.get(model),
-            }
-        )
-    frame = pd.DataFrame(records, columns=["alias", *MODEL_FIELDS, "paper_model"])
+    records = [
+        {
+            "alias": model,
+            **{f: ctx.tables.model_records[model].get(f) for f in MODEL_FIELDS},
+            "paper_model": ctx.paper_models.get(model),
+        }
+        for model in ctx.models
+    ]
     rows = [
         Row(
             [Cell(r["alias"], cls="name")]
@@ -89,6 +88,7 @@ def _models_table(ctx: Context) -> Table:
         "Name or path",
         "Revision",
         "dtype",
+        "Device",
         "Type",
         "Layers",
         "d_model",
@@ -97,16 +97,16 @@ def _models_table(ctx: Context) -> Table:
     ]
     return Table(
         "models",
-        "Models, from results/models/{model}.json.",
+        "Models, from the model records (models/{model}.json): the dtype and device used.",
         columns,
         rows,
-        ctx.out.data("models", frame),
-        6,
+        ctx.out.data("models", pd.DataFrame(records)),
+        7,
     )
 
 
-def _benchmarks_table(ctx: Context) -> Table:
-    times = stage_times(read_benchmarks(ctx.benchmarks_dir))
+def _stage_table(ctx: Context) -> Table:
+    times = stage_times(ctx.tables.jobs)
     rows = [
         Row(
             [
@@ -119,27 +119,22 @@ def _benchmarks_table(ctx: Context) -> Table:
         )
         for r in times.itertuples()
     ]
-    if len(times):
-        rows.append(
-            Row(
-                [
-                    Cell("all stages", cls="name"),
-                    Cell(str(int(times["jobs"].sum()))),
-                    Cell(f"{times['total_s'].sum():,.1f}"),
-                    Cell(""),
-                    Cell(""),
-                ],
-                cls="total",
-            )
+    rows.append(
+        Row(
+            [
+                Cell("all stages", cls="name"),
+                Cell(str(int(times["jobs"].sum()))),
+                Cell(f"{times['total_s'].sum():,.1f}"),
+                Cell(""),
+                Cell(""),
+            ],
+            cls="total",
         )
-    caption = (
-        "Wall time per pipeline stage, from the Snakemake benchmark files."
-        if len(times)
-        else "No Snakemake benchmark files were found."
     )
     return Table(
         "stage_times",
-        caption,
+        "Wall time per pipeline stage (summed over its jobs; with several cores jobs overlap, "
+        "so the run took less than the total), from the Snakemake benchmark files.",
         ["Stage (rule)", "Jobs", "Total s", "Max s", "Max RSS (MB)"],
         rows,
         ctx.out.data("stage_times", times),

@@ -1,318 +1,451 @@
-"""Sections 1–3: the headline means, the per-task table and the layer sweeps."""
+"""Sections 1–3: the headline means, the per-task tables and the layer sweeps.
+
+Every number comes from ``summary_models.csv``, ``summary.csv`` and the sweep files, intervals
+included; the paper's numbers come from its published tables. These functions only choose rows,
+format them and plot them.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from taskvectors.analysis.common import FAMILIES, short_task_name
-from taskvectors.analysis.headline import MIN_ICL_GAIN, model_means, paper_filter, takeaway
-from taskvectors.analysis.layers import mean_layer_curve
+from taskvectors.analysis.common import FAMILIES, short_task_name, task_family
+from taskvectors.analysis.headline import MIN_ICL_GAIN
 from taskvectors.analysis.reference import (
     paper_layer_curves,
     paper_model_means,
     paper_task_results,
 )
 from taskvectors.report import figures
-from taskvectors.report.context import REFERENCE_LAYERS, REFERENCE_MAIN, Context
-from taskvectors.report.page import Cell, Row, Section, Table, accuracy_cell, fmt
+from taskvectors.report.context import Context
+from taskvectors.report.inputs import split_tasks
+from taskvectors.report.page import (
+    Cell,
+    Row,
+    Section,
+    Table,
+    accuracy_cell,
+    fmt,
+    fmt_interval,
+    layer_text,
+    missing,
+    plural,
+    with_interval,
+)
+
+MAIN = ("baseline", "tv", "icl")
+TASK_SET_LABELS = {
+    "all": "all tasks",
+    "paper_filter": "paper's filter",
+    "shared": "shared by every model",
+}
+TASK_SET_PHRASES = {
+    "all": "each model's tasks (no filter)",
+    "paper_filter": "each model's tasks kept by the paper's filter",
+    "shared": "the tasks every model keeps",
+}
+
+
+# -- headline -----------------------------------------------------------------------------------
+
+
+def comparison_set(summary_models: pd.DataFrame, models: list[str]) -> str:
+    """The task set on which models are compared: ``shared`` when it holds a task, else
+    ``paper_filter`` when every model keeps one, else ``all``."""
+    rows = summary_models.set_index(["model", "task_set"])
+    if all(rows.at[(m, "shared"), "n_tasks"] > 0 for m in models):
+        return "shared"
+    if all(rows.at[(m, "paper_filter"), "n_tasks"] > 0 for m in models):
+        return "paper_filter"
+    return "all"
 
 
 def headline_section(ctx: Context) -> tuple[Section, list[str]]:
-    """Per-model means after the paper's filter, beside the paper's; one takeaway per model."""
+    """Per-model means on one task set beside the paper's; one takeaway line per model."""
     section = Section(
         "headline",
         "Headline: task vectors vs. ICL",
-        "Mean accuracy over tasks per model: zero-shot baseline, the zero-shot "
-        "prompt with the task vector patched in at the task's best layer, and "
-        "5-shot ICL (paper Fig. 4).",
+        "Mean test accuracy over tasks per model, with 95% bootstrap intervals over tasks and "
+        "examples: zero-shot baseline, the zero-shot prompt with the task vector patched in at "
+        "the task's best layer, and few-shot ICL (paper Fig. 4).",
     )
-    summary = ctx.tree.summary
-    if summary.empty:
-        section.note("No summary.csv in the results: nothing to summarise yet.")
-        return section, [f"{model}: no results" for model in ctx.models]
-    kept, dropped = paper_filter(summary)
-    ours = model_means(kept, model_order=ctx.models)
-    reference = ctx.reference(REFERENCE_MAIN)
-    paper = paper_model_means(reference) if reference is not None else ours.iloc[:0]
-    plotted = _plotted_means(summary, ours, ctx.models)
-    data = pd.concat([plotted.assign(source="this run"), paper.assign(source="Hendel et al. 2023")])
-    caption = (
-        f"Bars: mean over the (model, task) pairs kept by the paper's filter (ICL − baseline ≥ "
-        f"{MIN_ICL_GAIN:.2f}). Hatched: the paper's published means, same filter."
-    )
-    if not plotted["filtered"].all():
-        caption += " A model none of whose tasks passes the filter is shown unfiltered."
-    fig = figures.headline_bars(plotted, paper)
-    section.add(ctx.out.figure("headline", fig, "Mean accuracy per model", caption, data))
-    section.add(_headline_table(ctx, summary, ours, paper))
-    if dropped.empty:
-        section.p(
-            f"The paper's filter dropped no pair: ICL beats the baseline by at least "
-            f"{MIN_ICL_GAIN:.2f} on all {len(summary)} (model, task) pairs."
-        )
-    else:
-        section.p(
-            f"The paper's filter dropped {len(dropped)} of {len(summary)} (model, task) "
-            f"pairs, where ICL − baseline < {MIN_ICL_GAIN:.2f}:"
-        )
-        section.list(
-            [
-                f"{r.model} · {short_task_name(r.task)}: ICL {r.icl:.2f} − baseline "
-                f"{r.baseline:.2f} = {r.icl - r.baseline:+.2f}"
-                for r in dropped.itertuples()
-            ]
-        )
-    by_model = ours.set_index("model")
-    n_total = summary.groupby("model").size()
-    lines = [
-        takeaway(m, by_model.loc[m] if m in by_model.index else None, int(n_total.get(m, 0)))
-        for m in ctx.models
+    means = ctx.tables.summary_models
+    chosen = comparison_set(means, ctx.models)
+    ours = means[means["task_set"] == chosen].set_index("model").loc[ctx.models].reset_index()
+    ours["label"] = [
+        f"{m}\n{plural(int(n), 'task')}"
+        for m, n in zip(ours["model"], ours["n_tasks"], strict=True)
     ]
-    return section, lines
+    paper = paper_model_means(ctx.tables.paper_main)
+    section.p(_comparison_sentence(ctx, chosen, ours))
+    data = pd.concat([ours.assign(source="this run"), paper.assign(source="Hendel et al. 2023")])
+    caption = (
+        f"Bars: mean over {TASK_SET_PHRASES[chosen]}, error bars its 95% interval; "
+        f"hatched: the paper's published means over the (model, task) pairs its filter keeps "
+        f"(ICL − baseline ≥ {MIN_ICL_GAIN:.2f}). TV/ICL is the ratio of the means."
+    )
+    fig = figures.headline_bars(ours, paper)
+    section.add(ctx.out.figure("headline", fig, "Mean accuracy per model", caption, data))
+    section.add(_headline_table(ctx, means, paper))
+    _dropped_pairs(ctx, section)
+    return section, [_takeaway(ctx, model) for model in ctx.models]
 
 
-def _plotted_means(summary: pd.DataFrame, kept_means: pd.DataFrame, models) -> pd.DataFrame:
-    """Per-model means after the filter; a model with no kept task gets its unfiltered means
-    (``filtered`` False) so that it still has bars."""
-    unfiltered = model_means(summary, model_order=list(models))
-    missing = unfiltered[~unfiltered["model"].isin(kept_means["model"])]
-    frame = pd.concat([kept_means.assign(filtered=True), missing.assign(filtered=False)])
-    rank = {model: i for i, model in enumerate(models)}
-    return frame.sort_values("model", key=lambda s: s.map(rank)).reset_index(drop=True)
-
-
-def _headline_table(ctx, summary, ours, paper) -> Table:
-    paper = paper.set_index("model")
-    rows, data = [], []
-    for model in ctx.models:
-        mine = ours[ours["model"] == model]
-        theirs = ctx.paper_models.get(model)
-        ref = paper.loc[theirs] if theirs in paper.index else None
-        n_all = int((summary["model"] == model).sum())
-        values = mine.iloc[0] if len(mine) else pd.Series(dtype=float)
-        cells = [Cell(model, cls="name"), Cell(f"{int(values.get('n_tasks', 0))} / {n_all}")]
-        cells += [accuracy_cell(values.get(c), c) for c in ("baseline", "tv", "icl")]
-        cells.append(Cell(fmt(values.get("tv_icl_ratio")), cls="ratio"))
-        if ref is None:
-            cells.append(Cell("no paper model of this name", cls="paper"))
-        else:
-            published = " / ".join(fmt(ref[c]) for c in ("baseline", "tv", "icl"))
-            cells.append(
-                Cell(f"{theirs}: {published} · TV/ICL {ref['tv_icl_ratio']:.2f}", cls="paper")
-            )
-        rows.append(Row(cells))
-        data.append(
-            {
-                "model": model,
-                "n_tasks_kept": values.get("n_tasks", 0),
-                "n_tasks": n_all,
-                **{c: values.get(c) for c in ("baseline", "tv", "icl", "tv_icl_ratio")},
-                "paper_model": theirs,
-                **{
-                    f"paper_{c}": None if ref is None else ref[c]
-                    for c in ("baseline", "tv", "icl", "tv_icl_ratio")
-                },
-            }
+def _comparison_sentence(ctx: Context, chosen: str, ours: pd.DataFrame) -> str:
+    tasks = [short_task_name(t) for t in split_tasks(str(ours["tasks"].iloc[0]))]
+    if chosen == "shared":
+        scope = "every model" if len(ctx.models) > 1 else "the model"
+        return (
+            f"Models are compared on the {plural(len(tasks), 'task')} that pass the paper's "
+            f"filter for {scope}: {', '.join(tasks)}."
         )
+    if chosen == "paper_filter":
+        return (
+            "No task passes the paper's filter for every model, so each model's bars average "
+            "its own kept tasks (their counts are under the bars): these means are not "
+            "comparable across models."
+        )
+    return (
+        "No task passes the paper's filter for some model, so the bars average each model's "
+        "tasks without the filter."
+    )
+
+
+def _headline_table(ctx: Context, means: pd.DataFrame, paper: pd.DataFrame) -> Table:
+    paper = paper.set_index("model")
+    rows = []
+    for model in ctx.models:
+        theirs = ctx.paper_models.get(model)
+        for task_set in ("all", "paper_filter", "shared"):
+            r = means[(means["model"] == model) & (means["task_set"] == task_set)].iloc[0]
+            cells = [
+                Cell(model, cls="name"),
+                Cell(TASK_SET_LABELS[task_set]),
+                Cell(str(int(r["n_tasks"]))),
+            ]
+            cells += [accuracy_cell(r[c], c, r[f"{c}_low"], r[f"{c}_high"]) for c in MAIN]
+            cells.append(
+                Cell(fmt(r["ratio"]), interval=fmt_interval(r["ratio_low"], r["ratio_high"]))
+            )
+            cells.append(
+                Cell(
+                    fmt(r["tv_minus_icl"], signed=True),
+                    interval=fmt_interval(
+                        r["tv_minus_icl_low"], r["tv_minus_icl_high"], signed=True
+                    ),
+                )
+            )
+            cells.append(_paper_cell(theirs, paper) if task_set == "paper_filter" else Cell(""))
+            rows.append(Row(cells))
     columns = [
         "Model",
-        "Tasks kept",
+        "Task set",
+        "Tasks",
         "Baseline",
         "TV",
         "ICL",
         "TV/ICL",
+        "TV − ICL",
         "Paper (baseline / TV / ICL)",
     ]
+    data = means.assign(paper_model=means["model"].map(ctx.paper_models))
     return Table(
         "headline_table",
-        "Per-model means after the filter, beside the paper's model of the same name (if any).",
+        "Per-model means on each task set with 95% intervals, beside the paper's model of the "
+        "same name (if any, after its filter).",
         columns,
         rows,
-        ctx.out.data("headline_table", pd.DataFrame(data)),
+        ctx.out.data("headline_table", data),
+        2,
     )
+
+
+def _paper_cell(theirs: str | None, paper: pd.DataFrame) -> Cell:
+    if theirs is None or theirs not in paper.index:
+        return Cell("no paper model of this name", cls="paper")
+    ref = paper.loc[theirs]
+    published = " / ".join(fmt(ref[c]) for c in MAIN)
+    return Cell(f"{theirs}: {published} · TV/ICL {ref['tv_icl_ratio']:.2f}", cls="paper")
+
+
+def _kept_tasks(ctx: Context, model: str) -> list[str]:
+    means = ctx.tables.summary_models
+    row = means[(means["model"] == model) & (means["task_set"] == "paper_filter")].iloc[0]
+    return split_tasks(str(row["tasks"]))
+
+
+def _dropped_pairs(ctx: Context, section: Section) -> None:
+    summary = ctx.tables.summary
+    lines = []
+    for model in ctx.models:
+        kept = set(_kept_tasks(ctx, model))
+        rows = summary[(summary["model"] == model) & ~summary["task"].isin(kept)]
+        lines += [
+            f"{model} · {short_task_name(r.task)}: ICL {fmt(r.icl)}, baseline {fmt(r.baseline)}"
+            for r in rows.itertuples()
+        ]
+    counts = "; ".join(
+        f"{m}: {len(_kept_tasks(ctx, m))} of {plural(int((summary['model'] == m).sum()), 'task')}"
+        for m in ctx.models
+    )
+    section.p(f"Tasks kept by the paper's filter (ICL − baseline ≥ {MIN_ICL_GAIN:.2f}): {counts}.")
+    if lines:
+        section.p(f"The filter dropped {plural(len(lines), '(model, task) pair')}:")
+        section.list(lines)
+
+
+def _takeaway(ctx: Context, model: str) -> str:
+    means = ctx.tables.summary_models
+    r = means[(means["model"] == model) & (means["task_set"] == "paper_filter")].iloc[0]
+    n_all = int((ctx.tables.summary["model"] == model).sum())
+    if int(r["n_tasks"]) == 0:
+        return (
+            f"{model}: no task passes the paper's filter (ICL − baseline ≥ {MIN_ICL_GAIN:.2f}) "
+            f"among its {plural(n_all, 'task')}, so there is no ICL gain for task vectors to "
+            "recover"
+        )
+    share = "n/a" if missing(r["ratio"]) else f"{r['ratio']:.0%}"
+    interval = fmt_interval(r["ratio_low"], r["ratio_high"])
+    return (
+        f"{model}: task vectors recover {share} {interval} of ICL accuracy "
+        f"(TV {with_interval(r['tv'], r['tv_low'], r['tv_high'])}, ICL "
+        f"{with_interval(r['icl'], r['icl_low'], r['icl_high'])}, baseline {fmt(r['baseline'])}) "
+        f"over {int(r['n_tasks'])} of {plural(n_all, 'task')} (the paper's filter)"
+    )
+
+
+# -- per task -----------------------------------------------------------------------------------
+
+
+def _with_paper(ctx: Context) -> pd.DataFrame:
+    """``summary.csv`` with ``family``, ``kept`` (by the paper's filter) and the paper's
+    numbers for the same model and task (``paper_baseline, paper_tv, paper_icl``)."""
+    summary = ctx.tables.summary.copy()
+    summary["family"] = [
+        task_family(t, c) for t, c in zip(summary["task"], summary["category"], strict=True)
+    ]
+    kept = {(m, t) for m in ctx.models for t in _kept_tasks(ctx, m)}
+    summary["kept"] = [
+        (m, t) in kept for m, t in zip(summary["model"], summary["task"], strict=True)
+    ]
+    summary["paper_model"] = summary["model"].map(ctx.paper_models)
+    paper = paper_task_results(ctx.tables.paper_main).drop(columns="category")
+    paper = paper.rename(columns={c: f"paper_{c}" for c in MAIN})
+    return summary.merge(paper, on=["paper_model", "task"], how="left")
+
+
+def _family_order(frame: pd.DataFrame) -> list[str]:
+    present = list(dict.fromkeys(frame["family"]))
+    return [f for f in FAMILIES if f in present] + [f for f in present if f not in FAMILIES]
 
 
 def per_task_section(ctx: Context) -> Section:
-    """One row per model × task, grouped by family, with the paper's numbers where they exist."""
+    """Per model and task: accuracies with intervals, the trivial baselines and their flags, the
+    scoring variants, the spacing and sizes, and the paper's numbers where they exist."""
     section = Section(
         "per-task",
         "Per-task results",
-        "Test accuracy of each condition; the best layer is the dev argmax "
-        "(earliest on ties) out of the model's layers. Faded rows are dropped by "
-        "the paper's filter.",
+        "Test accuracy of each condition with its 95% Wilson interval; the best layer is the "
+        "dev argmax (earliest on ties). Majority: always the task's most frequent answer; copy: "
+        "the query itself. ⚑ marks a task where one of them reaches the lower end of ICL's or "
+        "TV's interval. Faded rows are dropped by the paper's filter.",
     )
-    summary = ctx.tree.summary
-    if summary.empty:
-        section.note("No summary.csv in the results.")
-        return section
-    reference = ctx.reference(REFERENCE_MAIN)
-    paper = paper_task_results(reference) if reference is not None else None
-    kept, _ = paper_filter(summary)
-    merged = summary.assign(
-        kept=summary.index.isin(kept.index), paper_model=summary["model"].map(ctx.paper_models)
-    )
-    if paper is not None:
-        merged = merged.merge(
-            paper.drop(columns="category")
-            .add_prefix("paper_")
-            .rename(columns={"paper_paper_model": "paper_model", "paper_task": "task"}),
-            on=["paper_model", "task"],
-            how="left",
-        )
-    with_paper = paper is not None and merged["paper_model"].notna().any()
+    merged = _with_paper(ctx)
+    with_paper = merged["paper_tv"].notna().any()
     if not with_paper:
         section.p(
             "No model of this run is one of the paper's (GPT-J 6B, Pythia 2.8B/6.9B/12B, "
-            "LLaMA 7B/13B/30B), so there are no published numbers to set beside ours."
+            "LLaMA 7B/13B/30B), so there are no published numbers to set beside these."
         )
-    present = set(merged["family"])
-    families = [f for f in FAMILIES if f in present] + sorted(present - set(FAMILIES))
+    for model in ctx.models:
+        rows = merged[merged["model"] == model]
+        rows = pd.concat([rows[rows["family"] == f] for f in _family_order(rows)])
+        plotted = rows.assign(flagged=rows["explained_by"] != "")
+        section.add(
+            ctx.out.figure(
+                f"per_task_{model}",
+                figures.per_task_dots(plotted, model),
+                f"{model}: accuracy per task",
+                "Dots: test accuracy, lines: 95% Wilson intervals. Marks: the majority and copy "
+                "baselines. Hollow diamonds: the paper's TV and ICL for the same model, if any.",
+                plotted,
+            )
+        )
+    section.add(_accuracy_table(ctx, merged, with_paper))
+    section.add(_scoring_table(ctx, merged))
+    flagged = merged[merged["explained_by"] != ""]
+    if len(flagged):
+        section.p("Tasks where a trivial baseline reaches the interval of ICL or TV:")
+        section.list(
+            [
+                f"{r.model} · {short_task_name(r.task)}: {r.explained_by.replace('+', ' and ')} "
+                f"(majority {fmt(r.majority)}, copy {fmt(r.copy)}; ICL "
+                f"{with_interval(r.icl, r.icl_low, r.icl_high)}, TV "
+                f"{with_interval(r.tv, r.tv_low, r.tv_high)})"
+                for r in flagged.itertuples()
+            ]
+        )
+    return section
+
+
+def _grouped_rows(merged: pd.DataFrame, make_row) -> list[Row]:
     rows = []
-    for family in families:
+    for family in _family_order(merged):
         rows.append(Row([], group=family))
         part = merged[merged["family"] == family]
         for task in dict.fromkeys(part["task"]):
-            for r in part[part["task"] == task].itertuples():
-                rows.append(_task_row(r, with_paper))
-    columns = ["Task", "Model", "n test", "Best layer", "Baseline", "TV", "ICL"]
-    if with_paper:
-        columns += ["Paper baseline", "Paper TV", "Paper ICL"]
-    data = ctx.out.data("per_task", merged)
-    section.add(Table("per_task", "Test accuracy per model and task.", columns, rows, data, 2))
-    return section
+            rows += [make_row(r) for r in part[part["task"] == task].itertuples()]
+    return rows
 
 
-def _task_row(r, with_paper: bool) -> Row:
-    best = "–" if pd.isna(r.best_layer) else f"L{int(r.best_layer)}"
-    if not pd.isna(r.n_layers):
-        best += f" / {int(r.n_layers)}"
-    cells = [
-        Cell(short_task_name(r.task), cls="name", title=r.task),
-        Cell(r.model),
-        Cell(fmt(r.n_test) if pd.isna(r.n_test) else str(int(r.n_test))),
-        Cell(best),
-    ]
-    cells += [accuracy_cell(getattr(r, c), c) for c in ("baseline", "tv", "icl")]
-    if with_paper:
-        cells += [
-            accuracy_cell(getattr(r, f"paper_{c}", None), c, cls="paper")
-            for c in ("baseline", "tv", "icl")
+def _accuracy_table(ctx: Context, merged: pd.DataFrame, with_paper: bool) -> Table:
+    def make_row(r) -> Row:
+        flag = f"⚑ {r.explained_by.replace('+', ' + ')}" if r.explained_by else ""
+        cells = [
+            Cell(short_task_name(r.task), cls="name", title=r.task, badge=flag),
+            Cell(r.model),
+            Cell(f"{r.spacing} · {int(r.n_pairs)}"),
+            Cell(f"{int(r.n_test)} / {int(r.n_queries)}"),
+            Cell(
+                f"{layer_text(r.best_layer)} / {int(r.n_layers)}"
+                if not missing(r.best_layer)
+                else "no best layer"
+            ),
         ]
-    return Row(cells, cls="" if r.kept else "dropped")
+        cells += [
+            accuracy_cell(getattr(r, c), c, getattr(r, f"{c}_low"), getattr(r, f"{c}_high"))
+            for c in MAIN
+        ]
+        cells += [
+            Cell(
+                fmt(getattr(r, c)),
+                interval=fmt_interval(getattr(r, f"{c}_low"), getattr(r, f"{c}_high")),
+            )
+            for c in ("majority", "copy")
+        ]
+        cells.append(
+            Cell(
+                fmt(r.tv_minus_icl, signed=True),
+                interval=fmt_interval(r.tv_minus_icl_low, r.tv_minus_icl_high, signed=True),
+            )
+        )
+        if with_paper:
+            published = [getattr(r, f"paper_{c}") for c in MAIN]
+            text = "–" if all(missing(v) for v in published) else " / ".join(map(fmt, published))
+            cells.append(Cell(text, cls="paper"))
+        return Row(cells, cls="" if r.kept else "dropped")
+
+    columns = [
+        "Task",
+        "Model",
+        "Spacing · pairs",
+        "Test / queries",
+        "Best layer",
+        "Baseline",
+        "TV",
+        "ICL",
+        "Majority",
+        "Copy",
+        "TV − ICL",
+    ]
+    if with_paper:
+        columns.append("Paper B / TV / ICL")
+    return Table(
+        "per_task",
+        "Test accuracy per model and task (headline score). Spacing · pairs: the prompt's "
+        "spacing and the task's pairs kept by its filter under it; test / queries: test prompts "
+        "and distinct test queries.",
+        columns,
+        _grouped_rows(merged, make_row),
+        ctx.out.data("per_task", merged),
+        2,
+        compact=True,
+    )
+
+
+def _scoring_table(ctx: Context, merged: pd.DataFrame) -> Table:
+    headline = "first token" if ctx.answer == "first_token" else "full answer"
+
+    def make_row(r) -> Row:
+        cells = [Cell(short_task_name(r.task), cls="name", title=r.task), Cell(r.model)]
+        for suffix in ("", "_full", "_strict"):
+            cells += [Cell(fmt(getattr(r, f"{c}{suffix}")), cls=f"cond {c}") for c in MAIN]
+        return Row(cells, cls="" if r.kept else "dropped")
+
+    columns = ["Task", "Model"]
+    for label in ("", " full", " strict"):
+        columns += [f"{c}{label}" for c in ("Baseline", "TV", "ICL")]
+    data_columns = ["model", "task"] + [f"{c}{s}" for s in ("", "_full", "_strict") for c in MAIN]
+    return Table(
+        "scoring",
+        f"The same test prompts under three scorings: the headline score ({headline}, "
+        "evaluation.answer), the greedy full answer, and the strict first token (the "
+        "prediction's first token is the answer's own first token in context; the paper's "
+        "prefix rule also accepts a one-letter token such as 'B' for 'Belmopan').",
+        columns,
+        _grouped_rows(merged, make_row),
+        ctx.out.data("scoring", merged[data_columns]),
+        2,
+    )
+
+
+# -- layers -------------------------------------------------------------------------------------
 
 
 def layers_section(ctx: Context) -> Section:
-    """Small multiples of the sweeps per model, and the mean curve over depth beside the paper."""
+    """Small multiples of every sweep with its bands, and all tasks by relative depth beside the
+    paper's mean curves."""
     section = Section(
         "layers",
         "Layer sweeps",
-        "Task-vector accuracy when θ is extracted from and patched into the output "
-        "of each decoder block (0-indexed).",
+        "Task-vector accuracy when θ is extracted from and patched into the output of each "
+        "decoder block (0-indexed), with 95% Wilson bands.",
     )
-    sweeps = ctx.tree.sweeps
-    if sweeps.empty:
-        section.note("No sweep files in the results.")
-        return section
-    summary = ctx.tree.summary
+    sweeps, summary = ctx.tables.sweeps, ctx.tables.summary
+    paper_tasks, paper_means = paper_layer_curves(ctx.tables.paper_layers)
     for model in ctx.models:
         rows = sweeps[sweeps["model"] == model]
-        if rows.empty:
-            section.note(f"{model}: no sweep files.")
-            continue
-        best = {t: b for (m, t), b in ctx.tree.best_layers.items() if m == model}
-        levels = summary.loc[summary["model"] == model, ["task", "baseline", "icl"]]
-        fig = figures.sweep_grid(rows, best, levels)
+        n_layers = int(ctx.tables.model_records[model]["n_layers"])
+        levels = summary.loc[
+            summary["model"] == model,
+            ["task"] + [f"{c}{s}" for c in ("icl", "baseline") for s in ("", "_low", "_high")],
+        ]
         section.add(
             ctx.out.figure(
                 f"sweeps_{model}",
-                fig,
+                figures.sweep_grid(rows, levels, paper_tasks, n_layers),
                 f"{model}: accuracy by layer",
-                "Solid: dev accuracy (chooses the layer, marked). Light: test accuracy at "
-                "every layer. Dashed: the task's ICL accuracy; dotted: its baseline.",
+                "Solid with band: dev accuracy (chooses the layer, marked). Light: test accuracy. "
+                "Dashed and dotted: the task's ICL and baseline test accuracy with their bands. "
+                "Grey: the paper's dev curves of the same task (GPT-J 6B, LLaMA 7B, Pythia 6.9B), "
+                "placed by relative depth.",
                 rows.drop(columns=["model"]).assign(model=model),
             )
         )
-    _depth_block(ctx, section, sweeps)
-    return section
-
-
-def _depth_block(ctx: Context, section: Section, sweeps: pd.DataFrame) -> None:
-    n_layers = {m: ctx.tree.n_layers(m) for m in ctx.models if ctx.tree.n_layers(m)}
-    ours = mean_layer_curve(sweeps, n_layers)
-    reference = ctx.reference(REFERENCE_LAYERS)
-    if reference is not None:
-        paper_tasks, paper = paper_layer_curves(reference)
-    else:
-        paper_tasks = pd.DataFrame(columns=["paper_model", "task", "layer", "is_best"])
-        paper = pd.DataFrame(columns=["paper_model", "layer", "depth", "accuracy", "n_tasks"])
-    data = pd.concat(
-        [
-            ours.assign(source="this run"),
-            paper.rename(columns={"paper_model": "model"}).assign(source="paper"),
-        ]
-    )
+        none = summary[(summary["model"] == model) & summary["best_layer"].isna()]
+        if len(none):
+            section.note(
+                f"{model}: no best layer for {', '.join(short_task_name(t) for t in none['task'])}"
+                " (every layer scores 0 on dev), so their TV accuracy is not read at any layer."
+            )
+    depth = sweeps[sweeps["split"] == "dev"].copy()
+    layers = {m: int(ctx.tables.model_records[m]["n_layers"]) for m in ctx.models}
+    depth["depth"] = depth["layer"] / (depth["model"].map(layers) - 1).clip(lower=1)
     section.add(
         ctx.out.figure(
             "depth_curves",
-            figures.depth_curves(ours, paper),
-            "Mean dev accuracy against relative depth",
-            "Mean over all tasks of the dev accuracy at each layer, with depth normalised "
-            "to layer / (n_layers − 1). Dashed: the paper's released curves (18 tasks "
-            "each).",
-            data,
-        )
-    )
-    rows, records = [], []
-    curves = [(m, ours[ours["model"] == m], False) for m in ctx.models if m in set(ours["model"])]
-    curves += [
-        (m, paper[paper["paper_model"] == m], True) for m in dict.fromkeys(paper["paper_model"])
-    ]
-    for name, curve, is_paper in curves:
-        peak = curve.loc[curve["accuracy"].idxmax()]
-        n = int(curve["layer"].max()) + 1 if is_paper else n_layers.get(name)
-        if is_paper:
-            chosen = paper_tasks[(paper_tasks["paper_model"] == name) & paper_tasks["is_best"]]
-            med = chosen["layer"].median()
-        else:
-            chosen = [b for (m, _), b in ctx.tree.best_layers.items() if m == name]
-            med = float(pd.Series(chosen).median()) if chosen else None
-        record = {
-            "model": name,
-            "source": "paper" if is_paper else "this run",
-            "n_layers": n,
-            "peak_layer": int(peak["layer"]),
-            "peak_depth": peak["depth"],
-            "peak_accuracy": peak["accuracy"],
-            "median_best_layer": med,
-        }
-        records.append(record)
-        rows.append(
-            Row(
+            figures.depth_overview(depth, paper_means, ctx.models),
+            "Dev accuracy against relative depth",
+            "Thin lines: every task of this run, layer / (n_layers − 1). Dashed: the paper's mean "
+            "dev curves over its 18 tasks.",
+            pd.concat(
                 [
-                    Cell(name, cls="name paper" if is_paper else "name"),
-                    Cell(record["source"]),
-                    Cell(fmt(n)),
-                    Cell(f"L{record['peak_layer']} ({peak['depth']:.0%})"),
-                    accuracy_cell(peak["accuracy"], "tv"),
-                    Cell("–" if med is None or pd.isna(med) else f"L{med:g}"),
+                    depth[["model", "task", "layer", "depth", "accuracy"]].assign(
+                        source="this run"
+                    ),
+                    paper_means.rename(columns={"paper_model": "model"}).assign(source="paper"),
                 ]
-            )
-        )
-    columns = [
-        "Model",
-        "Source",
-        "Layers",
-        "Peak of mean curve",
-        "Peak accuracy",
-        "Median best layer",
-    ]
-    section.add(
-        Table(
-            "depth_peaks",
-            "Where the mean curve peaks.",
-            columns,
-            rows,
-            ctx.out.data("depth_peaks", pd.DataFrame(records)),
-            2,
+            ),
         )
     )
+    return section
