@@ -13,6 +13,11 @@ the longest one), which is where every Hugging Face decoder keeps its blocks.
 transformers 5 differs by architecture in what a block returns: most return the hidden-state
 tensor, GPT-J returns a tuple ``(hidden_states, ...)``. :func:`block_hidden` and
 :func:`with_block_hidden` read and write both forms.
+
+Models spread over several devices by accelerate (``device_map``) keep working: accelerate wraps
+each block's ``forward`` (its hooks move the inputs to the block's device), and the forward hooks
+here run on the block's output, wherever it is. Recorded states are gathered on the device of the
+first block's output, and a patched vector is moved to the device of the output it replaces.
 """
 
 from __future__ import annotations
@@ -46,24 +51,32 @@ BLOCK_PATHS = {
 
 def decoder_blocks(model: nn.Module) -> nn.ModuleList:
     """The model's decoder blocks, in order (block ``l`` produces hidden state ``l``)."""
+    return model.get_submodule(find_decoder_blocks(model)[0])
+
+
+def find_decoder_blocks(model: nn.Module) -> tuple[str, str]:
+    """Where the decoder blocks are: their dotted module path, and ``"table"`` when the
+    architecture table gave it or ``"fallback"`` when the ModuleList search did."""
     path = BLOCK_PATHS.get(getattr(model.config, "model_type", ""))
     if path is not None:
         module = model
         for name in path.split("."):
             module = getattr(module, name, None)
         if isinstance(module, nn.ModuleList):
-            return module
-    return _longest_module_list(model)
+            return path, "table"
+    return _longest_module_list(model), "fallback"
 
 
-def _longest_module_list(model: nn.Module) -> nn.ModuleList:
+def _longest_module_list(model: nn.Module) -> str:
     """Fallback: the ModuleList whose length is the config's layer count, else the longest one."""
-    lists = [m for m in model.modules() if isinstance(m, nn.ModuleList) and len(m) > 0]
+    lists = [
+        (name, m) for name, m in model.named_modules() if isinstance(m, nn.ModuleList) and len(m)
+    ]
     if not lists:
         raise ValueError(f"{type(model).__name__}: no decoder blocks (no nn.ModuleList) found")
     n_layers = getattr(model.config.get_text_config(), "num_hidden_layers", None)
-    matching = [m for m in lists if len(m) == n_layers]
-    return max(matching or lists, key=len)
+    matching = [item for item in lists if len(item[1]) == n_layers]
+    return max(matching or lists, key=lambda item: len(item[1]))[0]
 
 
 def block_hidden(output: torch.Tensor | tuple) -> torch.Tensor:
@@ -91,13 +104,15 @@ def hooks(blocks: Sequence[nn.Module], make_hook) -> Iterator[None]:
 def record_last_position(blocks: Sequence[nn.Module]) -> Iterator[list[torch.Tensor]]:
     """Record every block's output at the last position.
 
-    Yields a list that, after a forward pass, holds one ``(batch, d_model)`` tensor per block.
+    Yields a list that, after a forward pass, holds one ``(batch, d_model)`` tensor per block, all
+    on the device of the first block's output (blocks may sit on several devices).
     """
     recorded: list[torch.Tensor] = []
 
     def make_hook(layer: int):
         def hook(module, args, output):
-            recorded.append(block_hidden(output)[:, -1, :].detach())
+            state = block_hidden(output)[:, -1, :].detach()
+            recorded.append(state.to(recorded[0].device) if recorded else state)
 
         return hook
 

