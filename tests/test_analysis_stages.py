@@ -5,15 +5,25 @@ from __future__ import annotations
 import pytest
 import torch
 
+from taskvectors.analysis_jobs import AnalysisJob
+from taskvectors.inference import activations_table, example_vectors
 from taskvectors.prompts import get_template
-from taskvectors.stages import analyses
-from taskvectors.stages.extract import activations_table, example_vectors
+from taskvectors.resampling import demo_pool, sample_examples
+from taskvectors.results import PromptDocument
+from taskvectors.stages.conflicts import TaskSide, conflict_examples, conflict_predictions
+from taskvectors.stages.geometry import run_geometry
+from taskvectors.stages.order import order_predictions
+from taskvectors.stages.top_tokens import top_tokens
+from taskvectors.storage import read_table
+from taskvectors.tasks.pairs import Pair
 from tiny_models import tiny_model
 
 LETTERS = "abcdefghijklmnop"
+TEMPLATE = get_template("paper")
+EVALUATION = {"batch_size": 4, "batch_rows": 32}
 
 
-def prompt_doc(task: str = "letters", n: int = 6) -> dict:
+def prompt_doc(task: str = "letters", n: int = 6) -> PromptDocument:
     pairs = [(x, x.upper()) for x in LETTERS]
     examples = []
     for i in range(n):
@@ -29,101 +39,101 @@ def prompt_doc(task: str = "letters", n: int = 6) -> dict:
                 "dummies": dummies,
             }
         )
-    return {
-        "task": {"name": task, "scoring": "exact"},
-        "template": get_template("paper").to_dict(),
-        "settings": {"n_demos": 3, "n_dummy": 2, "seed": 41},
-        "examples": examples,
-    }
+    return PromptDocument.from_dict(
+        {
+            "task": {"name": task, "scoring": "exact"},
+            "template": TEMPLATE.to_dict(),
+            "settings": {"n_demos": 3, "n_dummy": 2, "seed": 41},
+            "examples": examples,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
-def llama():
+def job():
     torch.manual_seed(0)
-    return tiny_model("llama")
+    model, tokenizer = tiny_model("llama")
+    return AnalysisJob(record=None, model=model, tokenizer=tokenizer, block={"test": True})
 
 
 def test_sampled_examples_keep_query_demos_and_dummies_apart():
     pool = [(x, x.upper()) for x in LETTERS]
-    examples = analyses.sample_examples(pool, 20, 3, 2, 41, "task", "geometry")
-    assert examples == analyses.sample_examples(pool, 20, 3, 2, 41, "task", "geometry")
+    examples = sample_examples(pool, 20, 3, 2, 41, "task", "geometry")
+    assert examples == sample_examples(pool, 20, 3, 2, 41, "task", "geometry")
     for ex in examples:
-        inputs = [x for x, _ in ex["demos"]]
+        inputs = [x for x, _ in ex.demos]
         assert len(set(inputs)) == 3
-        assert ex["query"] not in inputs and not set(ex["dummies"]) & {*inputs, ex["query"]}
-    assert len({tuple(map(tuple, ex["demos"])) for ex in examples}) > 1
+        assert ex.query not in inputs and not set(ex.dummies) & {*inputs, ex.query}
+    assert len({ex.demos for ex in examples}) > 1
 
 
-def test_geometry_gives_n_vectors_per_layer(llama):
-    model, tokenizer = llama
-    table = analyses.geometry(model, tokenizer, prompt_doc(), n_vectors=5, batch_size=4)
-    frame = table.to_pandas()
-    assert len(frame) == 5 * model.config.num_hidden_layers
+def test_demo_pool_is_every_demonstration_once():
+    pool = demo_pool(prompt_doc())
+    assert pool == sorted(set(pool)) and all(y == x.upper() for x, y in pool)
+
+
+def test_geometry_gives_n_vectors_per_layer(job, tmp_path):
+    path = tmp_path / "letters.json"
+    path.write_text(__import__("json").dumps(prompt_doc().to_dict()))
+    out = tmp_path / "letters.parquet"
+    run_geometry(job, {"letters": path}, {"letters": out}, n_vectors=5, batch_size=4)
+    frame = read_table(out)
+    assert len(frame) == 5 * job.model.config.num_hidden_layers
     assert set(frame["split"]) == {"geometry"}
-    assert len(frame["hidden"].iloc[0]) == model.config.hidden_size
+    assert len(frame["hidden"].iloc[0]) == job.model.config.hidden_size
 
 
-def test_top_tokens_ranks_k_tokens_at_every_layer(llama):
-    model, tokenizer = llama
-    doc = prompt_doc()
-    thetas, _ = example_vectors(model, tokenizer, get_template("paper"), doc["examples"], 4, "t")
-    activations = activations_table(doc["examples"], thetas).to_pandas()
-    table = analyses.top_tokens(model, tokenizer, activations, k=3)
-    assert len(table) == 3 * model.config.num_hidden_layers
+def test_top_tokens_ranks_k_tokens_at_every_layer(job):
+    examples = list(prompt_doc().examples)
+    thetas, _ = example_vectors(job.model, job.tokenizer, TEMPLATE, examples, 4, "t")
+    activations = activations_table(examples, thetas).to_pandas()
+    table = top_tokens(job, activations, k=3)
+    assert len(table) == 3 * job.model.config.num_hidden_layers
     for _, layer in table.groupby("layer"):
         assert list(layer["rank"]) == [0, 1, 2]
         assert layer["logit"].is_monotonic_decreasing
 
 
-def test_conflict_examples_use_queries_both_tasks_answer():
-    doc_a = prompt_doc("a")
-    pairs_b = {"a": ["B1"], "b": ["B2"], "zz": ["never"]}
-    examples = analyses.conflict_examples(doc_a, pairs_b, n=10, n_demos=2)
-    assert {ex["query"] for ex in examples} <= {"a", "b"}
-    for ex in examples:
-        assert ex["query"] not in [x for x, _ in ex["demos"]]
-        assert ex["answers_b"] == pairs_b[ex["query"]]
-        assert ex["answers_a"] == [ex["query"].upper()]
+def side(answer: str, inputs: str) -> TaskSide:
+    usable = [Pair(x, (answer + x,)) for x in inputs]
+    full = {x: (answer + x, "alt" + x) for x in LETTERS}
+    return TaskSide(TEMPLATE, usable, full)
 
 
-def test_conflicts_patch_theta_b_at_every_layer(llama):
-    model, tokenizer = llama
-    doc_a, doc_b = prompt_doc("a"), prompt_doc("b")
-    thetas, _ = example_vectors(model, tokenizer, get_template("paper"), doc_b["examples"], 4, "t")
-    activations_b = activations_table(doc_b["examples"], thetas).to_pandas()
-    pairs_b = {x: [x.upper()] for x in LETTERS}
-    frame = analyses.conflicts(
-        model,
-        tokenizer,
-        doc_a,
-        doc_b,
-        activations_b,
-        pairs_b,
-        n=4,
-        n_demos=2,
-        batch_rows=32,
-        max_new_tokens=1,
-    )
-    layers = model.config.num_hidden_layers
-    assert len(frame) == frame["example_id"].nunique() * (layers + 1)
+def test_conflict_queries_pass_both_filters_and_reach_n():
+    a, b = side("A", LETTERS), side("B", "abcdef")  # B's filter keeps six inputs
+    examples_a, examples_b = conflict_examples(a, b, n=10, n_demos=2, n_dummy=2, seed=41, key="k")
+    assert len(examples_a) == 10  # queries reused with fresh demonstrations
+    assert {ex.query for ex in examples_a} <= set("abcdef")
+    for ex_a, ex_b in zip(examples_a, examples_b, strict=True):
+        assert ex_a.query == ex_b.query
+        assert ex_a.query not in [x for x, _ in ex_a.demos] + [x for x, _ in ex_b.demos]
+        assert ex_a.answers == ("A" + ex_a.query, "alt" + ex_a.query)  # A's full answers
+        assert len(ex_b.demos) == 2 and len(ex_b.dummies) == 2
+
+
+def test_conflicts_patch_theta_b_at_every_layer(job):
+    a, b = side("A", LETTERS), side("B", LETTERS)
+    settings = {"n_examples": 4, "n_demos": 2, "n_dummy": 2, "seed": 41}
+    frame = conflict_predictions(job, a, b, settings, EVALUATION, "a__b")
+    layers = job.model.config.num_hidden_layers
+    assert len(frame) == 4 * (layers + 1)
     assert set(frame["condition"]) == {"icl", "tv"}
     assert {"answers_a", "answers_b", "query"} <= set(frame.columns)
 
 
-def test_order_keeps_the_original_order_first(llama):
-    model, tokenizer = llama
-    frame = analyses.order(
-        model,
-        tokenizer,
-        prompt_doc(),
-        n_examples=2,
-        n_permutations=3,
-        batch_size=4,
-        batch_rows=32,
-        max_new_tokens=1,
+def test_order_keeps_the_original_order_first(job):
+    frame = order_predictions(
+        job, prompt_doc(), 1, n_examples=2, n_permutations=2, evaluation=EVALUATION
     )
-    layers = model.config.num_hidden_layers
     assert sorted(frame["permutation"].unique()) == [0, 1, 2]
     per_permutation = frame.groupby("permutation").size()
-    assert per_permutation.eq(2 * (1 + layers)).all()  # ICL + one TV row per layer, per example
-    assert "baseline" not in set(frame["condition"])
+    assert per_permutation.eq(2 * 2).all()  # ICL + TV at the best layer, per example
+    assert set(frame["condition"]) == {"icl", "tv"} and set(frame["layer"]) == {-1, 1}
+
+
+def test_order_without_a_best_layer_has_icl_only(job):
+    frame = order_predictions(
+        job, prompt_doc(), None, n_examples=2, n_permutations=1, evaluation=EVALUATION
+    )
+    assert set(frame["condition"]) == {"icl"}

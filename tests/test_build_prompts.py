@@ -1,4 +1,4 @@
-"""Stage build_prompts: the prompt file's contents, and byte-identical output in any process."""
+"""The prompt file (built by run_task): its contents, and byte-identical output in any process."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from taskvectors.prompt_files import build_prompt_document
 from taskvectors.prompts import get_template
-from taskvectors.stages.build_prompts import build_prompts
-from taskvectors.storage import read_json
+from taskvectors.storage import read_json, write_json
 from taskvectors.tasks import load_pairs, load_registry
 from tiny_tokenizer import tiny_tokenizer
 
@@ -27,13 +27,26 @@ from pathlib import Path
 sys.path.insert(0, {tests!r})
 from tiny_tokenizer import tiny_tokenizer
 from taskvectors.prompts import get_template
-from taskvectors.stages.build_prompts import build_prompts
+from taskvectors.prompt_files import build_prompt_document
+from taskvectors.storage import write_json
 from taskvectors.tasks import load_pairs, load_registry
+
+def build_prompts(spec, data_dir, tokenizer, template, settings, model, out):
+    document = build_prompt_document(spec, data_dir, tokenizer, template, settings, model)
+    write_json(out, document)
+    return document
 
 registry = load_registry(Path({data!r}), {user_tasks!r})
 build_prompts(registry[{task!r}], Path({data!r}), tiny_tokenizer(), get_template("paper"),
               {settings!r}, {model!r}, Path(sys.argv[1]))
 """
+
+
+def build_prompts(spec, data_dir, tokenizer, template, settings, model, out: Path) -> dict:
+    """Build the prompt document and write it, as run_task does."""
+    document = build_prompt_document(spec, data_dir, tokenizer, template, settings, model)
+    write_json(out, document)
+    return document
 
 
 def build_in_process(task: str, out: Path, user_tasks: dict | None = None) -> dict:

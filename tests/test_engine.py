@@ -178,6 +178,21 @@ def test_read_out_shared_prefix_equals_read_out(tiny):
         torch.testing.assert_close(logits[row], logits_one[0], atol=ATOL, rtol=0)
 
 
+@pytest.mark.parametrize("window", [None, 6])
+def test_read_out_shared_prefix_logits_of_one_suffix(tiny, window):
+    """``logits_of=j`` gives suffix ``j``'s logits only, equal to the full read-out's rows."""
+    model, tokenizer = tiny
+    if window is not None:
+        model, tokenizer = tiny_model("gemma3_text", sliding_window=window)
+    hidden_all, logits_all = engine.read_out_shared_prefix(model, tokenizer, CONTEXTS, SUFFIXES)
+    hidden, logits = engine.read_out_shared_prefix(
+        model, tokenizer, CONTEXTS, SUFFIXES, logits_of=1
+    )
+    assert logits.shape == (len(CONTEXTS), logits_all.shape[-1])
+    torch.testing.assert_close(logits, logits_all[1::2], atol=ATOL, rtol=0)
+    torch.testing.assert_close(hidden, hidden_all, atol=ATOL, rtol=0)
+
+
 @pytest.mark.parametrize("window", [6, 64])
 def test_read_out_shared_prefix_with_sliding_window(window):
     """Padding between prefix and suffix must not eat sliding-window slots (window 6 is shorter

@@ -110,8 +110,8 @@ def test_table_pairs_holding_a_template_marker_name_the_line(tmp_path) -> None:
 
 
 def test_model_stages_do_not_depend_on_the_scoring_code() -> None:
-    """A scoring edit must rerun only evaluation, never build_prompts (and the model stages)."""
-    sources = stage_sources("taskvectors.stages.build_prompts")
+    """A scoring edit must rerun only evaluation, never the model job that builds the prompts."""
+    sources = stage_sources("taskvectors.stages.run_task")
     assert not [s for s in sources if s.endswith("scoring.py")], sources
 
 

@@ -97,11 +97,12 @@ def test_code_inputs_follow_imports_and_keep_scoring_out_of_model_stages():
     evaluate = _names(stage_sources("taskvectors.stages.evaluate"))
     assert {"scoring.py", "stages/evaluate.py", "storage.py"} <= evaluate
     assert "engine.py" not in evaluate
-    for stage in ("extract", "patch", "analyses", "build_prompts", "prepare_model"):
+    model_stages = ("run_task", "geometry", "top_tokens", "conflicts", "order", "prompt_format")
+    for stage in (*model_stages, "prepare_model"):
         sources = _names(stage_sources(f"taskvectors.stages.{stage}"))
         assert "scoring.py" not in sources, stage
     assert {"engine.py", "layers.py", "models.py"} <= _names(
-        stage_sources("taskvectors.stages.patch")
+        stage_sources("taskvectors.stages.run_task")
     )
 
 

@@ -1,117 +1,128 @@
-# The paper's analyses and their extensions: one job per model covering all of its tasks,
-# each switchable off in config (analyses.<name>.enabled).
+# The paper's analyses and their extensions. Each is a model job per model (one model load for all
+# of its tasks) writing raw predictions or vectors, and a model-free `score_analysis` job per model
+# writing the documented score table the report renders. Each is switchable (analyses.<name>).
+
+from taskvectors.pipeline import analysis_task_list
+from taskvectors.prompt_files import resolve_spacing
 
 CONFLICT_TASKS = sorted({task for pair in PAIRS for task in pair})
 
 
-if ANALYSES["geometry"]:
+def analysis_tasks(name):
+    """The tasks an analysis covers (order and prompt_format may take a subset)."""
+    if name == "conflicts":
+        return CONFLICT_TASKS
+    selection = config["analyses"][name].get("tasks", "all")
+    spacing = config["prompts"].get("spacing")
+    auto = [t for t in TASKS if resolve_spacing(REGISTRY[t], spacing) == "auto"]
+    return analysis_task_list(name, selection, TASKS, auto)
 
-    rule geometry:
+
+def analysis_inputs(name, model, *kinds):
+    """Per-task inputs of an analysis job: prompts, activations, sweeps or data files."""
+    tasks = analysis_tasks(name)
+    paths = {"prompts": L.prompts, "activations": L.activations, "sweeps": L.sweep, "evals": L.eval}
+    inputs = {kind: [paths[kind](model, t) for t in tasks] for kind in kinds if kind in paths}
+    if "data" in kinds:
+        inputs["data"] = sorted({f for t in tasks for f in task_data_files(REGISTRY[t], DATA)})
+    return inputs
+
+
+def model_job_inputs(name, *kinds):
+    def inputs(wildcards):
+        return {
+            "model": L.model_record(wildcards.model),
+            **analysis_inputs(name, wildcards.model, *kinds),
+            "code": code(f"stages.{name}"),
+        }
+
+    return inputs
+
+
+MODEL_JOB_INPUTS = {
+    "geometry": ("prompts",),
+    "top_tokens": ("activations", "sweeps"),
+    "conflicts": ("prompts", "data"),
+    "order": ("prompts", "sweeps"),
+    "prompt_format": ("prompts", "sweeps", "data"),
+    "gd": ("prompts", "activations", "sweeps"),
+}
+
+
+for _name in [n for n in enabled_analyses() if n in MODEL_JOB_INPUTS]:
+
+    rule:
+        name:
+            _name
         input:
-            model=get_model_record,
-            prompts=per_task("prompts", "{model}", ".json"),
-            code=code("stages.analyses"),
+            unpack(model_job_inputs(_name, *MODEL_JOB_INPUTS[_name])),
         output:
-            analysis_outputs("geometry", "{model}"),
+            analysis_raw(_name, "{model}")
+            + ([L.gd_distributions("{model}", t) for t in analysis_tasks("gd")] if _name == "gd" else []),
         params:
-            tasks=TASKS,
-            settings=config["analyses"]["geometry"],
-            batch_size=config["evaluation"]["batch_size"],
-        threads: 2
-        resources:
-            gpu=1,
-            mem_mb=16000,
-        log:
-            log_path("geometry", "{model}"),
-        benchmark:
-            benchmark_path("geometry", "{model}")
-        conda:
-            "../../envs/taskvectors.yaml"
-        script:
-            "../scripts/geometry.py"
-
-
-if ANALYSES["top_tokens"]:
-
-    rule top_tokens:
-        input:
-            model=get_model_record,
-            activations=per_task("activations", "{model}", ".parquet"),
-            code=code("stages.analyses"),
-        output:
-            analysis_outputs("top_tokens", "{model}"),
-        params:
-            tasks=TASKS,
-            settings=config["analyses"]["top_tokens"],
-        threads: 2
-        resources:
-            gpu=1,
-            mem_mb=16000,
-        log:
-            log_path("top_tokens", "{model}"),
-        benchmark:
-            benchmark_path("top_tokens", "{model}")
-        conda:
-            "../../envs/taskvectors.yaml"
-        script:
-            "../scripts/top_tokens.py"
-
-
-if ANALYSES["conflicts"] and PAIRS:
-
-    rule conflicts:
-        input:
-            model=get_model_record,
-            prompts=[f"{RESULTS}/prompts/{{model}}/{t}.json" for t in CONFLICT_TASKS],
-            activations=[f"{RESULTS}/activations/{{model}}/{t}.parquet" for t in CONFLICT_TASKS],
-            data=[f for t in CONFLICT_TASKS for f in task_data_files(REGISTRY[t], DATA)],
-            code=code("stages.analyses"),
-        output:
-            analysis_outputs("conflicts", "{model}"),
-        params:
+            name=_name,
+            tasks=analysis_tasks(_name),
+            task_specs={t: REGISTRY[t].to_dict() for t in analysis_tasks(_name)},
             pairs=PAIRS,
-            tasks={t: REGISTRY[t].to_dict() for t in CONFLICT_TASKS},
-            settings=config["analyses"]["conflicts"],
-            batch_rows=config["evaluation"]["batch_rows"],
-            max_answer_tokens=ANSWER_TOKENS,
+            data_dir=str(DATA),
+            prompts=config["prompts"],
+            settings=config["analyses"][_name],
+            evaluation=EVALUATION,
         threads: 2
         resources:
             gpu=1,
             mem_mb=16000,
         log:
-            log_path("conflicts", "{model}"),
+            L.log(_name, "{model}"),
         benchmark:
-            benchmark_path("conflicts", "{model}")
+            L.benchmark(_name, "{model}")
         conda:
             "../../envs/taskvectors.yaml"
         script:
-            "../scripts/conflicts.py"
+            f"../scripts/{_name}.py"
 
 
-if ANALYSES["order"]:
+def score_inputs(wildcards):
+    name, model = wildcards.analysis, wildcards.model
+    inputs = {"raw": analysis_raw(name, model), "code": code("stages.score_analyses")}
+    if name == "gd":
+        inputs["distributions"] = [L.gd_distributions(model, t) for t in analysis_tasks("gd")]
+    if name != "conflicts":
+        kinds = ("prompts", "sweeps") + (("evals",) if name == "prompt_format" else ())
+        inputs.update(analysis_inputs(name, model, *kinds))
+    else:
+        inputs["sweeps"] = [L.sweep(model, t) for t in CONFLICT_TASKS]
+    return inputs
 
-    rule order:
-        input:
-            model=get_model_record,
-            prompts=per_task("prompts", "{model}", ".json"),
-            code=code("stages.analyses"),
-        output:
-            analysis_outputs("order", "{model}"),
-        params:
-            tasks=TASKS,
-            settings=config["analyses"]["order"],
-            batch_size=config["evaluation"]["batch_size"],
-            batch_rows=config["evaluation"]["batch_rows"],
-            max_answer_tokens=ANSWER_TOKENS,
-        threads: 2
-        resources:
-            gpu=1,
-            mem_mb=16000,
-        log:
-            log_path("order", "{model}"),
-        benchmark:
-            benchmark_path("order", "{model}")
-        conda:
-            "../../envs/taskvectors.yaml"
-        script:
-            "../scripts/order.py"
+
+def get_score_tasks(wildcards):
+    return analysis_tasks(wildcards.analysis)
+
+
+def get_score_settings(wildcards):
+    return config["analyses"][wildcards.analysis]
+
+
+rule score_analysis:
+    input:
+        unpack(score_inputs),
+    output:
+        L.scores("{analysis}", "{model}"),
+    params:
+        tasks=get_score_tasks,
+        pairs=PAIRS,
+        settings=get_score_settings,
+        answer=EVALUATION["answer"],
+        modes={t: REGISTRY[t].scoring for t in TASKS},
+    wildcard_constraints:
+        analysis="|".join(enabled_analyses()) or "none",
+    resources:
+        mem_mb=4000,
+    log:
+        L.log("score_analysis", "{analysis}", "{model}"),
+    benchmark:
+        L.benchmark("score_analysis", "{analysis}", "{model}")
+    conda:
+        "../../envs/taskvectors.yaml"
+    script:
+        "../scripts/score_analysis.py"

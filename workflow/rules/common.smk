@@ -1,4 +1,4 @@
-# Shared helpers of the rules: the validated config, the task list, paths and code inputs.
+# Shared helpers of the rules: the validated config, the task list, the results layout, code inputs.
 import re
 import sys
 from pathlib import Path
@@ -9,7 +9,9 @@ PACKAGE_ROOT = str(Path(workflow.basedir, "workflow").resolve())
 sys.path.insert(0, PACKAGE_ROOT)
 
 from taskvectors.codedeps import stage_sources
-from taskvectors.config import validate_config
+from taskvectors import runlock
+from taskvectors.config import ConfigError
+from taskvectors.layout import Layout, conflict_item
 from taskvectors.pipeline import (
     conflict_pairs,
     export_package_path,
@@ -17,26 +19,38 @@ from taskvectors.pipeline import (
     select_tasks,
     task_data_files,
 )
-from taskvectors.tasks.registry import load_registry
+from taskvectors.preflight import startup_config
 
 export_package_path(PACKAGE_ROOT)
-_validated = validate_config(config)
+# Everything that can be known before work starts is refused here, one line per problem: the
+# schema, duplicated keys, paths, templates, task files and sizes (preflight.py).
+try:
+    _validated, REGISTRY = startup_config(
+        config,
+        workflow.configfiles,
+        run_preflight=not (workflow.remote_exec or workflow.subprocess_exec),
+    )
+except ConfigError as error:
+    raise SystemExit(f"taskvectors: {error}")
 config.clear()
 config.update(_validated)
 
-RESULTS = config["results_dir"]
-REPORTS = config["reports_dir"]
+L = Layout(config["results_dir"], config["reports_dir"])
 DATA = Path(config["data_dir"])
 MODELS = list(config["models"])
-REGISTRY = load_registry(DATA, config["user_tasks"])
 TASKS = select_tasks(config["tasks"], REGISTRY)
 PAIRS = conflict_pairs(config["analyses"]["conflicts"]["pairs"], TASKS)
 ANALYSES = {name: entry["enabled"] for name, entry in config["analyses"].items()}
-ANSWER_TOKENS = (
-    1
-    if config["evaluation"]["answer"] == "first_token"
-    else config["evaluation"]["max_answer_tokens"]
-)
+EVALUATION = config["evaluation"]
+
+# Cheap, model-free jobs run on the submitting machine, not through a cluster queue
+# (prepare_model too: it needs network for hub models, and compute nodes often have none).
+localrules:
+    prepare_model,
+    evaluate,
+    summarize,
+    score_analysis,
+    report,
 
 
 wildcard_constraints:
@@ -47,18 +61,6 @@ wildcard_constraints:
 def code(*modules):
     """Source files of the package modules a rule calls (edits to them rerun the rule)."""
     return list(stage_sources(*(f"taskvectors.{m}" for m in modules)))
-
-
-def log_path(rule, *parts):
-    return str(Path(RESULTS, "logs", rule, *parts).with_suffix(".log"))
-
-
-def benchmark_path(rule, *parts):
-    return str(Path(RESULTS, "benchmarks", rule, *parts).with_suffix(".tsv"))
-
-
-def get_model_record(wildcards):
-    return f"{RESULTS}/models/{wildcards.model}.json"
 
 
 def get_model_entry(wildcards):
@@ -73,21 +75,25 @@ def get_task_data(wildcards):
     return task_data_files(REGISTRY[wildcards.task], DATA)
 
 
-def per_task(stage, model, suffix):
-    """One path per task of the run: ``<results>/<stage>/<model>/<task><suffix>``."""
-    return [str(Path(RESULTS, stage, model, f"{task}{suffix}")) for task in TASKS]
+def per_task(path_of, model):
+    """``path_of(model, task)`` for every task of the run."""
+    return [path_of(model, task) for task in TASKS]
 
 
-def analysis_outputs(name, model):
+def per_model_task(path_of):
+    return [path_of(model, task) for model in MODELS for task in TASKS]
+
+
+def analysis_raw(name, model):
+    """The raw files an analysis model job writes for ``model``."""
     if name == "conflicts":
-        return [f"{RESULTS}/analyses/conflicts/{model}/{a}__{b}.parquet" for a, b in PAIRS]
-    return per_task(f"analyses/{name}", model, ".parquet")
+        return [L.analysis("conflicts", model, conflict_item(a, b)) for a, b in PAIRS]
+    return [L.analysis(name, model, task) for task in analysis_tasks(name)]
 
 
-def get_report_analyses(wildcards):
-    names = [n for n, on in ANALYSES.items() if on and not (n == "conflicts" and not PAIRS)]
-    return [path for m in MODELS for n in names for path in analysis_outputs(n, m)]
+def enabled_analyses():
+    return [n for n, on in ANALYSES.items() if on and not (n == "conflicts" and not PAIRS)]
 
 
 def get_final_targets():
-    return [f"{RESULTS}/summary.csv", f"{REPORTS}/index.html"]
+    return [L.summary(), L.report_page()]

@@ -3,16 +3,16 @@
 
 rule prepare_model:
     output:
-        f"{RESULTS}/models/{{model}}.json",
+        L.model_record("{model}"),
     params:
         entry=get_model_entry,
         cache_dir=config["model_cache_dir"],
     input:
-        code("stages.prepare_model"),
+        code=code("stages.prepare_model"),
     log:
-        log_path("prepare_model", "{model}"),
+        L.log("prepare_model", "{model}"),
     benchmark:
-        benchmark_path("prepare_model", "{model}")
+        L.benchmark("prepare_model", "{model}")
     resources:
         mem_mb=8000,
     conda:

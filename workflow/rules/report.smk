@@ -1,34 +1,55 @@
-# The report: one self-contained HTML page with the paper's results and analyses.
+# The report: one self-contained HTML page (plus its figures and the data behind them) rendered
+# from declared inputs only: the summary tables, sweeps, model records, analysis scores, the
+# paper's published numbers and the jobs' benchmark files. It computes no score.
+
+REFERENCE = {
+    "main_results": str(DATA / "reference" / "hendel2023_main_results.csv"),
+    "dev_accuracy_by_layer": str(DATA / "reference" / "hendel2023_dev_accuracy_by_layer.csv"),
+}
+
+
+def get_report_benchmarks(wildcards):
+    """The benchmark files of every job the report depends on (its stage-time table)."""
+    jobs = [L.benchmark("prepare_model", m) for m in MODELS]
+    jobs += [L.benchmark(r, m, t) for r in ("run_task", "evaluate") for m in MODELS for t in TASKS]
+    jobs += [L.benchmark("summarize", "all")]
+    for name in enabled_analyses():
+        jobs += [L.benchmark(name, m) for m in MODELS]
+        jobs += [L.benchmark("score_analysis", name, m) for m in MODELS]
+    return jobs
 
 
 rule report:
     input:
-        summary=f"{RESULTS}/summary.csv",
-        sweeps=expand(f"{RESULTS}/sweeps/{{model}}/{{task}}.parquet", model=MODELS, task=TASKS),
-        evals=expand(f"{RESULTS}/eval/{{model}}/{{task}}.parquet", model=MODELS, task=TASKS),
-        models=expand(f"{RESULTS}/models/{{model}}.json", model=MODELS),
-        analyses=get_report_analyses,
-        reference=[
-            DATA / "reference" / "hendel2023_main_results.csv",
-            DATA / "reference" / "hendel2023_dev_accuracy_by_layer.csv",
-        ],
+        summary=L.summary(),
+        summary_models=L.summary_models(),
+        summary_provenance=L.summary_provenance(),
+        sweeps=per_model_task(L.sweep),
+        models=[L.model_record(m) for m in MODELS],
+        scores=[L.scores(n, m) for n in enabled_analyses() for m in MODELS],
+        reference=list(REFERENCE.values()),
+        benchmarks=get_report_benchmarks,
         code=code("report.build"),
-        templates=[f"{PACKAGE_ROOT}/taskvectors/report/templates/index.html",
-                   f"{PACKAGE_ROOT}/taskvectors/report/style.css"],
+        templates=[
+            f"{PACKAGE_ROOT}/taskvectors/report/templates/index.html",
+            f"{PACKAGE_ROOT}/taskvectors/report/style.css",
+        ],
     output:
-        f"{REPORTS}/index.html",
+        page=L.report_page(),
+        figures=directory(L.report_figures()),
+        data=directory(L.report_data()),
     params:
         models=MODELS,
         tasks=TASKS,
+        analyses=enabled_analyses(),
         pairs=PAIRS,
-        analyses=ANALYSES,
         config=config,
     resources:
         mem_mb=4000,
     log:
-        log_path("report", "all"),
+        L.log("report", "all"),
     benchmark:
-        benchmark_path("report", "all")
+        L.benchmark("report", "all")
     conda:
         "../../envs/taskvectors.yaml"
     script:

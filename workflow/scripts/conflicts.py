@@ -2,22 +2,25 @@
 
 from pathlib import Path
 
+from taskvectors.analysis_jobs import AnalysisJob, by_task
 from taskvectors.pipeline import start_job
-from taskvectors.stages.analyses import run_conflicts
-from taskvectors.stages.prepare_model import read_model_record
+from taskvectors.prompts import get_template
+from taskvectors.stages.conflicts import run_conflicts
+from taskvectors.tasks.registry import TaskSpec
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job(sm)
-settings = sm.params.settings
+prompts = sm.params.prompts
+settings = {**sm.params.settings, "n_dummy": prompts["n_dummy"], "seed": prompts["seed"]}
+job = AnalysisJob.start(sm.input.model, "conflicts", settings)
 run_conflicts(
-    read_model_record(Path(sm.input.model)),
-    Path(sm.input.model).parents[1],
-    sm.output,
-    [tuple(p) for p in sm.params.pairs],
-    sm.params.tasks,
-    Path(sm.config["data_dir"]),
-    n_examples=settings["n_examples"],
-    n_demos=settings["n_demos"],
-    batch_rows=sm.params.batch_rows,
-    max_new_tokens=sm.params.max_answer_tokens,
+    job,
+    [tuple(pair) for pair in sm.params.pairs],
+    {task: TaskSpec(**entry) for task, entry in sm.params.task_specs.items()},
+    by_task(sm.params.tasks, sm.input.prompts),
+    [Path(p) for p in sm.output],
+    Path(sm.params.data_dir),
+    get_template(prompts["template"]),
+    settings,
+    sm.params.evaluation,
 )

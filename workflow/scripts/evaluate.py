@@ -3,17 +3,19 @@
 from pathlib import Path
 
 from taskvectors.pipeline import start_job
+from taskvectors.results import read_prompt_document, read_result_table
 from taskvectors.stages.evaluate import evaluate
-from taskvectors.storage import read_json, read_table
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 log = start_job(sm)
+document = read_prompt_document(sm.input.prompts)
 headline = evaluate(
-    read_json(sm.input.prompts),
-    read_table(sm.input.icl),
-    read_table(sm.input.patched),
+    document,
+    read_result_table(
+        sm.input.predictions, "predictions", expect_settings={"prompts": document.settings}
+    ),
     answer_mode=sm.params.answer,
-    sweeps_path=Path(sm.output.sweep),
+    sweep_path=Path(sm.output.sweep),
     eval_path=Path(sm.output.eval),
 )
 log.info("%s/%s: %s", sm.wildcards.model, sm.wildcards.task, headline)

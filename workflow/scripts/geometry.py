@@ -1,18 +1,17 @@
 """Rule geometry: task vectors from varied demonstrations, for every task of a model."""
 
-from pathlib import Path
-
+from taskvectors.analysis_jobs import AnalysisJob, by_task
 from taskvectors.pipeline import start_job
-from taskvectors.stages.analyses import run_geometry
-from taskvectors.stages.prepare_model import read_model_record
+from taskvectors.stages.geometry import run_geometry
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job(sm)
+job = AnalysisJob.start(sm.input.model, "geometry", sm.params.settings)
+tasks = sm.params.tasks
 run_geometry(
-    read_model_record(Path(sm.input.model)),
-    sm.input.prompts,
-    sm.output,
-    sm.params.tasks,
+    job,
+    by_task(tasks, sm.input.prompts),
+    by_task(tasks, sm.output),
     n_vectors=sm.params.settings["n_vectors"],
-    batch_size=sm.params.batch_size,
+    batch_size=sm.params.evaluation["batch_size"],
 )

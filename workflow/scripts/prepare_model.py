@@ -5,12 +5,13 @@ from pathlib import Path
 from taskvectors.pipeline import start_job
 from taskvectors.stages.prepare_model import prepare_model
 
-log = start_job(snakemake)  # noqa: F821 - injected by Snakemake
+sm = snakemake  # noqa: F821 - injected by Snakemake
+log = start_job(sm)
 record = prepare_model(
-    snakemake.wildcards.model,  # noqa: F821
-    snakemake.params.entry,  # noqa: F821
-    Path(snakemake.output[0]),  # noqa: F821
-    Path(snakemake.params.cache_dir).expanduser() if snakemake.params.cache_dir else None,  # noqa: F821
+    sm.wildcards.model,
+    sm.params.entry,
+    Path(sm.output[0]),
+    Path(sm.params.cache_dir).expanduser() if sm.params.cache_dir else None,
 )
 log.info(
     "model %s: %s (%d layers, d_model %d)",

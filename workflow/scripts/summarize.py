@@ -1,22 +1,35 @@
-"""Rule summarize: one row per model x task in summary.csv."""
+"""Rule summarize: summary.csv (model x task) and summary_models.csv (means over tasks)."""
 
 from pathlib import Path
 
 from taskvectors.pipeline import start_job
-from taskvectors.stages.summarize import summarize
+from taskvectors.results import read_json_result, read_prompt_document, read_result_table
+from taskvectors.stages.summarize import TaskRun, summarize
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job(sm)
-results = Path(sm.output[0]).parent
-runs = [
-    {
-        "model": m,
-        "task": t,
-        "eval": str(results / "eval" / m / f"{t}.parquet"),
-        "sweep": str(results / "sweeps" / m / f"{t}.parquet"),
-        "model_record": str(results / "models" / f"{m}.json"),
-    }
-    for m in sm.params.models
-    for t in sm.params.tasks
-]
-summarize(runs, sm.params.categories, Path(sm.output[0]))
+records = {
+    m: read_json_result(p, "prepare_model")
+    for m, p in zip(sm.params.models, sm.input.models, strict=True)
+}
+keys = [(m, t) for m in sm.params.models for t in sm.params.tasks]
+runs = []
+for (model, task), eval_path, sweep_path, prompts_path in zip(
+    keys, sm.input.evals, sm.input.sweeps, sm.input.prompts, strict=True
+):
+    sweep = read_result_table(sweep_path, "sweep")
+    best = sweep.loc[sweep["is_best"], "layer"]
+    runs.append(
+        TaskRun(
+            model=model,
+            task=task,
+            category=sm.params.categories[task],
+            document=read_prompt_document(prompts_path),
+            results=read_result_table(eval_path, "eval"),
+            best_layer=int(best.iloc[0]) if len(best) else None,
+            n_layers=int(records[model]["n_layers"]),
+        )
+    )
+summarize(
+    runs, records, Path(sm.output.summary), Path(sm.output.models), Path(sm.output.provenance)
+)

@@ -1,17 +1,13 @@
 """Rule top_tokens: top tokens of each task's mean vector through the unembedding."""
 
-from pathlib import Path
-
+from taskvectors.analysis_jobs import AnalysisJob, by_task
 from taskvectors.pipeline import start_job
-from taskvectors.stages.analyses import run_top_tokens
-from taskvectors.stages.prepare_model import read_model_record
+from taskvectors.stages.top_tokens import run_top_tokens
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job(sm)
+job = AnalysisJob.start(sm.input.model, "top_tokens", sm.params.settings)
+tasks = sm.params.tasks
 run_top_tokens(
-    read_model_record(Path(sm.input.model)),
-    sm.input.activations,
-    sm.output,
-    sm.params.tasks,
-    k=sm.params.settings["k"],
+    job, by_task(tasks, sm.input.activations), by_task(tasks, sm.output), k=sm.params.settings["k"]
 )

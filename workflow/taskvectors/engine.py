@@ -132,7 +132,11 @@ def _left_pad(rows: Sequence[Sequence[int]], pad_id: int, device) -> Batch:
 
 @torch.no_grad()
 def read_out_shared_prefix(
-    model: nn.Module, tokenizer, contexts: Sequence[str], suffixes: Sequence[Sequence[str]]
+    model: nn.Module,
+    tokenizer,
+    contexts: Sequence[str],
+    suffixes: Sequence[Sequence[str]],
+    logits_of: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`read_out` of the prompts ``context + suffix``, computing each context only once.
 
@@ -143,10 +147,12 @@ def read_out_shared_prefix(
     Args:
         contexts: ``n`` shared prefixes (strings).
         suffixes: for each context, the same number ``k`` of suffix strings.
+        logits_of: only suffix ``j = logits_of`` of each context needs logits (the query; the
+            dummy prompts' vocabulary projection is never computed); None for every row.
     Returns:
-        block outputs ``(n * k, n_layers, d_model)`` float32 on the CPU and logits
-        ``(n * k, vocab)``,
-        row ``i * k + j`` for ``contexts[i] + suffixes[i][j]``.
+        block outputs ``(n * k, n_layers, d_model)`` float32 on the CPU, row ``i * k + j`` for
+        ``contexts[i] + suffixes[i][j]``, and logits ``(n * k, vocab)`` (or ``(n, vocab)`` with
+        ``logits_of``).
     """
     k = len(suffixes[0])
     if any(len(group) != k for group in suffixes):
@@ -170,6 +176,8 @@ def read_out_shared_prefix(
         # Padding between prefix and suffix would take sliding-window slots: run prompts whole.
         whole = [c + s for c, group in zip(contexts, suffixes, strict=True) for s in group]
         hidden, logits = read_out(model, encode(tokenizer, whole, model.device))
+        if logits_of is not None:
+            logits = logits[logits_of::k]
         return hidden.float().cpu().transpose(0, 1), logits.float().cpu()
     cache = _forward(
         model, prefix.input_ids, prefix.attention_mask, use_cache=True, logits=False
@@ -177,9 +185,12 @@ def read_out_shared_prefix(
     cache.batch_repeat_interleave(k)
     mask = torch.cat([prefix.attention_mask.repeat_interleave(k, dim=0), rest.attention_mask], 1)
     with record_last_position(decoder_blocks(model)) as recorded:
-        out = _forward(model, rest.input_ids, mask, past=cache)
+        out = _forward(model, rest.input_ids, mask, past=cache, logits=logits_of is None)
     hidden = torch.stack(recorded).float().cpu().transpose(0, 1)
-    return hidden, out.logits[:, -1, :].float().cpu()
+    if logits_of is None:
+        return hidden, out.logits[:, -1, :].float().cpu()
+    last = out.last_hidden_state[logits_of::k, -1, :]
+    return hidden, unembed(model, last).float().cpu()
 
 
 @lru_cache(maxsize=1)
@@ -367,13 +378,18 @@ def final_norm(model: nn.Module) -> nn.Module:
     raise ValueError(f"{type(model).__name__}: no final norm found")
 
 
+def unembed(model: nn.Module, normed: torch.Tensor) -> torch.Tensor:
+    """Logits ``(k, vocab)`` of ``(k, d_model)`` final-normed hidden states (softcap included)."""
+    logits = model.get_output_embeddings()(normed[:, None, :])[:, 0, :].float()
+    cap = getattr(model.config.get_text_config(), "final_logit_softcapping", None)
+    return torch.tanh(logits / cap) * cap if cap else logits
+
+
 @torch.no_grad()
 def project_to_vocab(model: nn.Module, vectors: torch.Tensor) -> torch.Tensor:
     """Logits ``(k, vocab)`` of ``(k, d_model)`` residual vectors: final norm, then unembedding."""
-    hidden = vectors.to(model.device, next(model.parameters()).dtype)[:, None, :]
-    logits = model.get_output_embeddings()(final_norm(model)(hidden))[:, 0, :].float()
-    cap = getattr(model.config.get_text_config(), "final_logit_softcapping", None)
-    return torch.tanh(logits / cap) * cap if cap else logits
+    hidden = vectors.to(model.device, next(model.parameters()).dtype)
+    return unembed(model, final_norm(model)(hidden))
 
 
 def chunks(items: Sequence, size: int) -> Iterator[range]:

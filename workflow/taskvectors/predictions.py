@@ -1,4 +1,4 @@
-"""The predictions table every model stage writes, and the progress bar they share.
+"""The predictions table every model stage writes.
 
 Model stages record raw predictions only (first generated token and greedy answer text); scoring
 happens later, so that a change to the scoring code never reruns a model stage. One schema for all:
@@ -8,12 +8,10 @@ stage-specific columns.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
-from tqdm import tqdm
 
 from taskvectors.engine import Decoded
 
@@ -42,8 +40,3 @@ def predictions_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     extra = [column for column in frame.columns if column not in COLUMNS]
     frame = frame[[*COLUMNS, *extra]]
     return frame.astype({**DTYPES, **{c: "int16" for c in extra if c == "permutation"}})
-
-
-def progress(iterable: Iterable, total: int | None = None, desc: str = "") -> Iterable:
-    """A tqdm bar on stderr (Snakemake rules route stderr to the job's log)."""
-    return tqdm(iterable, total=total, desc=desc, file=sys.stderr, mininterval=2.0, ncols=100)

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from taskvectors.tasks.algorithmic import derived_seed
+from taskvectors.seeding import derived_seed
 
 CONFIDENCE = 0.95
 N_BOOT = 2000
@@ -77,8 +77,11 @@ def wilson_intervals(
         denominator = 1 + z**2 / total
         centre = (p + z**2 / (2 * total)) / denominator
         half = z * np.sqrt(p * (1 - p) / total + z**2 / (4 * total**2)) / denominator
-        low = np.where(total > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
-        high = np.where(total > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+        # At k = 0 (k = n) the bound is exactly 0 (1); rounding would leave it 1e-17 off.
+        low = np.where(k == 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+        high = np.where(k == total, 1.0, np.clip(centre + half, 0.0, 1.0))
+        low = np.where(total > 0, low, np.nan)
+        high = np.where(total > 0, high, np.nan)
     return low, high
 
 

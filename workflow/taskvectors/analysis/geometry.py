@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from taskvectors.tasks.algorithmic import derived_seed
+from taskvectors.seeding import derived_seed
 
 TSNE_RANDOM_STATE = 41  # the paper's seed for its t-SNE
 N_PERMUTATIONS = 200

@@ -1,84 +1,67 @@
-"""Stage 5, ``evaluate``: score predictions, sweep accuracy by layer, pick the best layer.
+"""Stage ``evaluate``: score one (model, task), sweep accuracy by layer, pick the best layer.
 
-The only model-free stage between inference and aggregation: it scores the raw predictions of the
-``extract`` (ICL) and ``patch`` (baseline, task vector at every layer) stages with the task's
-scoring mode. The best layer is the argmax of dev accuracy (earliest on ties, as in the paper) and
-the task vector's test accuracy is read at that layer.
+Model-free: it scores the raw predictions of ``run_task`` (ICL, baseline, task vector at every
+layer) and the two model-free baselines (majority answer, copy the query) with
+:mod:`taskvectors.evaluation`. The best layer is the dev argmax of first-token accuracy (earliest
+on ties, as in the paper; none when every layer scores 0) and test results are read there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
+from taskvectors.baselines import baseline_predictions, majority_answer
+from taskvectors.evaluation import layer_sweep, score, test_results
 from taskvectors.provenance import provenance
-from taskvectors.scoring import answer_column, is_correct
+from taskvectors.results import PromptDocument
 from taskvectors.storage import write_table
 
 
-def score(
-    predictions: pd.DataFrame, examples: pd.DataFrame, mode: str, column: str
-) -> pd.DataFrame:
-    """Predictions joined with their examples' query and answers, with ``prediction, correct``."""
-    table = predictions.merge(examples, on=["example_id", "split"], validate="many_to_one")
-    table["prediction"] = table[column]
-    table["correct"] = [
-        is_correct(p, a, mode) for p, a in zip(table["prediction"], table["answers"], strict=True)
-    ]
-    return table
+def task_answers(document: PromptDocument) -> list[tuple[str, ...]]:
+    """The accepted answers of every distinct input the prompt file uses (queries and demos):
+    the sample of the task's pairs that the majority baseline counts."""
+    answers: dict[str, tuple[str, ...]] = {}
+    for example in document.examples:
+        answers.setdefault(example.query, example.answers)
+        for x, y in example.demos:
+            answers.setdefault(x, (y,))
+    return [answers[x] for x in sorted(answers)]
 
 
-def layer_accuracy(scored: pd.DataFrame) -> pd.DataFrame:
-    """Task-vector accuracy per (split, layer), with the dev argmax (earliest on ties) flagged."""
-    tv = scored[scored["condition"] == "tv"]
-    sweep = tv.groupby(["split", "layer"], as_index=False).agg(
-        accuracy=("correct", "mean"), n=("correct", "size")
+def model_free_rows(document: PromptDocument) -> pd.DataFrame:
+    """Predictions of the ``majority`` and ``copy`` baselines for the test queries."""
+    test = pd.DataFrame(
+        [
+            {"example_id": ex.example_id, "split": ex.split, "query": ex.query}
+            for ex in document.split("test")
+        ]
     )
-    dev = sweep[sweep["split"] == "dev"].sort_values("layer")
-    best = int(dev.loc[dev["accuracy"].idxmax(), "layer"]) if len(dev) else -1
-    sweep["is_best"] = sweep["layer"] == best
-    return sweep.astype({"layer": "int16", "n": "int32", "accuracy": "float64"})
-
-
-def best_layer(sweep: pd.DataFrame) -> int:
-    return int(sweep.loc[sweep["is_best"], "layer"].iloc[0])
-
-
-def test_results(scored: pd.DataFrame, best: int) -> pd.DataFrame:
-    """Per test example: baseline, ICL, and the task vector at the best layer."""
-    test = scored[scored["split"] == "test"]
-    keep = (test["condition"] != "tv") | (test["layer"] == best)
-    columns = ["example_id", "query", "answers", "condition", "layer", "prediction", "correct"]
-    return test.loc[keep, columns].sort_values(["condition", "example_id"]).reset_index(drop=True)
+    return baseline_predictions(test, majority_answer(task_answers(document)))
 
 
 def evaluate(
-    prompt_doc: Mapping[str, Any],
-    icl: pd.DataFrame,
-    patched: pd.DataFrame,
+    document: PromptDocument,
+    predictions: pd.DataFrame,
     *,
     answer_mode: str,
-    sweeps_path: Path,
+    sweep_path: Path,
     eval_path: Path,
 ) -> dict[str, float]:
-    """Score one (model, task); write the layer sweep and the test results; return the headline."""
-    examples = pd.DataFrame(prompt_doc["examples"])[["example_id", "split", "query", "answers"]]
-    mode = prompt_doc["task"]["scoring"]
-    scored = score(pd.concat([icl, patched]), examples, mode, answer_column(answer_mode))
-    sweep = layer_accuracy(scored)
-    best = best_layer(sweep)
+    """Write the layer sweep and the scored test results; return the headline accuracies."""
+    rows = pd.concat([predictions, model_free_rows(document)], ignore_index=True)
+    scored = score(rows, document, answer_mode)
+    sweep, best = layer_sweep(scored)
     results = test_results(scored, best)
     block = provenance(
-        task=prompt_doc["task"]["name"],
+        model=document.provenance.get("model"),
+        task=document.task_name,
         answer_mode=answer_mode,
-        scoring=mode,
+        scoring=document.scoring,
         best_layer=best,
-        prompts=prompt_doc["settings"],
+        prompts=document.settings,
     )
-    block["model"] = prompt_doc["provenance"].get("model")
-    write_table(sweeps_path, sweep, block)
+    write_table(sweep_path, sweep, block)
     write_table(eval_path, results, block)
     return results.groupby("condition")["correct"].mean().to_dict()

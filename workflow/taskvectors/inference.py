@@ -1,0 +1,161 @@
+"""The method's model computations on prompt-file examples, shared by every model stage.
+
+* :func:`example_vectors` — θ of each example (block outputs at the last token of ``[S, x′]``,
+  averaged over its dummy queries, every layer in one pass) and ICL's first token, computing S
+  once for the ICL prompt and the dummy prompts; only the query's logits are projected.
+* :func:`icl_rows` — ICL's predictions (greedy answers when more than one token is asked).
+* :func:`sweep_rows` — zero-shot prompts unpatched (``baseline``) and patched with θ at the given
+  layers (``tv``), every layer's variant sharing the prompt's prefix cache.
+
+The main stage and the analyses call these, so that a task vector means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import torch
+
+from taskvectors import engine
+from taskvectors.predictions import prediction_rows
+from taskvectors.progress import progress
+from taskvectors.prompts import PromptTemplate
+from taskvectors.results import Example
+from taskvectors.storage import column_vectors, vectors_column
+
+
+def example_vectors(
+    model, tokenizer, template: PromptTemplate, examples: Sequence[Example], batch_size: int, desc
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """θ ``(n, n_layers, d_model)`` float32 of each example, and ICL's first-token ids ``(n,)``."""
+    thetas, first_ids = [], []
+    total = -(-len(examples) // batch_size)
+    for rows in progress(engine.chunks(examples, batch_size), desc=desc, total=total):
+        batch = [examples[i] for i in rows]
+        contexts = [template.context(list(ex.demos)) for ex in batch]
+        suffixes = [[template.query(x) for x in [ex.query, *ex.dummies]] for ex in batch]
+        hidden, logits = engine.read_out_shared_prefix(
+            model, tokenizer, contexts, suffixes, logits_of=0
+        )
+        k = len(suffixes[0])
+        hidden = hidden.reshape(len(batch), k, *hidden.shape[1:])
+        thetas.append(hidden[:, 1:].mean(1))
+        first_ids.append(logits.argmax(-1))
+    return torch.cat(thetas), torch.cat(first_ids)
+
+
+def _keys(examples: Sequence[Example], condition: str, layer: int) -> list[dict]:
+    return [
+        {"example_id": ex.example_id, "split": ex.split, "condition": condition, "layer": layer}
+        for ex in examples
+    ]
+
+
+def icl_rows(
+    model,
+    tokenizer,
+    template: PromptTemplate,
+    examples: Sequence[Example],
+    first_ids: torch.Tensor,
+    *,
+    max_new_tokens: int,
+    batch_size: int,
+) -> list[dict]:
+    """Predictions-table rows of ICL (``[S, x]``): the first token from ``first_ids`` ``(n,)``, or
+    greedy answers of up to ``max_new_tokens`` tokens."""
+    keys = _keys(examples, "icl", engine.NO_PATCH)
+    if max_new_tokens == 1:
+        tokens = first_ids[:, None]
+        decoded = engine.Decoded(tokens, torch.empty(0), *engine.answer_texts(tokenizer, tokens))
+        return prediction_rows(decoded, keys)
+    rows = []
+    for chunk in engine.chunks(examples, batch_size):
+        prompts = [template.icl_prompt(list(examples[i].demos), examples[i].query) for i in chunk]
+        batch = engine.encode(tokenizer, prompts, model.device)
+        decoded = engine.decode(model, tokenizer, batch, max_new_tokens=max_new_tokens)
+        rows += prediction_rows(decoded, [keys[i] for i in chunk])
+    return rows
+
+
+def sweep_rows(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    examples: Sequence[Example],
+    vectors: torch.Tensor,
+    layers: Sequence[int],
+    *,
+    include_unpatched: bool = True,
+    max_new_tokens: int,
+    batch_rows: int,
+    desc: str = "sweep",
+) -> list[dict]:
+    """Rows for ``prompts[i]`` unpatched (``baseline``) and patched with ``vectors[i, l]`` for each
+    ``l`` in ``layers`` (``tv``), keyed by ``examples[i]``.
+
+    Args:
+        vectors: ``(n, n_layers, d_model)``.
+        batch_rows: rows (prompts × variants) per forward batch.
+    """
+    variants = ([engine.NO_PATCH] if include_unpatched else []) + list(layers)
+    per_chunk = max(1, batch_rows // len(variants))
+    rows = []
+    total = -(-len(examples) // per_chunk)
+    for chunk in progress(engine.chunks(examples, per_chunk), desc=desc, total=total):
+        decoded = engine.sweep_layers(
+            model,
+            tokenizer,
+            [prompts[i] for i in chunk],
+            vectors[list(chunk)],
+            list(layers),
+            include_unpatched=include_unpatched,
+            max_new_tokens=max_new_tokens,
+        )
+        keys = [
+            {
+                "example_id": examples[i].example_id,
+                "split": examples[i].split,
+                "condition": "baseline" if layer == engine.NO_PATCH else "tv",
+                "layer": layer,
+            }
+            for i in chunk
+            for layer in variants
+        ]
+        rows += prediction_rows(decoded, keys)
+    return rows
+
+
+def activations_table(examples: Sequence[Example], thetas: torch.Tensor) -> pa.Table:
+    """Long table ``(example, layer) -> θ`` sorted by layer (one row group per layer).
+
+    ``thetas`` is ``(n, n_layers, d_model)`` in the order of ``examples``.
+    """
+    n, n_layers, _ = thetas.shape
+    return pa.table(
+        {
+            "example_id": pa.array(
+                np.tile([ex.example_id for ex in examples], n_layers), pa.int32()
+            ),
+            "split": pa.array(np.tile([ex.split for ex in examples], n_layers)),
+            "layer": pa.array(np.repeat(np.arange(n_layers, dtype=np.int16), n), pa.int16()),
+            "hidden": vectors_column(thetas.transpose(0, 1).reshape(n * n_layers, -1).numpy()),
+        }
+    )
+
+
+def vectors_by_example(activations: pd.DataFrame, examples: Sequence[Example]) -> torch.Tensor:
+    """θ ``(n_examples, n_layers, d_model)`` from an activations table, in the order of
+    ``examples`` (matched on ``(split, example_id)``)."""
+    table = activations.sort_values(["split", "example_id", "layer"])
+    n_layers = int(table["layer"].max()) + 1
+    width = table["hidden"].iloc[0].size
+    vectors = torch.from_numpy(column_vectors(table)).reshape(-1, n_layers, width)
+    firsts = table.iloc[::n_layers]
+    position = {
+        (s, int(e)): i
+        for i, (s, e) in enumerate(zip(firsts["split"], firsts["example_id"], strict=True))
+    }
+    return vectors[[position[(ex.split, ex.example_id)] for ex in examples]]

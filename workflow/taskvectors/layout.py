@@ -1,0 +1,91 @@
+"""The results layout: the one place that knows where every result file of a run lives.
+
+The Snakemake rules declare their inputs and outputs through :class:`Layout`, and the stages get
+their paths from their rule, so the layout is written down once (docs/outputs.md describes it).
+Passing wildcard strings gives the rule patterns: ``Layout(...).prompts("{model}", "{task}")``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The analyses whose model jobs write one raw file per task (conflicts write one per pair).
+PER_TASK_ANALYSES = ("geometry", "top_tokens", "order", "prompt_format", "gd")
+#: Every analysis, in report order.
+ANALYSES = ("geometry", "top_tokens", "conflicts", "order", "prompt_format", "gd")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths of one run below ``results`` (and the report below ``reports``)."""
+
+    results: str
+    reports: str
+
+    def _r(self, *parts: str) -> str:
+        return str(Path(self.results, *parts))
+
+    # --- main stages -----------------------------------------------------------------------
+
+    def model_record(self, model: str) -> str:
+        return self._r("models", f"{model}.json")
+
+    def prompts(self, model: str, task: str) -> str:
+        return self._r("prompts", model, f"{task}.json")
+
+    def activations(self, model: str, task: str) -> str:
+        return self._r("activations", model, f"{task}.parquet")
+
+    def predictions(self, model: str, task: str) -> str:
+        return self._r("predictions", model, f"{task}.parquet")
+
+    def sweep(self, model: str, task: str) -> str:
+        return self._r("sweeps", model, f"{task}.parquet")
+
+    def eval(self, model: str, task: str) -> str:
+        return self._r("eval", model, f"{task}.parquet")
+
+    def summary(self) -> str:
+        return self._r("summary.csv")
+
+    def summary_models(self) -> str:
+        return self._r("summary_models.csv")
+
+    def summary_provenance(self) -> str:
+        return self._r("summary.provenance.json")
+
+    # --- analyses --------------------------------------------------------------------------
+
+    def analysis(self, name: str, model: str, item: str) -> str:
+        """Raw output of an analysis model job for one task (or ``A__B`` conflict pair)."""
+        return self._r("analyses", name, model, f"{item}.parquet")
+
+    def gd_distributions(self, model: str, task: str) -> str:
+        return self._r("analyses", "gd", model, f"{task}.dist.parquet")
+
+    def scores(self, name: str, model: str) -> str:
+        """The documented score table of an analysis for one model."""
+        return self._r("scores", name, f"{model}.parquet")
+
+    # --- report, logs, benchmarks ----------------------------------------------------------
+
+    def report_page(self) -> str:
+        return str(Path(self.reports, "index.html"))
+
+    def report_figures(self) -> str:
+        return str(Path(self.reports, "figures"))
+
+    def report_data(self) -> str:
+        return str(Path(self.reports, "data"))
+
+    def log(self, rule: str, *parts: str) -> str:
+        return self._r("logs", rule, *parts[:-1], f"{parts[-1] if parts else 'all'}.log")
+
+    def benchmark(self, rule: str, *parts: str) -> str:
+        return self._r("benchmarks", rule, *parts[:-1], f"{parts[-1] if parts else 'all'}.tsv")
+
+
+def conflict_item(task_a: str, task_b: str) -> str:
+    """The file stem of a conflict pair: demonstrations of A, task vector of B."""
+    return f"{task_a}__{task_b}"
