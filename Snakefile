@@ -25,6 +25,11 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+# `snakemake --report report.html` (or .zip) wraps the suite's own page and summary table with
+# Snakemake's per-rule runtime statistics.
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/main.smk"

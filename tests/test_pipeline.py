@@ -24,16 +24,13 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow  # runs the workflow (about a minute on two cores)
 TASKS = ["algorithmic_next_letter", "algorithmic_to_upper", "algorithmic_prev_letter"]
 SUMMARY_COLUMNS = [
-    "model",
-    "task",
-    "category",
-    "n_test",
-    "baseline",
-    "icl",
-    "tv",
-    "best_layer",
-    "n_layers",
-]
+    "model", "task", "category", "spacing", "n_pairs", "n_pairs_unspaced", "n_pairs_spaced",
+    "n_test", "n_queries", "best_layer", "n_layers",
+    *[f"{c}{s}" for c in ("baseline", "icl", "tv", "majority", "copy")
+      for s in ("", "_low", "_high")],
+    *[f"{c}_{s}" for s in ("full", "strict") for c in ("baseline", "icl", "tv")],
+    "tv_minus_icl", "tv_minus_icl_low", "tv_minus_icl_high", "explained_by",
+]  # fmt: skip
 
 
 def base_config(project: Path) -> dict:
@@ -98,30 +95,33 @@ def project(tmp_path_factory) -> Path:
 
 def test_run_writes_every_documented_output(project):
     summary = pd.read_csv(project / "results" / "summary.csv")
-    assert list(summary.columns) == SUMMARY_COLUMNS
+    assert sorted(summary.columns) == sorted(SUMMARY_COLUMNS)
     assert len(summary) == 2 * len(TASKS)
     assert summary["n_test"].eq(4).all()
-    assert summary[["baseline", "icl", "tv"]].apply(lambda c: c.between(0, 1)).all().all()
+    accuracies = summary[["baseline", "icl", "majority", "copy"]]
+    assert accuracies.apply(lambda c: c.between(0, 1)).all().all()
+    assert set(pd.read_csv(project / "results" / "summary_models.csv")["task_set"]) == {
+        "all", "paper_filter", "shared",
+    }  # fmt: skip
     activations = read_table(
         project / "results/activations/tiny-llama/algorithmic_next_letter.parquet"
     )
     assert len(activations) == 8 * 4  # (4 dev + 4 test) examples x 4 layers
-    assert (
-        read_provenance(project / "results/eval/tiny-gpt2/algorithmic_to_upper.parquet")["model"][
-            "alias"
-        ]
-        == "tiny-gpt2"
-    )
-    assert (project / "reports/tiny/index.html").exists()
-    for name in ("geometry", "top_tokens", "order"):
-        assert (
-            len(list((project / "results/analyses" / name / "tiny-llama").glob("*.parquet"))) == 3
-        )
+    block = read_provenance(project / "results/eval/tiny-gpt2/algorithmic_to_upper.parquet")
+    assert block["model"]["alias"] == "tiny-gpt2"
+    for page in ("index.html", "figures", "data"):
+        assert (project / "reports/tiny" / page).exists()
+    for name in ("geometry", "top_tokens"):
+        folder = project / "results/analyses" / name / "tiny-llama"
+        assert len(list(folder.glob("*.parquet"))) == 3
+    assert (project / "results/analyses/order/tiny-llama/algorithmic_next_letter.parquet").exists()
     assert (
         project / "results/analyses/conflicts/tiny-llama/"
         "algorithmic_next_letter__algorithmic_to_upper.parquet"
     ).exists()
-    assert (project / "results/benchmarks/extract/tiny-llama/algorithmic_next_letter.tsv").exists()
+    for name in ("geometry", "top_tokens", "conflicts", "order"):
+        assert (project / "results/scores" / name / "tiny-llama.parquet").exists()
+    assert (project / "results/benchmarks/run_task/tiny-llama/algorithmic_next_letter.tsv").exists()
 
 
 def test_complete_run_schedules_nothing(project):
@@ -132,28 +132,38 @@ def test_adding_a_task_schedules_only_its_jobs_and_aggregation(project):
     config = base_config(project)
     config["tasks"] = [*TASKS, "algorithmic_to_lower"]
     jobs = scheduled(snakemake(project, config, "-n"))
-    per_task = {"build_prompts": 2, "extract": 2, "patch": 2, "evaluate": 2}
-    per_model = {"geometry": 2, "top_tokens": 2, "order": 2}  # per-model analyses cover all tasks
-    assert jobs == {**per_task, **per_model, "summarize": 1, "report": 1}
+    per_task = {"run_task": 2, "evaluate": 2}
+    per_model = {"geometry": 2, "top_tokens": 2}  # per-model analyses that cover every task
+    # order covers one task per family (next_letter), so a new task leaves it alone
+    scores = {"score_analysis": 4}
+    assert jobs == {**per_task, **per_model, **scores, "summarize": 1, "report": 1}
 
 
 def test_changing_n_demos_reruns_from_prompts_on(project):
     config = base_config(project)
-    config["prompts"]["n_demos"] = 2
+    config["prompts"]["n_demos"] = 4
     jobs = scheduled(snakemake(project, config, "-n"))
     assert "prepare_model" not in jobs
-    assert jobs["build_prompts"] == jobs["extract"] == jobs["patch"] == jobs["evaluate"] == 6
+    assert jobs["run_task"] == jobs["evaluate"] == 6
 
 
-def test_editing_scoring_reruns_evaluation_and_aggregation_only(project):
+def edited_scoring_jobs(project, config) -> dict[str, int]:
     scoring = project / "workflow" / "taskvectors" / "scoring.py"
     original = scoring.read_text()
     try:
         scoring.write_text(original + "\n# an edit\n")
-        jobs = scheduled(snakemake(project, base_config(project), "-n"))
+        return scheduled(snakemake(project, config, "-n"))
     finally:
         scoring.write_text(original)
-    assert jobs == {"evaluate": 6, "summarize": 1, "report": 1}
+
+
+def test_editing_scoring_reruns_the_model_job_that_chooses_the_test_layer(project):
+    """``sweep_test: best`` (the default): the model job scores its dev sweep to pick the test
+    layer, so a scoring edit reruns it (with ``all`` it would not: test_workflow_setup checks
+    that the model stage's code inputs hold no scoring module)."""
+    jobs = edited_scoring_jobs(project, base_config(project))
+    assert jobs["run_task"] == jobs["evaluate"] == 6
+    assert "prepare_model" not in jobs  # the prompt files it rewrites rerun the analyses too
 
 
 def test_changing_a_models_revision_reruns_only_that_model(project):
@@ -162,14 +172,13 @@ def test_changing_a_models_revision_reruns_only_that_model(project):
     jobs = scheduled(snakemake(project, config, "-n"))
     assert jobs == {
         "prepare_model": 1,
-        "build_prompts": 3,
-        "extract": 3,
-        "patch": 3,
+        "run_task": 3,
         "evaluate": 3,
         "geometry": 1,
         "top_tokens": 1,
         "conflicts": 1,
         "order": 1,
+        "score_analysis": 4,
         "summarize": 1,
         "report": 1,
     }
@@ -184,3 +193,24 @@ def test_a_wrong_config_key_is_refused_at_start_up(project):
     output = result.stdout + result.stderr
     assert "evaluation.answer: 'greddy' is not one of" in output
     assert "'colour' was unexpected" in output
+
+
+def test_verify_finds_a_truncated_file_and_fix_makes_the_next_run_rebuild_it(project):
+    """Issue 10 item 3: a file cut in half is named by `taskvectors verify`, and after `--fix`
+    the next run rebuilds it (and what depends on it) instead of saying nothing to be done."""
+    config = base_config(project)
+    (project / "config.yaml").write_text(yaml.safe_dump(config))
+    target = project / "results/activations/tiny-llama/algorithmic_prev_letter.parquet"
+    original = target.read_bytes()
+    command = [sys.executable, "-m", "taskvectors.cli", "verify", "--config", "config.yaml"]
+    try:
+        target.write_bytes(original[: len(original) // 2])
+        found = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=300)
+        assert found.returncode == 1, found.stderr
+        assert "algorithmic_prev_letter.parquet" in found.stdout and "truncated" in found.stdout
+        fixed = subprocess.run([*command, "--fix"], cwd=project, capture_output=True, text=True)
+        assert fixed.returncode == 0 and not target.exists()
+        jobs = scheduled(snakemake(project, config, "-n"))
+        assert jobs["run_task"] == 1
+    finally:
+        target.write_bytes(original)

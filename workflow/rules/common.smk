@@ -1,6 +1,7 @@
 # Shared helpers of the rules: the validated config, the task list, the results layout, code inputs.
 import re
 import sys
+from functools import cache
 from pathlib import Path
 
 # The taskvectors package lives in workflow/; jobs (also in conda envs or on cluster nodes)
@@ -20,6 +21,7 @@ from taskvectors.pipeline import (
     task_data_files,
 )
 from taskvectors.preflight import startup_config
+from taskvectors.resources import model_resources
 
 export_package_path(PACKAGE_ROOT)
 # Everything that can be known before work starts is refused here, one line per problem: the
@@ -63,6 +65,19 @@ def code(*modules):
     return list(stage_sources(*(f"taskvectors.{m}" for m in modules)))
 
 
+@cache
+def _model_memory(model):
+    cache_dir = config["model_cache_dir"]
+    entry = config["models"][model]
+    return model_resources(entry, cache_dir=Path(cache_dir).expanduser() if cache_dir else None)
+
+
+def model_mem_mb(wildcards, attempt):
+    """Host memory of a model job, from the model's parameter count and dtype (no weights read);
+    a retry after running out of memory asks for more."""
+    return _model_memory(wildcards.model)["mem_mb"] * attempt
+
+
 def get_model_entry(wildcards):
     return model_params(config["models"][wildcards.model])
 
@@ -92,7 +107,8 @@ def analysis_raw(name, model):
 
 
 def enabled_analyses():
-    return [n for n, on in ANALYSES.items() if on and not (n == "conflicts" and not PAIRS)]
+    """Analyses switched on that have something to do (tasks, or pairs for conflicts)."""
+    return [n for n, on in ANALYSES.items() if on and analysis_tasks(n)]
 
 
 def get_final_targets():

@@ -26,7 +26,7 @@ rule run_task:
     threads: 2
     resources:
         gpu=1,
-        mem_mb=16000,
+        mem_mb=model_mem_mb,
     log:
         L.log("run_task", "{model}", "{task}"),
     benchmark:
@@ -70,8 +70,8 @@ rule summarize:
         models=[L.model_record(m) for m in MODELS],
         code=code("stages.summarize"),
     output:
-        summary=L.summary(),
-        models=L.summary_models(),
+        summary=report(L.summary(), caption="../report/summary.rst", category="Tables"),
+        models=report(L.summary_models(), caption="../report/summary.rst", category="Tables"),
         provenance=L.summary_provenance(),
     params:
         models=MODELS,

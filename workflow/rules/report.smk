@@ -35,7 +35,7 @@ rule report:
             f"{PACKAGE_ROOT}/taskvectors/report/style.css",
         ],
     output:
-        page=L.report_page(),
+        page=report(L.report_page(), caption="../report/page.rst", category="Report"),
         figures=directory(L.report_figures()),
         data=directory(L.report_data()),
     params:

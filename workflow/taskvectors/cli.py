@@ -101,6 +101,40 @@ def check(args: argparse.Namespace) -> int:
     return 0
 
 
+def verify(args: argparse.Namespace) -> int:
+    """Check every result file of a run; exit status 1 lists the bad ones (``--fix`` deletes)."""
+    from taskvectors.preflight import startup_config
+    from taskvectors.verify import verify_run
+
+    try:
+        config, registry = startup_config(read_config_file(args.config), [args.config])
+    except ConfigError as error:
+        raise naming_file(error, args.config) from None
+    findings = list(verify_run(config, registry))
+    bad = [f for f in findings if f.problem]
+    for finding in bad:
+        action = "deleted" if args.fix else "bad"
+        print(f"{action}: {finding.path}: {finding.problem}")
+        if args.fix:  # with the job's other outputs, so that Snakemake reruns the job
+            for path in (finding.path, *finding.siblings):
+                path.unlink(missing_ok=True)
+    print(f"{len(findings)} result files checked, {len(bad)} bad", file=sys.stderr)
+    if bad and not args.fix:
+        print("rerun with --fix to delete them; the next run rebuilds them", file=sys.stderr)
+    return 1 if bad and not args.fix else 0
+
+
+def check_model_command(args: argparse.Namespace) -> int:
+    """Say whether the suite supports a model and what it needs, from its config alone."""
+    from taskvectors.model_check import check_model, format_check
+
+    check = check_model(
+        args.source, revision=args.revision, trust_remote_code=args.trust_remote_code
+    )
+    print(format_check(check))
+    return 0 if check.supported else 1
+
+
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(prog="taskvectors", description=__doc__.split("\n")[0])
     commands = main_parser.add_subparsers(dest="command", required=True)
@@ -143,6 +177,27 @@ def parser() -> argparse.ArgumentParser:
         help="the config file (default: %(default)s)",
     )
     check_parser.set_defaults(run=check)
+    verify_parser = commands.add_parser(
+        "verify", help="check every result file of a run (opens, schema, provenance vs config)"
+    )
+    verify_parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path("config/config.yaml"),
+        help="the run's config file (default: %(default)s)",
+    )
+    verify_parser.add_argument(
+        "--fix", action="store_true", help="delete the bad files so the next run rebuilds them"
+    )
+    verify_parser.set_defaults(run=verify)
+    model_parser = commands.add_parser(
+        "check-model",
+        help="pre-flight a hub id or local folder: blocks, unembedding, memory (no weights)",
+    )
+    model_parser.add_argument("source", help="a hub id (needs network) or a local model folder")
+    model_parser.add_argument("--revision", help="hub revision (branch, tag or commit)")
+    model_parser.add_argument("--trust-remote-code", action="store_true")
+    model_parser.set_defaults(run=check_model_command)
     return main_parser
 
 

@@ -18,6 +18,8 @@ Checks that need the tokenizer (how many pairs survive filtering) stay in ``buil
 from __future__ import annotations
 
 import math
+import sys
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,8 +32,9 @@ from taskvectors.config import (
     validate_config,
 )
 from taskvectors.pipeline import conflict_pairs, select_tasks
+from taskvectors.prompt_files import check_spacing_config
 from taskvectors.prompts import check_template, template_markers
-from taskvectors.tasks.files import TaskDataError
+from taskvectors.tasks.files import TaskDataError, TaskDataWarning
 from taskvectors.tasks.registry import TaskSpec, load_pairs, load_registry
 
 
@@ -66,13 +69,21 @@ def preflight(config: Mapping[str, Any], registry: Mapping[str, TaskSpec]) -> No
         tasks = select_tasks(config["tasks"], registry)
     except ValueError as error:
         raise problems_error([*problems, f"tasks: {error}"]) from None
+    try:
+        check_spacing_config(config["prompts"].get("spacing"), registry)
+    except ValueError as error:
+        problems.append(str(error))
     markers = () if problems else template_markers(config["prompts"]["template"])
     counts: dict[str, int] = {}
-    for name in tasks:
-        try:
-            counts[name] = len(load_pairs(registry[name], Path(config["data_dir"]), markers))
-        except (TaskDataError, ValueError) as error:
-            problems.append(str(error))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TaskDataWarning)
+        for name in tasks:
+            try:
+                counts[name] = len(load_pairs(registry[name], Path(config["data_dir"]), markers))
+            except (TaskDataError, ValueError) as error:
+                problems.append(str(error))
+    for warning in caught:  # Snakemake hides Python warnings: say them on stderr
+        print(f"taskvectors: warning: {warning.message}", file=sys.stderr)
     problems += size_problems(config, counts)
     problems += analysis_problems(config, counts)
     if problems:

@@ -50,9 +50,10 @@ def geometry_layer(sweeps: Mapping[str, pd.DataFrame]) -> int:
 def score_geometry(raw: Mapping[str, Path], sweeps: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """t-SNE points, centred cosine distances and clustering statistics at one layer."""
     layer = geometry_layer(sweeps)
-    frames = {
-        t: read_result_table(p, "activations").query("layer == @layer") for t, p in raw.items()
-    }
+    frames = {}
+    for task, path in raw.items():
+        vectors_of_task = read_result_table(path, "activations")
+        frames[task] = vectors_of_task[vectors_of_task["layer"] == layer]
     labels = np.concatenate([[t] * len(f) for t, f in frames.items()])
     vectors = np.concatenate([np.stack(f["hidden"].to_numpy()) for f in frames.values()])
     points = geo.tsne_embedding(geo.centre_vectors(vectors))
@@ -66,10 +67,12 @@ def score_geometry(raw: Mapping[str, Path], sweeps: Mapping[str, pd.DataFrame]) 
         ]
     )
     stats = geo.geometry_statistics(vectors, labels, seed=SEED).assign(kind="stat")
-    means = stats.drop_duplicates("scope").melt(
-        id_vars=["scope", "task_a", "task_b", "n_vectors", "n_tasks"],
-        value_vars=["within_mean", "across_mean"], var_name="statistic", value_name="value",
-    ).assign(kind="stat")  # fmt: skip
+    identity = ["scope", "task_a", "task_b", "n_vectors", "n_tasks"]
+    means = (
+        stats.drop_duplicates("scope")[[*identity, "within_mean", "across_mean"]]
+        .melt(id_vars=identity, var_name="statistic", value_name="value")
+        .assign(kind="stat")
+    )  # fmt: skip
     stats = pd.concat([stats, means], ignore_index=True)
     table = pd.concat([tsne, distances, stats], ignore_index=True)
     table["layer"] = layer
@@ -92,7 +95,8 @@ def score_top_tokens(raw: Mapping[str, Path], sweeps: Mapping[str, pd.DataFrame]
         best = _sweep_best(sweeps[task])
         if best is None:
             continue
-        tokens = read_result_table(path).query("layer == @best")
+        tokens = read_result_table(path)
+        tokens = tokens[tokens["layer"] == best]
         frames.append(tokens.assign(task=task)[["task", "layer", "rank", "token", "logit"]])
     columns = ["task", "layer", "rank", "token", "logit"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)

@@ -56,6 +56,8 @@ def summary_row(run: TaskRun) -> dict:
         "category": run.category,
         "spacing": run.document.spacing.get("chosen", "none"),
         "n_pairs": int(run.document.filter.get("n_kept", 0)),
+        "n_pairs_unspaced": run.document.spacing.get("n_kept", {}).get("none"),
+        "n_pairs_spaced": run.document.spacing.get("n_kept", {}).get("leading"),
         "n_test": int(results["example_id"].nunique()),
         "n_queries": int(results["query"].nunique()),
         "best_layer": run.best_layer,
@@ -132,7 +134,8 @@ def summarize(
 ) -> pd.DataFrame:
     """Write ``summary.csv``, ``summary_models.csv`` and their provenance; return the summary."""
     summary = pd.DataFrame([summary_row(run) for run in runs])
-    summary["best_layer"] = summary["best_layer"].astype("Int64")
+    for column in ("best_layer", "n_pairs_unspaced", "n_pairs_spaced"):
+        summary[column] = summary[column].astype("Int64")
     summary = summary.sort_values(["model", "task"]).reset_index(drop=True)
     means = model_means(summary, runs)
     for frame, path in ((summary, summary_path), (means, models_path)):

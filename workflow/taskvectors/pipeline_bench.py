@@ -1,0 +1,84 @@
+"""Time the main stages on three tasks: seconds per task and per stage, as the pipeline runs them.
+
+``python -m taskvectors.pipeline_bench`` runs the workflow (``run_task`` and ``evaluate`` of
+``to_upper``, ``fr_en`` and ``antonyms`` at the paper's sizes, analyses off) in a fresh results
+folder and prints what Snakemake's benchmark files measured for each job: the figure to hold
+against the paper's own code (about 57, 66 and 58 s per task on 2 CPU threads, float32).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from taskvectors.config import load_schema
+
+REPO = Path(__file__).resolve().parents[2]
+TASKS = ("algorithmic_to_upper", "translation_fr_en", "linguistic_antonyms")
+
+
+def analysis_names() -> list[str]:
+    """Every analysis the config schema knows (all are switched off here)."""
+    return list(load_schema()["properties"]["analyses"]["properties"])
+
+
+def bench_config(results: Path, model: str, dtype: str) -> dict:
+    return {
+        "results_dir": str(results / "results"),
+        "reports_dir": str(results / "reports"),
+        "data_dir": str(REPO / "data"),
+        "models": {model: {"source": "embedded", "dtype": dtype}},
+        "tasks": list(TASKS),
+        "analyses": {name: {"enabled": False} for name in analysis_names()},
+    }
+
+
+def job_seconds(benchmarks: Path) -> pd.DataFrame:
+    """``rule, task, seconds`` of every benchmark file below ``benchmarks``."""
+    rows = []
+    for path in sorted(benchmarks.rglob("*.tsv")):
+        seconds = float(pd.read_csv(path, sep="\t")["s"].iloc[0])
+        rule = path.relative_to(benchmarks).parts[0]
+        rows.append({"rule": rule, "task": path.stem, "s": seconds})
+    return pd.DataFrame(rows)
+
+
+def run(model: str, dtype: str, cores: int, keep: Path | None) -> dict:
+    folder = keep or Path(tempfile.mkdtemp(prefix="taskvectors-bench-"))
+    config = folder / "bench.yaml"
+    config.write_text(yaml.safe_dump(bench_config(folder, model, dtype)))
+    summary = folder / "results" / "summary.csv"
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(folder), "--cores", str(cores), "--configfile", str(config),
+               str(summary)]  # fmt: skip
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    jobs = job_seconds(folder / "results" / "benchmarks")
+    per_task = jobs[jobs["task"].isin(TASKS)].groupby("task")["s"].sum().round(1).to_dict()
+    per_stage = jobs.groupby("rule")["s"].sum().round(1).to_dict()
+    return {"wall_s": round(wall, 1), "per_task_s": per_task, "per_stage_s": per_stage,
+            "cores": cores, "dtype": dtype, "results": str(folder)}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="gemma-3-270m", help="embedded model alias")
+    parser.add_argument("--dtype", default="auto", help="auto, float32 or bfloat16")
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--keep", type=Path, help="results folder to use and keep")
+    args = parser.parse_args(argv)
+    print(json.dumps(run(args.model, args.dtype, args.cores, args.keep), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

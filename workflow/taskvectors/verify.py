@@ -1,0 +1,110 @@
+"""``taskvectors verify``: check every result file of a run before trusting (or rerunning) it.
+
+Snakemake reruns a job when an output is missing or older than its inputs, not when a file is
+truncated or was written under other settings (a crash mid-copy, a full disk, a results folder
+shared between configs). This walks the run's files through :class:`taskvectors.layout.Layout`,
+opens each with the typed readers of :mod:`taskvectors.results` (schema included), and compares
+the provenance of the model stages' files with the config. ``--fix`` deletes the bad files, so the
+next run rebuilds exactly them and what depends on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from taskvectors.layout import Layout
+from taskvectors.pipeline import select_tasks
+from taskvectors.results import (
+    ResultFileError,
+    check_result_file,
+    read_json_result,
+    read_prompt_document,
+    table_provenance,
+)
+from taskvectors.tasks.registry import TaskSpec
+
+PROMPT_KEYS = ("n_demos", "n_dev", "n_test", "n_dummy", "seed")
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: Path
+    problem: str  # empty when the file is good
+    siblings: tuple[Path, ...] = ()  # what to delete with it (see ``downstream``)
+
+
+def downstream(layout: Layout, kind: str, model: str, task: str) -> tuple[Path, ...]:
+    """The files to delete with a bad file of ``kind`` so that the next run rebuilds it: the other
+    outputs of its job and the main-stage files after it, up to the report. Snakemake does not
+    rerun a job whose outputs are missing while every file after it is present and up to date."""
+    chain = []
+    if kind in ("prompts", "activations", "predictions"):
+        chain += [layout.prompts(model, task), layout.activations(model, task),
+                  layout.predictions(model, task)]  # fmt: skip
+    if kind in ("prompts", "activations", "predictions", "sweep", "eval"):
+        chain += [layout.sweep(model, task), layout.eval(model, task)]
+    if kind != "model":
+        chain += [layout.summary(), layout.summary_models(), layout.summary_provenance()]
+        chain += [layout.report_page()]
+    return tuple(Path(path) for path in chain)
+
+
+def expected_files(config: Mapping[str, Any], registry: Mapping[str, TaskSpec]):
+    """``(path, kind, expected prompt settings or None, the job's outputs)`` of the run's
+    main-stage files."""
+    layout = Layout(config["results_dir"], config["reports_dir"])
+    tasks = select_tasks(config["tasks"], registry)
+    settings = {key: config["prompts"][key] for key in PROMPT_KEYS}
+    for model in config["models"]:
+        yield Path(layout.model_record(model)), "model", None, ()
+        for task in tasks:
+            for kind, path in (
+                ("prompts", layout.prompts), ("activations", layout.activations),
+                ("predictions", layout.predictions), ("sweep", layout.sweep), ("eval", layout.eval),
+            ):  # fmt: skip
+                expected = settings if kind in ("prompts", "activations", "predictions") else None
+                outputs = downstream(layout, kind, model, task)
+                yield Path(path(model, task)), kind, expected, outputs
+    for name in ("summary", "summary_models", "summary_provenance"):
+        yield Path(getattr(layout, name)()), "summary", None, downstream(layout, "summary", "", "")
+
+
+def _model_problem(path: Path, entry: Mapping[str, Any], alias: str) -> str:
+    record = read_json_result(path, "prepare_model")
+    if record.get("alias") != alias:
+        return f"written for model {record.get('alias')!r}, not {alias!r}"
+    if entry.get("revision") and record.get("revision") != entry["revision"]:
+        return f"revision {record.get('revision')!r}, the config asks {entry['revision']!r}"
+    return ""
+
+
+def check_file(path: Path, kind: str, settings, config: Mapping[str, Any]) -> str:
+    """The problem with one existing file, or an empty string."""
+    try:
+        if kind == "model":
+            return _model_problem(path, config["models"][path.stem], path.stem)
+        if kind == "prompts":
+            found = read_prompt_document(path).settings
+        elif kind in ("activations", "predictions"):
+            found = table_provenance(path).get("settings", {}).get("prompts", {})
+        else:
+            return check_result_file(path, None if kind == "summary" else kind) or ""
+    except ResultFileError as error:
+        return error.reason
+    reason = check_result_file(path, kind if kind != "prompts" else None)
+    if reason:
+        return reason
+    wrong = {k: found.get(k) for k in settings if found.get(k) != settings[k]}
+    return f"written with prompt settings {wrong}, the config has other values" if wrong else ""
+
+
+def verify_run(config: Mapping[str, Any], registry: Mapping[str, TaskSpec]) -> Iterator[Finding]:
+    """A finding for every existing main-stage file of the run (missing files are not findings:
+    the next run builds them)."""
+    for path, kind, settings, outputs in expected_files(config, registry):
+        if path.exists():
+            siblings = tuple(p for p in outputs if p != path)
+            yield Finding(path, check_file(path, kind, settings, config), siblings)
