@@ -1,0 +1,641 @@
+"""The compute of the GD stage: ICL versus gradient descent on the same demonstrations.
+
+For a task's prompt document (the same examples, demonstrations S and queries as ICL and the task
+vector), these functions fine-tune the model on each example's S (:mod:`taskvectors.finetune`) and
+return DataFrames; they read and write no files (the stage does).
+
+* :func:`choose_hyperparameters` — learning rate × epochs from the config's grid, chosen on dev by
+  accuracy (fewest epochs, then smallest rate, on ties), as the best layer is.
+* :func:`gd_predictions` — GD's answers to the test queries (a predictions table, condition
+  ``gd``) and its first-token logits for :func:`distribution_comparison`.
+* :func:`distribution_comparison` — at the answer position: KL(ICL ‖ X) over the full vocabulary
+  and top-k overlap with ICL for X in GD, TV (θ patched at the best layer) and the baseline, per
+  example. Computed here because 262k-wide distributions cannot be stored.
+* :func:`order_predictions` — GD with one demonstration per step, in the orders of
+  :func:`taskvectors.orders.demo_permutations`, beside ICL over the same orders.
+* :func:`demo_count_predictions` — ICL, TV and GD answers with 1, 2, 4, 8 fresh demonstrations.
+* :func:`random_init_comparison` — the control: the same comparison on a randomly initialised
+  model of the same architecture, which says how close "close" is.
+
+A prompt document is the dict of ``prompts/{model}/{task}.json`` or an object with the same fields
+as attributes (``taskvectors.results.PromptDocument``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from taskvectors import engine
+from taskvectors.finetune import FinetuneConfig, TrainingJob, finetune_and_answer
+from taskvectors.orders import demo_permutations
+from taskvectors.prompts import PromptTemplate, get_template
+from taskvectors.scoring import is_correct
+from taskvectors.tasks.algorithmic import derived_seed
+
+PREDICTION_COLUMNS = (
+    "example_id",
+    "split",
+    "condition",
+    "layer",
+    "token_id",
+    "first_token",
+    "answer",
+)
+GRID_COLUMNS = ("learning_rate", "epochs", "accuracy", "n", "is_best")
+COMPARISON_COLUMNS = (
+    "example_id",
+    "model_init",
+    "kl_icl_gd",
+    "kl_icl_tv",
+    "kl_icl_baseline",
+    "top_overlap_gd",
+    "top_overlap_tv",
+    "top_overlap_baseline",
+    "same_top1_gd",
+    "same_top1_tv",
+    "same_top1_baseline",
+)
+#: ``(predictions, examples by id) -> correct per row``; the default scores ``first_token`` with
+#: the task's scoring mode (:func:`taskvectors.scoring.is_correct`).
+Scorer = Callable[[pd.DataFrame, Mapping[int, "GDExample"]], Sequence[bool]]
+
+
+@dataclass(frozen=True)
+class GDSettings:
+    """The config's ``analyses.gd`` section: what trains, how, and on how many examples.
+
+    ``learning_rates`` × ``epochs`` is the grid chosen on ``n_dev`` dev examples; ``n_test`` test
+    examples are answered. ``chunk_size`` jobs train as one batch of per-example adapters.
+    """
+
+    params: str = "lora"
+    optimizer: str = "adam"
+    batch: str = "all"
+    lora_rank: int = 4
+    lora_alpha: float = 8.0
+    autocast: str = "bfloat16"
+    learning_rates: tuple[float, ...] = (3e-4, 1e-3, 3e-3)
+    epochs: tuple[int, ...] = (1, 2, 4)
+    n_dev: int = 10
+    n_test: int = 25
+    chunk_size: int = 16
+    seed: int = 41
+    top_k: int = 10
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> GDSettings:
+        """From the config section (unknown keys such as ``enabled`` or ``tasks`` are ignored)."""
+        known = {k: v for k, v in section.items() if k in cls.__dataclass_fields__}
+        for key in ("learning_rates", "epochs"):
+            if key in known:
+                known[key] = tuple(known[key])
+        return cls(**known)
+
+    def finetune_config(self, batch: str | None = None) -> FinetuneConfig:
+        return FinetuneConfig(
+            params=self.params,
+            optimizer=self.optimizer,
+            batch=batch or self.batch,
+            lora_rank=self.lora_rank,
+            lora_alpha=self.lora_alpha,
+            seed=self.seed,
+            autocast=self.autocast,
+        )
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """The grid point chosen on dev."""
+
+    learning_rate: float
+    epochs: int
+
+
+@dataclass(frozen=True)
+class GDExample:
+    """One prompt of the document: demonstrations, query, accepted answers, dummy queries."""
+
+    example_id: int
+    split: str
+    query: str
+    answers: tuple[str, ...]
+    demos: tuple[tuple[str, str], ...]
+    dummies: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class TaskPrompts:
+    """What the GD stage reads of a prompt document."""
+
+    task: str
+    scoring: str
+    template: PromptTemplate
+    seed: int
+    examples: tuple[GDExample, ...]
+
+    def split(self, name: str, n: int | None = None) -> list[GDExample]:
+        chosen = [ex for ex in self.examples if ex.split == name]
+        return chosen if n is None else chosen[:n]
+
+
+@dataclass(frozen=True)
+class GDRun:
+    """GD's test predictions (a predictions table) and first-token logits ``(n, vocab)``."""
+
+    predictions: pd.DataFrame
+    first_logits: torch.Tensor
+
+
+def _field(item: Any, name: str) -> Any:
+    return item[name] if isinstance(item, Mapping) else getattr(item, name)
+
+
+def task_prompts(document: Any) -> TaskPrompts:
+    """The GD view of a prompt document (a dict as in the JSON file, or a ``PromptDocument``)."""
+    task = _field(document, "task")
+    examples = tuple(
+        GDExample(
+            example_id=int(_field(ex, "example_id")),
+            split=str(_field(ex, "split")),
+            query=str(_field(ex, "query")),
+            answers=tuple(str(a) for a in _field(ex, "answers")),
+            demos=tuple((str(x), str(y)) for x, y in _field(ex, "demos")),
+            dummies=tuple(str(d) for d in _field(ex, "dummies")),
+        )
+        for ex in _field(document, "examples")
+    )
+    return TaskPrompts(
+        task=str(task["name"]),
+        scoring=str(task["scoring"]),
+        template=get_template(_field(document, "template")),
+        seed=int(_field(document, "settings")["seed"]),
+        examples=examples,
+    )
+
+
+def _log(desc: str, total: int) -> Callable[[int], None]:
+    def report(done: int) -> None:
+        print(f"gd {desc}: {done}/{total} jobs", file=sys.stderr, flush=True)
+
+    return report
+
+
+def _jobs(prompts: TaskPrompts, examples, rate: float, order=None) -> list[TrainingJob]:
+    return [
+        TrainingJob(
+            key=(prompts.task, ex.example_id),
+            demos=ex.demos if order is None else tuple(ex.demos[j] for j in order),
+            query=ex.query,
+            learning_rate=rate,
+        )
+        for ex in examples
+    ]
+
+
+def _rows(decoded: engine.Decoded, keys: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """A predictions table: ``keys[i]`` plus decoded row ``i``'s token, first token and answer."""
+    frame = pd.DataFrame(
+        [
+            {
+                **key,
+                "token_id": int(decoded.tokens[i, 0]),
+                "first_token": decoded.first_tokens[i],
+                "answer": decoded.answers[i],
+            }
+            for i, key in enumerate(keys)
+        ]
+    )
+    extra = [c for c in frame.columns if c not in PREDICTION_COLUMNS]
+    return frame[[*PREDICTION_COLUMNS, *extra]].astype(
+        {"example_id": "int32", "layer": "int16", "token_id": "int32"}
+    )
+
+
+def _key(ex: GDExample, condition: str = "gd", layer: int = engine.NO_PATCH) -> dict:
+    return {"example_id": ex.example_id, "split": ex.split, "condition": condition, "layer": layer}
+
+
+def default_scorer(mode: str) -> Scorer:
+    """Score ``first_token`` against the example's accepted answers under ``mode``."""
+
+    def score(predictions: pd.DataFrame, examples: Mapping[int, GDExample]) -> list[bool]:
+        return [
+            is_correct(p, examples[int(i)].answers, mode)
+            for p, i in zip(predictions["first_token"], predictions["example_id"], strict=True)
+        ]
+
+    return score
+
+
+# --- hyperparameters ------------------------------------------------------------------------------
+
+
+def grid_predictions(
+    model: nn.Module,
+    tokenizer,
+    document: Any,
+    settings: GDSettings,
+    *,
+    split: str = "dev",
+    n_examples: int | None = None,
+    max_new_tokens: int = 1,
+) -> pd.DataFrame:
+    """GD's predictions for every grid point on ``split``: a predictions table with
+    ``learning_rate`` and ``epochs`` columns. All rates train as slots of the same batches; every
+    epoch count is a checkpoint of the same run."""
+    prompts = task_prompts(document)
+    examples = prompts.split(split, settings.n_dev if n_examples is None else n_examples)
+    jobs = [job for rate in settings.learning_rates for job in _jobs(prompts, examples, rate)]
+    result = finetune_and_answer(
+        model,
+        tokenizer,
+        prompts.template,
+        jobs,
+        settings.finetune_config(),
+        epochs=settings.epochs,
+        max_new_tokens=max_new_tokens,
+        chunk_size=settings.chunk_size,
+        on_chunk=_log(f"{prompts.task} grid", len(jobs)),
+    )
+    frames = []
+    for epochs in settings.epochs:
+        keys = [
+            {**_key(ex), "learning_rate": float(rate), "epochs": int(epochs)}
+            for rate in settings.learning_rates
+            for ex in examples
+        ]
+        frames.append(_rows(result.decoded[epochs], keys))
+    return pd.concat(frames, ignore_index=True).astype({"epochs": "int16"})
+
+
+def grid_accuracy(
+    predictions: pd.DataFrame, document: Any, scorer: Scorer | None = None
+) -> tuple[Hyperparameters, pd.DataFrame]:
+    """Accuracy per grid point and the best one: highest accuracy, then fewest epochs, then the
+    smallest learning rate. Columns ``learning_rate, epochs, accuracy, n, is_best``."""
+    prompts = task_prompts(document)
+    by_id = {ex.example_id: ex for ex in prompts.examples}
+    scored = predictions.assign(
+        correct=list((scorer or default_scorer(prompts.scoring))(predictions, by_id))
+    )
+    table = (
+        scored.groupby(["epochs", "learning_rate"], as_index=False)
+        .agg(accuracy=("correct", "mean"), n=("correct", "size"))
+        .sort_values(["epochs", "learning_rate"], ignore_index=True)
+    )
+    best = int(table["accuracy"].to_numpy().argmax())  # first maximum: fewest epochs, lowest rate
+    table["is_best"] = table.index == best
+    chosen = Hyperparameters(
+        float(table.loc[best, "learning_rate"]), int(table.loc[best, "epochs"])
+    )
+    table = table[list(GRID_COLUMNS)].astype({"epochs": "int16", "n": "int32"})
+    return chosen, table
+
+
+def choose_hyperparameters(
+    model: nn.Module,
+    tokenizer,
+    document: Any,
+    settings: GDSettings,
+    *,
+    scorer: Scorer | None = None,
+    max_new_tokens: int = 1,
+) -> tuple[Hyperparameters, pd.DataFrame]:
+    """The learning rate and epochs chosen on the first ``settings.n_dev`` dev examples, and the
+    grid's accuracy table (:func:`grid_accuracy`)."""
+    predictions = grid_predictions(
+        model, tokenizer, document, settings, max_new_tokens=max_new_tokens
+    )
+    return grid_accuracy(predictions, document, scorer)
+
+
+# --- test predictions and distributions -----------------------------------------------------------
+
+
+def gd_predictions(
+    model: nn.Module,
+    tokenizer,
+    document: Any,
+    settings: GDSettings,
+    chosen: Hyperparameters,
+    *,
+    max_new_tokens: int = 1,
+    examples: Sequence[GDExample] | None = None,
+) -> GDRun:
+    """GD at the chosen point on the first ``settings.n_test`` test examples (or ``examples``):
+    predictions (condition ``gd``, layer ``-1``) and first-token logits ``(n, vocab)``."""
+    prompts = task_prompts(document)
+    chosen_examples = (
+        list(examples) if examples is not None else prompts.split("test", settings.n_test)
+    )
+    jobs = _jobs(prompts, chosen_examples, chosen.learning_rate)
+    result = finetune_and_answer(
+        model,
+        tokenizer,
+        prompts.template,
+        jobs,
+        settings.finetune_config(),
+        epochs=[chosen.epochs],
+        max_new_tokens=max_new_tokens,
+        chunk_size=settings.chunk_size,
+        keep_logits=True,
+        on_chunk=_log(f"{prompts.task} test", len(jobs)),
+    )
+    decoded = result.decoded[chosen.epochs]
+    return GDRun(_rows(decoded, [_key(ex) for ex in chosen_examples]), decoded.first_logits)
+
+
+def _first_logits(model, tokenizer, prompts: Sequence[str], batch_size: int, patch=None):
+    """First-token logits ``(n, vocab)`` of ``prompts``; ``patch(rows)``: each chunk's patch."""
+    parts = []
+    for rows in engine.chunks(prompts, batch_size):
+        batch = engine.encode(tokenizer, [prompts[i] for i in rows], model.device)
+        chunk_patch = patch(rows) if patch is not None else None
+        parts.append(engine.decode(model, tokenizer, batch, patch=chunk_patch).first_logits)
+    return torch.cat(parts)
+
+
+def condition_logits(
+    model: nn.Module,
+    tokenizer,
+    template: PromptTemplate,
+    examples: Sequence[GDExample],
+    thetas: torch.Tensor,
+    best_layer: int,
+    *,
+    batch_size: int = 16,
+) -> dict[str, torch.Tensor]:
+    """First-token logits ``(n, vocab)`` of ICL (``[S, x]``), TV (``[x]`` with ``thetas``
+    ``(n, d_model)`` patched at ``best_layer``) and the baseline (``[x]``)."""
+    icl = [template.icl_prompt(list(ex.demos), ex.query) for ex in examples]
+    zero = [template.zero_shot_prompt(ex.query) for ex in examples]
+
+    def tv_patch(rows: range) -> engine.Patch:
+        return engine.Patch(torch.full((len(rows),), best_layer), thetas[list(rows)])
+
+    return {
+        "icl": _first_logits(model, tokenizer, icl, batch_size),
+        "tv": _first_logits(model, tokenizer, zero, batch_size, tv_patch),
+        "baseline": _first_logits(model, tokenizer, zero, batch_size),
+    }
+
+
+def kl_divergence(reference_logits: torch.Tensor, other_logits: torch.Tensor) -> torch.Tensor:
+    """KL(P_ref ‖ P_other) in nats per row, over the full vocabulary; inputs ``(n, vocab)``."""
+    ref = torch.log_softmax(reference_logits.double(), dim=-1)
+    other = torch.log_softmax(other_logits.double(), dim=-1)
+    return (ref.exp() * (ref - other)).sum(-1).clamp(min=0.0)
+
+
+def top_overlap(reference_logits: torch.Tensor, other_logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Fraction of the reference's top-``k`` tokens that are in the other's top-``k``, ``(n,)``."""
+    ref = reference_logits.topk(k, dim=-1).indices
+    other = other_logits.topk(k, dim=-1).indices
+    return (ref[:, :, None] == other[:, None, :]).any(-1).double().mean(-1)
+
+
+def distribution_comparison(
+    model: nn.Module,
+    tokenizer,
+    document: Any,
+    examples: Sequence[GDExample],
+    gd_logits: torch.Tensor,
+    thetas: torch.Tensor,
+    best_layer: int,
+    *,
+    top_k: int = 10,
+    batch_size: int = 16,
+    model_init: str = "pretrained",
+) -> pd.DataFrame:
+    """Per example: KL(ICL ‖ X), top-``top_k`` overlap with ICL and whether the top token equals
+    ICL's, for X in GD (``gd_logits`` ``(n, vocab)``), TV and baseline. Columns
+    :data:`COMPARISON_COLUMNS`."""
+    template = task_prompts(document).template
+    logits = condition_logits(
+        model, tokenizer, template, examples, thetas, best_layer, batch_size=batch_size
+    )
+    logits["gd"] = gd_logits
+    icl = logits["icl"]
+    frame = pd.DataFrame(
+        {"example_id": [ex.example_id for ex in examples], "model_init": model_init}
+    )
+    for name in ("gd", "tv", "baseline"):
+        frame[f"kl_icl_{name}"] = kl_divergence(icl, logits[name]).numpy()
+        frame[f"top_overlap_{name}"] = top_overlap(icl, logits[name], top_k).numpy()
+        frame[f"same_top1_{name}"] = (icl.argmax(-1) == logits[name].argmax(-1)).numpy()
+    return frame[list(COMPARISON_COLUMNS)].astype({"example_id": "int32"})
+
+
+# --- order sensitivity ----------------------------------------------------------------------------
+
+
+def order_predictions(
+    model: nn.Module,
+    tokenizer,
+    document: Any,
+    settings: GDSettings,
+    chosen: Hyperparameters,
+    *,
+    n_examples: int,
+    n_permutations: int,
+    max_new_tokens: int = 1,
+    batch_size: int = 16,
+) -> pd.DataFrame:
+    """ICL and GD (one demonstration per step) per (test example, order): a predictions table with
+    a ``permutation`` column: ``0`` is the prompt file's order, ``1..n_permutations`` distinct other
+    orders, the same as the order analysis's (:func:`~taskvectors.orders.demo_permutations`).
+
+    GD takes ``chosen.epochs`` epochs at ``chosen.learning_rate / n_demos`` per step, so that an
+    epoch moves about as far as one full-batch step at the chosen rate.
+    """
+    prompts = task_prompts(document)
+    examples = prompts.split("test", n_examples)
+    n_demos = len(examples[0].demos)
+    orders = demo_permutations(prompts.seed, prompts.task, n_demos, n_permutations + 1)
+    rate = chosen.learning_rate / n_demos
+    jobs = [job for order in orders for job in _jobs(prompts, examples, rate, order)]
+    result = finetune_and_answer(
+        model,
+        tokenizer,
+        prompts.template,
+        jobs,
+        settings.finetune_config("sequential"),
+        epochs=[chosen.epochs],
+        max_new_tokens=max_new_tokens,
+        chunk_size=settings.chunk_size,
+        on_chunk=_log(f"{prompts.task} order", len(jobs)),
+    )
+    keys = [{**_key(ex), "permutation": p} for p in range(len(orders)) for ex in examples]
+    frames = [_rows(result.decoded[chosen.epochs], keys)]
+    for p, order in enumerate(orders):
+        shuffled = [replace(ex, demos=tuple(ex.demos[j] for j in order)) for ex in examples]
+        frames.append(
+            _icl_rows(
+                model, tokenizer, prompts.template, shuffled, max_new_tokens, batch_size
+            ).assign(permutation=p)
+        )
+    return pd.concat(frames, ignore_index=True).astype({"permutation": "int16"})
+
+
+def _icl_rows(model, tokenizer, template, examples, max_new_tokens, batch_size) -> pd.DataFrame:
+    frames = []
+    for rows in engine.chunks(examples, batch_size):
+        chunk = [examples[i] for i in rows]
+        prompts = [template.icl_prompt(list(ex.demos), ex.query) for ex in chunk]
+        batch = engine.encode(tokenizer, prompts, model.device)
+        decoded = engine.decode(model, tokenizer, batch, max_new_tokens=max_new_tokens)
+        frames.append(_rows(decoded, [_key(ex, "icl") for ex in chunk]))
+    return pd.concat(frames, ignore_index=True)
+
+
+# --- number of demonstrations ---------------------------------------------------------------------
+
+
+def demo_pool(prompts: TaskPrompts) -> list[tuple[str, str]]:
+    """Every (x, y) the document uses as a demonstration, deduplicated and sorted."""
+    return sorted({demo for ex in prompts.examples for demo in ex.demos})
+
+
+def resampled_examples(prompts: TaskPrompts, examples, n_demos: int) -> list[GDExample]:
+    """The examples with ``n_demos`` fresh demonstrations each, drawn from the document's pool
+    without the example's query and dummy queries, seeded by (seed, task, n_demos, example id)."""
+    pool = demo_pool(prompts)
+    resampled = []
+    for ex in examples:
+        allowed = [d for d in pool if d[0] != ex.query and d[0] not in ex.dummies]
+        if len(allowed) < n_demos:
+            raise ValueError(
+                f"task {prompts.task}: {len(allowed)} demonstrations available, {n_demos} asked"
+            )
+        rng = np.random.default_rng(
+            derived_seed(prompts.seed, "gd-demo-count", prompts.task, n_demos, ex.example_id)
+        )
+        picked = rng.choice(len(allowed), size=n_demos, replace=False)
+        resampled.append(replace(ex, demos=tuple(allowed[j] for j in picked)))
+    return resampled
+
+
+def _tv_rows(model, tokenizer, template, examples, best_layer, max_new_tokens, batch_size):
+    """θ of each example (its demos, averaged over its dummy queries) patched at ``best_layer``."""
+    frames = []
+    for rows in engine.chunks(examples, batch_size):
+        chunk = [examples[i] for i in rows]
+        thetas = engine.task_vectors(
+            model,
+            tokenizer,
+            [[template.icl_prompt(list(ex.demos), d) for d in ex.dummies] for ex in chunk],
+        )[:, best_layer]
+        batch = engine.encode(
+            tokenizer, [template.zero_shot_prompt(ex.query) for ex in chunk], model.device
+        )
+        patch = engine.Patch(torch.full((len(chunk),), best_layer), thetas)
+        decoded = engine.decode(model, tokenizer, batch, max_new_tokens=max_new_tokens, patch=patch)
+        frames.append(_rows(decoded, [_key(ex, "tv", best_layer) for ex in chunk]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def demo_count_predictions(
+    model: nn.Module,
+    tokenizer,
+    document: Any,
+    settings: GDSettings,
+    chosen: Hyperparameters,
+    best_layer: int,
+    *,
+    counts: Sequence[int] = (1, 2, 4, 8),
+    n_examples: int,
+    max_new_tokens: int = 1,
+    batch_size: int = 16,
+) -> pd.DataFrame:
+    """ICL, TV (at ``best_layer``) and GD answers to the first ``n_examples`` test queries with
+    ``k`` fresh demonstrations for each ``k`` in ``counts``: a predictions table with an
+    ``n_demos`` column."""
+    prompts = task_prompts(document)
+    frames = []
+    for k in counts:
+        examples = resampled_examples(prompts, prompts.split("test", n_examples), k)
+        run = gd_predictions(
+            model,
+            tokenizer,
+            document,
+            settings,
+            chosen,
+            max_new_tokens=max_new_tokens,
+            examples=examples,
+        )
+        icl = _icl_rows(model, tokenizer, prompts.template, examples, max_new_tokens, batch_size)
+        tv = _tv_rows(
+            model, tokenizer, prompts.template, examples, best_layer, max_new_tokens, batch_size
+        )
+        frames.append(pd.concat([icl, tv, run.predictions], ignore_index=True).assign(n_demos=k))
+    return pd.concat(frames, ignore_index=True).astype({"n_demos": "int16"})
+
+
+# --- the random-initialisation control ------------------------------------------------------------
+
+
+def random_init_model(model: nn.Module, seed: int) -> nn.Module:
+    """A randomly initialised model of ``model``'s architecture (config's initialiser), frozen, in
+    eval mode, on the same device and dtype; the global RNG is left as it was."""
+    from transformers import AutoModelForCausalLM
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derived_seed(seed, "random-init") % 2**63)
+        control = AutoModelForCausalLM.from_config(model.config, dtype=model.dtype)
+    control.to(model.device).eval()
+    control.requires_grad_(False)
+    return control
+
+
+def random_init_comparison(
+    control: nn.Module,
+    tokenizer,
+    document: Any,
+    settings: GDSettings,
+    chosen: Hyperparameters,
+    best_layer: int,
+    *,
+    n_examples: int,
+    batch_size: int = 16,
+) -> pd.DataFrame:
+    """:func:`distribution_comparison` on ``control``, the random-init model of the same
+    architecture (:func:`random_init_model`, built once per job: building it costs more than a
+    task's control), tagged ``model_init='random'``: the same test examples, GD at the
+    hyperparameters chosen for the pretrained model, θ from the control's own activations at
+    ``best_layer``."""
+    prompts = task_prompts(document)
+    examples = prompts.split("test", n_examples)
+    template = prompts.template
+    thetas = torch.cat(
+        [
+            engine.task_vectors(
+                control,
+                tokenizer,
+                [[template.icl_prompt(list(ex.demos), d) for d in ex.dummies] for ex in chunk],
+            )[:, best_layer]
+            for chunk in (
+                [examples[i] for i in rows] for rows in engine.chunks(examples, batch_size)
+            )
+        ]
+    )
+    run = gd_predictions(control, tokenizer, document, settings, chosen, examples=examples)
+    return distribution_comparison(
+        control,
+        tokenizer,
+        document,
+        examples,
+        run.first_logits,
+        thetas,
+        best_layer,
+        top_k=settings.top_k,
+        batch_size=batch_size,
+        model_init="random",
+    )
