@@ -54,6 +54,12 @@ def base_config(project: Path) -> dict:
                 "pairs": [["algorithmic_next_letter", "algorithmic_to_upper"]],
             },
             "order": {"n_examples": 3, "n_permutations": 2},
+            "gd": {
+                "learning_rates": [0.01], "epochs": [1, 2], "n_dev": 2, "n_test": 3,
+                "order": {"n_examples": 2, "n_permutations": 1},
+                "demo_counts": {"counts": [1, 2], "n_examples": 2},
+                "random_control": {"n_examples": 2},
+            },  # fmt: skip
         },
     }
 
@@ -119,7 +125,7 @@ def test_run_writes_every_documented_output(project):
         project / "results/analyses/conflicts/tiny-llama/"
         "algorithmic_next_letter__algorithmic_to_upper.parquet"
     ).exists()
-    for name in ("geometry", "top_tokens", "conflicts", "order"):
+    for name in ("geometry", "top_tokens", "conflicts", "order", "gd"):
         assert (project / "results/scores" / name / "tiny-llama.parquet").exists()
     assert (project / "results/benchmarks/run_task/tiny-llama/algorithmic_next_letter.tsv").exists()
 
@@ -178,7 +184,8 @@ def test_changing_a_models_revision_reruns_only_that_model(project):
         "top_tokens": 1,
         "conflicts": 1,
         "order": 1,
-        "score_analysis": 4,
+        "gd": 1,
+        "score_analysis": 5,
         "summarize": 1,
         "report": 1,
     }

@@ -59,3 +59,16 @@ def test_smoke_report_is_written(smoke_run):
     page = smoke_run / "reports" / "smoke" / "index.html"
     assert page.exists()
     assert "gemma-3-270m" in page.read_text(encoding="utf-8")
+    assert list((smoke_run / "reports" / "smoke" / "figures").glob("*.png"))
+    scores = smoke_run / "results" / "smoke" / "scores"
+    expected = {"geometry", "top_tokens", "order", "prompt_format"}
+    assert {p.name for p in scores.iterdir()} >= expected
+
+
+def test_smoke_uses_the_papers_spacing_and_records_it(smoke_run):
+    summary = pd.read_csv(smoke_run / "results" / "smoke" / "summary.csv").set_index("task")
+    assert summary.loc["translation_fr_en", "spacing"] == "leading"
+    assert summary.loc["knowledge_country_capital", "spacing"] == "none"
+    assert (summary["n_queries"] <= summary["n_test"]).all()
+    for condition in ("icl", "tv", "majority", "copy"):
+        assert (summary[f"{condition}_low"] <= summary[condition]).all()

@@ -235,7 +235,7 @@ def score_inputs(wildcards):
     if name == "gd":
         inputs["distributions"] = [L.gd_distributions(model, t) for t in analysis_tasks("gd")]
     if name != "conflicts":
-        kinds = ("prompts", "sweeps") + (("evals",) if name == "prompt_format" else ())
+        kinds = ("prompts", "sweeps") + (("evals",) if name in ("prompt_format", "gd") else ())
         inputs.update(analysis_inputs(name, model, *kinds))
     else:
         inputs["sweeps"] = [L.sweep(model, t) for t in CONFLICT_TASKS]

@@ -35,7 +35,11 @@ else:
         evals = {t: read_result_table(p, "eval") for t, p in by_task(tasks, sm.input.evals).items()}
         table = scores.score_prompt_format(raw, documents, evals)
     elif name == "gd":
-        table = scores.score_gd(raw, by_task(tasks, sm.input.distributions), documents, sweeps)
+        evals = {t: read_result_table(p, "eval") for t, p in by_task(tasks, sm.input.evals).items()}
+        distributions = {
+            t: read_result_table(p) for t, p in by_task(tasks, sm.input.distributions).items()
+        }
+        table = scores.score_gd(raw, distributions, documents, evals, sm.wildcards.model)
     else:
         raise ValueError(f"no scoring for analysis {name!r}")
 write_table(sm.output[0], table, provenance(analysis=name, model=None, settings=sm.params.settings))

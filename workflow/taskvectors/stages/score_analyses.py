@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from taskvectors.analysis import geometry as geo
+from taskvectors.analysis.gd_scores import score_gd_tables
 from taskvectors.analysis.order import order_comparison, order_table
-from taskvectors.results import PromptDocument, read_result_table
+from taskvectors.results import PromptDocument, read_result_table, table_provenance
 from taskvectors.scoring import is_correct
 from taskvectors.seeding import derived_seed
 from taskvectors.stats import wilson_intervals
@@ -253,3 +254,29 @@ def score_prompt_format(
     return (
         pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
     )
+
+
+# --- ICL versus gradient descent --------------------------------------------------------------
+
+
+def score_gd(
+    raw: Mapping[str, Path],
+    distributions: Mapping[str, pd.DataFrame],
+    documents: Mapping[str, PromptDocument],
+    evals: Mapping[str, pd.DataFrame],
+    model: str,
+) -> pd.DataFrame:
+    """GD beside ICL, TV and the baseline (``taskvectors.analysis.gd_scores``)."""
+    scored, grids = {}, {}
+    for task, path in raw.items():
+        rows = read_result_table(path)
+        answers = {ex.example_id: ex.answers for ex in documents[task].split("test")}
+        mode = documents[task].scoring
+        for column, source in (("correct_first", "first_token"), ("correct_full", "answer")):
+            rows[column] = [
+                is_correct(p, answers[int(i)], mode)
+                for p, i in zip(rows[source].fillna(""), rows["example_id"], strict=True)
+            ]
+        scored[task] = rows
+        grids[task] = table_provenance(path).get("grid", [])
+    return score_gd_tables(scored, distributions, evals, grids, model)
