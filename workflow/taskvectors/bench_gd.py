@@ -72,7 +72,7 @@ def stage_seconds(
     *,
     n_tasks: int,
     order_examples: int,
-    order_permutations: int,
+    order_permutations: int,  # orders run, the original included
     demo_count_tasks: int,
     demo_count_examples: int,
     control_examples: int,
@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         fastest["answer_s_per_example"],
         n_tasks=4,
         order_examples=5,
-        order_permutations=3,
+        order_permutations=4,  # the original order and 3 others
         demo_count_tasks=1,
         demo_count_examples=10,
         control_examples=10,
