@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= 2
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser reproduce smoke test lint bench clean
+.PHONY: setup browser slurm reproduce smoke test lint bench clean
 
 # (Re)install when pyproject.toml changes; the venv is created only if missing.
 $(STAMP): pyproject.toml
@@ -28,6 +28,10 @@ browser:
 		fi; \
 	fi
 
+# The SLURM test (tests/test_slurm.py) starts a one-node cluster from Debian's packages.
+slurm:
+	@bash scripts/ci/install_slurm.sh
+
 reproduce: setup
 	$(BIN)/snakemake --cores $(CORES)
 
@@ -39,7 +43,7 @@ lint: setup
 	$(BIN)/snakemake --lint
 	$(BIN)/snakemake --lint --configfile config/smoke.yaml
 
-test: setup browser lint
+test: setup browser slurm lint
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -25,6 +25,11 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+# `--sdm apptainer` runs every job in the image built from envs/Apptainer.def (same pins as
+# pyproject.toml); without it the directive is ignored.
+container: "envs/taskvectors.sif"
+
+
 # `snakemake --report report.html` (or .zip) wraps the suite's own page and summary table with
 # Snakemake's per-rule runtime statistics.
 report: "workflow/report/workflow.rst"

@@ -2,57 +2,6 @@
 # of its tasks) writing raw predictions or vectors, and a model-free `score_analysis` job per model
 # writing the documented score table the report renders. Each is switchable (analyses.<name>).
 
-from taskvectors.pipeline import analysis_task_list
-from taskvectors.prompt_files import resolve_spacing
-from taskvectors.prompts import get_template
-
-CONFLICT_TASKS = sorted({task for pair in PAIRS for task in pair})
-
-
-def analysis_tasks(name):
-    """The tasks an analysis covers (order and prompt_format may take a subset)."""
-    if name == "conflicts":
-        return CONFLICT_TASKS
-    selection = config["analyses"][name].get("tasks", "all")
-    spacing = config["prompts"].get("spacing")
-    auto = [t for t in TASKS if resolve_spacing(REGISTRY[t], spacing) == "auto"]
-    template = get_template(config["prompts"]["template"])
-    if name == "prompt_format" and template.spaced() == template:
-        return []  # a template that is its own spaced form has no other spacing to compare
-    return analysis_task_list(name, selection, TASKS, auto)
-
-
-def analysis_inputs(name, model, *kinds):
-    """Per-task inputs of an analysis job: prompts, activations, sweeps or data files."""
-    tasks = analysis_tasks(name)
-    paths = {"prompts": L.prompts, "activations": L.activations, "sweeps": L.sweep, "evals": L.eval}
-    inputs = {kind: [paths[kind](model, t) for t in tasks] for kind in kinds if kind in paths}
-    if "data" in kinds:
-        inputs["data"] = sorted({f for t in tasks for f in task_data_files(REGISTRY[t], DATA)})
-    return inputs
-
-
-def model_job_inputs(name, *kinds):
-    def inputs(wildcards):
-        return {
-            "model": L.model_record(wildcards.model),
-            **analysis_inputs(name, wildcards.model, *kinds),
-            "code": code(f"stages.{name}"),
-        }
-
-    return inputs
-
-
-MODEL_JOB_INPUTS = {
-    "geometry": ("prompts",),
-    "top_tokens": ("activations", "sweeps"),
-    "conflicts": ("prompts", "data"),
-    "order": ("prompts", "sweeps"),
-    "prompt_format": ("prompts", "sweeps", "data"),
-    "gd": ("prompts", "activations", "sweeps"),
-}
-
-
 # One model job per analysis and model (written out: Snakemake resolves a rule's script lazily,
 # so rules made in a loop would all run the last script).
 if "geometry" in enabled_analyses():
@@ -227,27 +176,6 @@ if "gd" in enabled_analyses():
             "../../envs/taskvectors.yaml"
         script:
             "../scripts/gd.py"
-
-
-def score_inputs(wildcards):
-    name, model = wildcards.analysis, wildcards.model
-    inputs = {"raw": analysis_raw(name, model), "code": code("stages.score_analyses")}
-    if name == "gd":
-        inputs["distributions"] = [L.gd_distributions(model, t) for t in analysis_tasks("gd")]
-    if name != "conflicts":
-        kinds = ("prompts", "sweeps") + (("evals",) if name in ("prompt_format", "gd") else ())
-        inputs.update(analysis_inputs(name, model, *kinds))
-    else:
-        inputs["sweeps"] = [L.sweep(model, t) for t in CONFLICT_TASKS]
-    return inputs
-
-
-def get_score_tasks(wildcards):
-    return analysis_tasks(wildcards.analysis)
-
-
-def get_score_settings(wildcards):
-    return config["analyses"][wildcards.analysis]
 
 
 rule score_analysis:

@@ -14,6 +14,7 @@ from taskvectors import runlock
 from taskvectors.config import ConfigError
 from taskvectors.layout import Layout, conflict_item
 from taskvectors.pipeline import (
+    analysis_task_list,
     conflict_pairs,
     export_package_path,
     model_params,
@@ -21,6 +22,8 @@ from taskvectors.pipeline import (
     task_data_files,
 )
 from taskvectors.preflight import startup_config
+from taskvectors.prompt_files import resolve_spacing
+from taskvectors.prompts import get_template
 from taskvectors.resources import model_resources
 
 export_package_path(PACKAGE_ROOT)
@@ -68,7 +71,7 @@ def code(*modules):
 @cache
 def _model_memory(model):
     cache_dir = config["model_cache_dir"]
-    entry = config["models"][model]
+    entry = {"alias": model, **config["models"][model]}
     return model_resources(entry, cache_dir=Path(cache_dir).expanduser() if cache_dir else None)
 
 
@@ -113,3 +116,86 @@ def enabled_analyses():
 
 def get_final_targets():
     return [L.summary(), L.report_page()]
+
+
+# --- analyses ---------------------------------------------------------------------------------
+
+CONFLICT_TASKS = sorted({task for pair in PAIRS for task in pair})
+
+
+def analysis_tasks(name):
+    """The tasks an analysis covers (order and prompt_format may take a subset)."""
+    if name == "conflicts":
+        return CONFLICT_TASKS
+    selection = config["analyses"][name].get("tasks", "all")
+    spacing = config["prompts"].get("spacing")
+    auto = [t for t in TASKS if resolve_spacing(REGISTRY[t], spacing) == "auto"]
+    template = get_template(config["prompts"]["template"])
+    if name == "prompt_format" and template.spaced() == template:
+        return []  # a template that is its own spaced form has no other spacing to compare
+    return analysis_task_list(name, selection, TASKS, auto)
+
+
+def analysis_inputs(name, model, *kinds):
+    """Per-task inputs of an analysis job: prompts, activations, sweeps or data files."""
+    tasks = analysis_tasks(name)
+    paths = {"prompts": L.prompts, "activations": L.activations, "sweeps": L.sweep, "evals": L.eval}
+    inputs = {kind: [paths[kind](model, t) for t in tasks] for kind in kinds if kind in paths}
+    if "data" in kinds:
+        inputs["data"] = sorted({f for t in tasks for f in task_data_files(REGISTRY[t], DATA)})
+    return inputs
+
+
+def model_job_inputs(name, *kinds):
+    def inputs(wildcards):
+        return {
+            "model": L.model_record(wildcards.model),
+            **analysis_inputs(name, wildcards.model, *kinds),
+            "code": code(f"stages.{name}"),
+        }
+
+    return inputs
+
+
+MODEL_JOB_INPUTS = {
+    "geometry": ("prompts",),
+    "top_tokens": ("activations", "sweeps"),
+    "conflicts": ("prompts", "data"),
+    "order": ("prompts", "sweeps"),
+    "prompt_format": ("prompts", "sweeps", "data"),
+    "gd": ("prompts", "activations", "sweeps"),
+}
+
+
+def score_inputs(wildcards):
+    name, model = wildcards.analysis, wildcards.model
+    inputs = {"raw": analysis_raw(name, model), "code": code("stages.score_analyses")}
+    if name == "gd":
+        inputs["distributions"] = [L.gd_distributions(model, t) for t in analysis_tasks("gd")]
+    if name != "conflicts":
+        kinds = ("prompts", "sweeps") + (("evals",) if name in ("prompt_format", "gd") else ())
+        inputs.update(analysis_inputs(name, model, *kinds))
+    else:
+        inputs["sweeps"] = [L.sweep(model, t) for t in CONFLICT_TASKS]
+    return inputs
+
+
+def get_score_tasks(wildcards):
+    return analysis_tasks(wildcards.analysis)
+
+
+def get_score_settings(wildcards):
+    return config["analyses"][wildcards.analysis]
+
+
+# --- report -----------------------------------------------------------------------------------
+
+def get_report_benchmarks(wildcards):
+    """The benchmark files of every job the report depends on (its stage-time table)."""
+    jobs = [L.benchmark("prepare_model", m) for m in MODELS]
+    jobs += [L.benchmark(r, m, t) for r in ("run_task", "evaluate") for m in MODELS for t in TASKS]
+    jobs += [L.benchmark("summarize", "all")]
+    for name in enabled_analyses():
+        jobs += [L.benchmark(name, m) for m in MODELS]
+        jobs += [L.benchmark("score_analysis", name, m) for m in MODELS]
+    return jobs

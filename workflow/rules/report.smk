@@ -8,17 +8,6 @@ REFERENCE = {
 }
 
 
-def get_report_benchmarks(wildcards):
-    """The benchmark files of every job the report depends on (its stage-time table)."""
-    jobs = [L.benchmark("prepare_model", m) for m in MODELS]
-    jobs += [L.benchmark(r, m, t) for r in ("run_task", "evaluate") for m in MODELS for t in TASKS]
-    jobs += [L.benchmark("summarize", "all")]
-    for name in enabled_analyses():
-        jobs += [L.benchmark(name, m) for m in MODELS]
-        jobs += [L.benchmark("score_analysis", name, m) for m in MODELS]
-    return jobs
-
-
 rule report:
     input:
         summary=L.summary(),

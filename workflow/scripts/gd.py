@@ -1,5 +1,7 @@
 """Rule gd: ICL versus gradient descent on the same demonstrations, for a model's GD tasks."""
 
+import _package_path  # noqa: F401 - puts the workflow's package on sys.path
+
 from taskvectors.analysis_jobs import AnalysisJob, by_task
 from taskvectors.pipeline import start_job
 from taskvectors.stages.gd import run_gd

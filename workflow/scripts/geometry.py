@@ -1,5 +1,7 @@
 """Rule geometry: task vectors from varied demonstrations, for every task of a model."""
 
+import _package_path  # noqa: F401 - puts the workflow's package on sys.path
+
 from taskvectors.analysis_jobs import AnalysisJob, by_task
 from taskvectors.pipeline import start_job
 from taskvectors.stages.geometry import run_geometry

@@ -1,5 +1,7 @@
 """Rule order: ICL and task-vector predictions for permutations of the same demonstrations."""
 
+import _package_path  # noqa: F401 - puts the workflow's package on sys.path
+
 from taskvectors.analysis_jobs import AnalysisJob, by_task
 from taskvectors.pipeline import start_job
 from taskvectors.stages.order import run_order

@@ -1,5 +1,7 @@
 """Rule top_tokens: top tokens of each task's mean vector through the unembedding."""
 
+import _package_path  # noqa: F401 - puts the workflow's package on sys.path
+
 from taskvectors.analysis_jobs import AnalysisJob, by_task
 from taskvectors.pipeline import start_job
 from taskvectors.stages.top_tokens import run_top_tokens
