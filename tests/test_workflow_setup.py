@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -126,4 +127,4 @@ def test_slurm_profile_passes_a_dry_run(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "gpu=1" in result.stdout
-    assert "prepare_model        7" in result.stdout
+    assert re.search(r"^prepare_model\s+7$", result.stdout, re.MULTILINE), result.stdout[-2000:]
