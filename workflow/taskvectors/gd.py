@@ -82,7 +82,7 @@ class GDSettings:
     lora_rank: int = 4
     lora_alpha: float = 8.0
     autocast: str = "bfloat16"
-    learning_rates: tuple[float, ...] = (3e-4, 1e-3, 3e-3)
+    learning_rates: tuple[float, ...] = (1e-3, 3e-3, 1e-2)
     epochs: tuple[int, ...] = (1, 2, 4)
     n_dev: int = 10
     n_test: int = 25

@@ -13,6 +13,7 @@ the agreement and KL numbers. The compute is :mod:`taskvectors.gd`; ``score_anal
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -33,7 +34,8 @@ def test_thetas(activations: Path, document: PromptDocument, n: int, layer: int)
 
 def task_tables(job, control, document, thetas_path, layer, settings: Mapping, answer_tokens):
     """``(predictions, distributions, grid)`` of one task."""
-    config = gd.GDSettings.from_config(settings)
+    # The run's seed seeds the adapters too (one seed for the whole run).
+    config = replace(gd.GDSettings.from_config(settings), seed=document.settings["seed"])
     chosen, grid = gd.choose_hyperparameters(job.model, job.tokenizer, document, config)
     run = gd.gd_predictions(
         job.model, job.tokenizer, document, config, chosen, max_new_tokens=answer_tokens
