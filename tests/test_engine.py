@@ -324,11 +324,12 @@ def test_decode_stops_rows_at_newline_or_eos(tiny):
     newline = tokenizer.convert_tokens_to_ids(tokenizer.tokenize("\n"))[0]
     a, space = (tokenizer.convert_tokens_to_ids(tokenizer.tokenize(c))[0] for c in ("a", " "))
     # row 0: newline first -> empty answer; row 1: " a" then newline; row 2: "a" then EOS;
-    # rows 3, 4: never stop.
+    # rows 3, 4: never stop. Keys are (step, position in the batch that step runs): stopped rows
+    # leave the batch, so after step 0 row 1 is at position 0 and row 2 at position 1.
     forced = {
         (0, 0): newline,
-        (0, 1): space, (1, 1): a, (2, 1): newline,
-        (0, 2): a, (1, 2): tokenizer.eos_token_id,
+        (0, 1): space, (1, 0): a, (2, 0): newline,
+        (0, 2): a, (1, 1): tokenizer.eos_token_id,
     }  # fmt: skip
     handle = force_tokens(model, forced)
     try:

@@ -234,20 +234,27 @@ def decode(
         with patch_last_position(decoder_blocks(model), patch.layer_of_row, patch.vectors):
             out = _forward(model, batch.input_ids, batch.attention_mask, past, use_cache)
     first_logits = out.logits[:, -1, :]
-    token = feed = first_logits.argmax(-1)
+    token = first_logits.argmax(-1)
     steps = [token]
     done = torch.tensor([stops(int(t)) for t in token], device=token.device)
-    mask = batch.attention_mask
+    # Rows that stopped leave the batch (and their cache rows with them): with a 262k-token
+    # vocabulary each row's unembedding costs more than its decoder pass.
+    active = torch.arange(len(token), device=token.device)
+    feed, mask, past = token, batch.attention_mask, out.past_key_values
     for _ in range(max_new_tokens - 1):
-        if bool(done.all()):
+        keep = (~done[active]).nonzero().squeeze(1)
+        if len(keep) == 0:
             break
+        if len(keep) < len(active):
+            past.batch_select_indices(keep)
+            active, feed, mask = active[keep], feed[keep], mask[keep]
         mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
-        # Stopped rows keep feeding their argmax (-1 is not a valid input id); it is discarded.
-        out = _forward(model, feed[:, None], mask, out.past_key_values, use_cache=True)
-        feed = out.logits[:, -1, :].argmax(-1)
-        token = torch.where(done, -1, feed)
+        out = _forward(model, feed[:, None], mask, past, use_cache=True)
+        past, feed = out.past_key_values, out.logits[:, -1, :].argmax(-1)
+        token = torch.full_like(steps[0], -1)
+        token[active] = feed
         steps.append(token)
-        done |= torch.tensor([t < 0 or stops(int(t)) for t in token], device=token.device)
+        done[active] |= torch.tensor([stops(int(t)) for t in feed], device=token.device)
     tokens = torch.stack(steps, dim=1)
     first, answers = answer_texts(tokenizer, tokens)
     return Decoded(tokens.cpu(), first_logits.float().cpu(), first, answers)
