@@ -377,3 +377,26 @@ def test_models_without_logits_to_keep_still_give_last_position_logits(tiny, mon
     expected = engine.decode(model, tokenizer, batch).first_logits
     monkeypatch.setattr(engine, "_keeps_logits", lambda model_class: False)
     assert torch.allclose(engine.decode(model, tokenizer, batch).first_logits, expected, atol=1e-5)
+
+
+def test_decode_can_keep_stopped_rows_in_the_batch(tiny):
+    """``drop_stopped_rows=False`` (hooks that address rows by position) decodes the same tokens:
+    row ``i`` stays at position ``i`` at every step, stopped rows yield -1."""
+    model, tokenizer = tiny
+    newline = tokenizer.convert_tokens_to_ids(tokenizer.tokenize("\n"))[0]
+    a = tokenizer.convert_tokens_to_ids(tokenizer.tokenize("a"))[0]
+    forced = {(0, 0): newline, (0, 1): a, (1, 1): newline}  # (step, row in the full batch)
+    handle = force_tokens(model, forced)
+    try:
+        kept = decode(
+            model, tokenizer, encode(tokenizer, PROMPTS), max_new_tokens=4, drop_stopped_rows=False
+        )
+    finally:
+        handle.remove()
+    assert kept.tokens[0].tolist() == [newline, -1, -1, -1]
+    assert kept.tokens[1].tolist()[:3] == [a, newline, -1]
+    dropped = decode(model, tokenizer, encode(tokenizer, PROMPTS), max_new_tokens=4)
+    unforced = decode(
+        model, tokenizer, encode(tokenizer, PROMPTS), max_new_tokens=4, drop_stopped_rows=False
+    )
+    assert torch.equal(dropped.tokens, unforced.tokens)

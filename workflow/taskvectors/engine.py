@@ -219,12 +219,15 @@ def decode(
     max_new_tokens: int = 1,
     patch: Patch | None = None,
     past=None,
+    drop_stopped_rows: bool = True,
 ) -> Decoded:
     """Greedy-decode up to ``max_new_tokens`` tokens per row, stopping a row at a newline or EOS.
 
     ``patch`` applies to the first forward pass only (the prompt's last position); later tokens see
     the patched state through the key/value cache. With ``past``, ``batch.input_ids`` holds only the
-    new tokens and ``batch.attention_mask`` covers the cached positions too.
+    new tokens and ``batch.attention_mask`` covers the cached positions too. Stopped rows leave the
+    batch unless ``drop_stopped_rows`` is False (hooks that address rows by batch position, such as
+    per-example adapters, need the batch to keep its rows).
     """
     stops = _stop_checker(tokenizer)
     use_cache = max_new_tokens > 1
@@ -245,6 +248,8 @@ def decode(
         keep = (~done[active]).nonzero().squeeze(1)
         if len(keep) == 0:
             break
+        if not drop_stopped_rows:
+            keep = torch.arange(len(active), device=keep.device)
         if len(keep) < len(active):
             past.batch_select_indices(keep)
             active, feed, mask = active[keep], feed[keep], mask[keep]
@@ -253,6 +258,7 @@ def decode(
         past, feed = out.past_key_values, out.logits[:, -1, :].argmax(-1)
         token = torch.full_like(steps[0], -1)
         token[active] = feed
+        token[done] = -1  # rows kept in the batch after they stopped (drop_stopped_rows=False)
         steps.append(token)
         done[active] |= torch.tensor([stops(int(t)) for t in feed], device=token.device)
     tokens = torch.stack(steps, dim=1)

@@ -427,6 +427,7 @@ def _answer(model, tokenizer, template, trainable, jobs, max_new_tokens, keep_lo
             tokenizer,
             engine.encode(tokenizer, prompts, model.device),
             max_new_tokens=max_new_tokens,
+            drop_stopped_rows=False,  # the adapters address rows by batch position
         )
     if keep_logits:
         return decoded
