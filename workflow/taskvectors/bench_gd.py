@@ -22,8 +22,8 @@ from taskvectors.finetune import FinetuneConfig, TrainingJob, finetune_and_answe
 from taskvectors.gd import GDSettings
 from taskvectors.models import ModelRecord, load_model
 from taskvectors.prompts import get_template
+from taskvectors.seeding import derived_seed, next_letter
 from taskvectors.storage import read_json
-from taskvectors.tasks.algorithmic import derived_seed, next_letter
 
 TEMPLATE = get_template("paper")
 

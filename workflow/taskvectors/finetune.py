@@ -40,7 +40,7 @@ from torch.nn import functional as F
 from taskvectors import engine
 from taskvectors.layers import decoder_blocks
 from taskvectors.prompts import PromptTemplate
-from taskvectors.tasks.algorithmic import derived_seed
+from taskvectors.seeding import derived_seed
 
 PARAMETER_SETS = ("lora", "attention", "all")
 OPTIMIZERS = ("sgd", "adam")

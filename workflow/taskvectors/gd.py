@@ -38,7 +38,7 @@ from taskvectors.finetune import FinetuneConfig, TrainingJob, finetune_and_answe
 from taskvectors.orders import demo_permutations
 from taskvectors.prompts import PromptTemplate, get_template
 from taskvectors.scoring import is_correct
-from taskvectors.tasks.algorithmic import derived_seed
+from taskvectors.seeding import derived_seed
 
 PREDICTION_COLUMNS = (
     "example_id",

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from taskvectors.tasks.algorithmic import derived_seed
+from taskvectors.seeding import derived_seed
 
 
 def demo_permutations(

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from taskvectors.prompts import SPACINGS, PromptTemplate
-from taskvectors.tasks.algorithmic import derived_seed
+from taskvectors.seeding import derived_seed
 from taskvectors.tasks.pairs import Pair, sorted_pairs
 from taskvectors.tasks.registry import FILTER_POLICIES
 

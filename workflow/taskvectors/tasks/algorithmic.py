@@ -9,25 +9,19 @@ process, whatever ``PYTHONHASHSEED`` is.
 
 from __future__ import annotations
 
-import hashlib
 import string
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from taskvectors.seeding import derived_seed
 from taskvectors.tasks.pairs import Pair, sorted_pairs
 
 LETTERS = string.ascii_lowercase
 DIGITS = string.digits
 LIST_SEPARATOR = ","
 DEFAULT_N_LISTS = 1000
-
-
-def derived_seed(*parts: object) -> int:
-    """A 64-bit seed from ``sha256`` of the parts joined by ``:`` (stable across processes)."""
-    digest = hashlib.sha256(":".join(str(part) for part in parts).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big")
 
 
 def next_letter() -> list[Pair]:
