@@ -86,14 +86,19 @@ def list_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
-def check(args: argparse.Namespace) -> int:
-    """Run the start-up checks of a pipeline run on a config; exit status 2 lists the problems."""
+def run_config(path: Path):
+    """The validated config and task registry of a run, as its start-up checks build them."""
     from taskvectors.preflight import startup_config
 
     try:
-        config, registry = startup_config(read_config_file(args.config), [args.config])
+        return startup_config(read_config_file(path), [path])
     except ConfigError as error:
-        raise naming_file(error, args.config) from None
+        raise naming_file(error, path) from None
+
+
+def check(args: argparse.Namespace) -> int:
+    """Run the start-up checks of a pipeline run on a config; exit status 2 lists the problems."""
+    config, registry = run_config(args.config)
     print(
         f"{args.config}: ok ({len(config['models'])} model(s), {len(registry)} tasks known, "
         f"results in {config['results_dir']})"
@@ -103,13 +108,9 @@ def check(args: argparse.Namespace) -> int:
 
 def verify(args: argparse.Namespace) -> int:
     """Check every result file of a run; exit status 1 lists the bad ones (``--fix`` deletes)."""
-    from taskvectors.preflight import startup_config
     from taskvectors.verify import verify_run
 
-    try:
-        config, registry = startup_config(read_config_file(args.config), [args.config])
-    except ConfigError as error:
-        raise naming_file(error, args.config) from None
+    config, registry = run_config(args.config)
     findings = list(verify_run(config, registry))
     bad = [f for f in findings if f.problem]
     for finding in bad:
