@@ -9,8 +9,9 @@ answers back (the embedded-model notes measured 7–8 of 8 at layers 9–11 of 1
 from __future__ import annotations
 
 import pytest
+import torch
 
-from taskvectors import engine
+from taskvectors import engine, vocab_head
 from taskvectors.models import ModelSpec, load_model, resolve_model
 
 pytestmark = pytest.mark.slow
@@ -89,3 +90,25 @@ def test_task_vector_recovers_the_answers(gemma):
     }
     best = max(scores, key=scores.get)
     assert scores[best] > len(QUERIES) / 2, (scores, by_layer[best])
+
+
+def test_screened_greedy_tokens_equal_the_float32_argmax(gemma):
+    """The attached head's greedy tokens (bfloat16 screen, float32 rescoring) are the argmax of the
+    model's own logits, unpatched and patched at every layer."""
+    model, tokenizer = gemma
+    head = vocab_head.attached(model)
+    assert head is not None and (head.screen is not None) == vocab_head._cpu_has_bf16()
+    prompts = [prompt(DEMOS, x) for x, _ in QUERIES] + [prompt([], x) for x, _ in QUERIES]
+    _, own_logits = engine.read_out(model, engine.encode(tokenizer, prompts, model.device))
+    fast = engine.decode(
+        model, tokenizer, engine.encode(tokenizer, prompts, model.device), keep_first_logits=False
+    )
+    assert torch.equal(fast.tokens[:, 0], own_logits.argmax(-1).cpu())
+    zero_shot = [prompt([], x) for x, _ in QUERIES]
+    vectors = engine.task_vectors(model, tokenizer, [[prompt(DEMOS, d)] for d in DUMMIES[:1] * 8])
+    layers = list(range(model.config.get_text_config().num_hidden_layers))
+    full = engine.sweep_layers(model, tokenizer, zero_shot, vectors, layers)
+    screened = engine.sweep_layers(
+        model, tokenizer, zero_shot, vectors, layers, keep_first_logits=False
+    )
+    assert torch.equal(screened.tokens, full.first_logits.argmax(-1, keepdim=True))

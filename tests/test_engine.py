@@ -170,27 +170,31 @@ WHOLE = [
 
 def test_read_out_shared_prefix_equals_read_out(tiny):
     model, tokenizer = tiny
-    hidden, logits = engine.read_out_shared_prefix(model, tokenizer, CONTEXTS, SUFFIXES)
+    hidden, answers = engine.read_out_shared_prefix(model, tokenizer, CONTEXTS, SUFFIXES)
     assert hidden.shape == (len(WHOLE), n_layers(model), model.config.get_text_config().hidden_size)
     for row, prompt in enumerate(WHOLE):
         hidden_one, logits_one = read_out(model, encode(tokenizer, [prompt]))
         torch.testing.assert_close(hidden[row], hidden_one[:, 0], atol=ATOL, rtol=0)
-        torch.testing.assert_close(logits[row], logits_one[0], atol=ATOL, rtol=0)
+        if row % 2 == 0:  # answer_of=0: the first suffix of each context is answered
+            assert answers.tokens[row // 2, 0] == logits_one[0].argmax()
+    assert answers.first_logits.numel() == 0
 
 
 @pytest.mark.parametrize("window", [None, 6])
-def test_read_out_shared_prefix_logits_of_one_suffix(tiny, window):
-    """``logits_of=j`` gives suffix ``j``'s logits only, equal to the full read-out's rows."""
+def test_read_out_shared_prefix_answers_equal_decoding_the_whole_prompt(tiny, window):
+    """The answer of suffix ``answer_of``, decoded on from the shared cache, equals greedy decoding
+    of the whole prompt (also when a short sliding window makes the prompts run whole)."""
     model, tokenizer = tiny
     if window is not None:
         model, tokenizer = tiny_model("gemma3_text", sliding_window=window)
-    hidden_all, logits_all = engine.read_out_shared_prefix(model, tokenizer, CONTEXTS, SUFFIXES)
-    hidden, logits = engine.read_out_shared_prefix(
-        model, tokenizer, CONTEXTS, SUFFIXES, logits_of=1
+    hidden_all, _ = engine.read_out_shared_prefix(model, tokenizer, CONTEXTS, SUFFIXES)
+    hidden, answers = engine.read_out_shared_prefix(
+        model, tokenizer, CONTEXTS, SUFFIXES, answer_of=1, max_new_tokens=4
     )
-    assert logits.shape == (len(CONTEXTS), logits_all.shape[-1])
-    torch.testing.assert_close(logits, logits_all[1::2], atol=ATOL, rtol=0)
     torch.testing.assert_close(hidden, hidden_all, atol=ATOL, rtol=0)
+    whole = engine.decode(model, tokenizer, encode(tokenizer, WHOLE[1::2]), max_new_tokens=4)
+    assert answers.answers == whole.answers
+    assert torch.equal(answers.tokens, whole.tokens)
 
 
 @pytest.mark.parametrize("window", [6, 64])

@@ -4,7 +4,9 @@ Everything the method needs from a model goes through four operations on a batch
 
 * :func:`read_out` — the output of every decoder block at the last position ``(n_layers, batch,
   d_model)`` and the next-token logits at that position only ``(batch, vocab)``
-  (``logits_to_keep=1``: the vocabulary projection is never computed at every position).
+  (``logits_to_keep``: the vocabulary projection is never computed at every position);
+  :func:`read_out_shared_prefix` does the same for prompts sharing their demonstrations, computing
+  them once, and decodes the query's answer on from the same cache.
 * :func:`decode` — greedy answers, first token and up to ``max_new_tokens`` tokens stopped at a
   newline, optionally with a patch applied to the prompt's last position.
 * :func:`task_vectors` — θ_L for every layer in one pass: the block outputs at the last token of
@@ -16,10 +18,17 @@ Everything the method needs from a model goes through four operations on a batch
 
 Prompts are left-padded so that position ``-1`` is every row's last token; position ids are computed
 from the attention mask so that a padded batch gives the same numbers as one prompt at a time.
+
+Greedy tokens come from the model's attached :class:`~taskvectors.vocab_head.VocabHead` when it has
+one (models loaded by :func:`taskvectors.models.load_model`): the decoder runs without its
+vocabulary projection and the head finds the exact float32 argmax through a bfloat16 screen, which
+on a CPU is several times cheaper than the float32 projection of Gemma's 262k-token vocabulary.
+``first_logits`` are computed only when asked for (``keep_first_logits``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,6 +37,7 @@ from functools import cache, lru_cache
 import torch
 from torch import nn
 
+from taskvectors import vocab_head
 from taskvectors.layers import decoder_blocks, patch_last_position, record_last_position
 
 NO_PATCH = -1
@@ -136,27 +146,52 @@ def read_out_shared_prefix(
     tokenizer,
     contexts: Sequence[str],
     suffixes: Sequence[Sequence[str]],
-    logits_of: int | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`read_out` of the prompts ``context + suffix``, computing each context only once.
+    *,
+    answer_of: int = 0,
+    max_new_tokens: int = 1,
+) -> tuple[torch.Tensor, Decoded]:
+    """:func:`read_out` of the prompts ``context + suffix``, computing each context only once, and
+    the greedy answer of one suffix per context continued from the same cache.
 
     Prompts that share their demonstrations S (the ICL prompt ``[S, x]`` and the dummy prompts
     ``[S, x']``) differ only in their last few tokens. Each context's shared token prefix is run
-    once, its key/value cache repeated for its suffixes, and the suffixes run against it.
+    once, its key/value cache repeated for its suffixes, and the suffixes run against it. The
+    prompt ``[S, x]`` then goes on decoding from that cache: ICL's answer costs no second pass
+    over S, and the dummy prompts' vocabulary projection is never computed.
 
     Args:
         contexts: ``n`` shared prefixes (strings).
         suffixes: for each context, the same number ``k`` of suffix strings.
-        logits_of: only suffix ``j = logits_of`` of each context needs logits (the query; the
-            dummy prompts' vocabulary projection is never computed); None for every row.
+        answer_of: the suffix ``j`` of each context to answer (the query).
+        max_new_tokens: the answer's token budget (greedy, stopped at a newline).
     Returns:
         block outputs ``(n * k, n_layers, d_model)`` float32 on the CPU, row ``i * k + j`` for
-        ``contexts[i] + suffixes[i][j]``, and logits ``(n * k, vocab)`` (or ``(n, vocab)`` with
-        ``logits_of``).
+        ``contexts[i] + suffixes[i][j]``, and the :class:`Decoded` answers ``(n rows)`` of
+        ``contexts[i] + suffixes[i][answer_of]`` (no first logits kept).
     """
     k = len(suffixes[0])
     if any(len(group) != k for group in suffixes):
         raise ValueError("read_out_shared_prefix needs the same number of suffixes per context")
+    ids, mask, past = _shared_prefix_inputs(model, tokenizer, contexts, suffixes)
+    rows = torch.arange(answer_of, len(contexts) * k, k, device=ids.device)
+    with record_last_position(decoder_blocks(model)) as recorded:
+        step = _greedy_step(
+            model, ids, mask, past, use_cache=max_new_tokens > 1, keep_logits=False, rows=rows
+        )
+    hidden = torch.stack(recorded).float().cpu().transpose(0, 1)
+    if step.past is not None:
+        step.past.batch_select_indices(rows)
+    return hidden, _continue_greedy(model, tokenizer, step, mask[rows], max_new_tokens, True)
+
+
+def _shared_prefix_inputs(
+    model: nn.Module, tokenizer, contexts: Sequence[str], suffixes: Sequence[Sequence[str]]
+) -> tuple[torch.Tensor, torch.Tensor, object]:
+    """Token ids of every ``context + suffix`` after its context's shared prefix ``(n * k, s)``,
+    the attention mask over prefix and suffix ``(n * k, p + s)``, and the prefix's key/value
+    cache repeated ``k`` times (or the whole prompts, no cache, when a sliding window is shorter
+    than prefix plus suffix)."""
+    k = len(suffixes[0])
     tokenized = [
         tokenizer([context + suffix for suffix in group])["input_ids"]
         for context, group in zip(contexts, suffixes, strict=True)
@@ -174,23 +209,14 @@ def read_out_shared_prefix(
     window = getattr(model.config.get_text_config(), "sliding_window", None)
     if window and prefix.input_ids.shape[1] + rest.input_ids.shape[1] > window:
         # Padding between prefix and suffix would take sliding-window slots: run prompts whole.
-        whole = [c + s for c, group in zip(contexts, suffixes, strict=True) for s in group]
-        hidden, logits = read_out(model, encode(tokenizer, whole, model.device))
-        if logits_of is not None:
-            logits = logits[logits_of::k]
-        return hidden.float().cpu().transpose(0, 1), logits.float().cpu()
+        whole = _left_pad([row for rows in tokenized for row in rows], pad_id, model.device)
+        return whole.input_ids, whole.attention_mask, None
     cache = _forward(
         model, prefix.input_ids, prefix.attention_mask, use_cache=True, logits=False
     ).past_key_values
     cache.batch_repeat_interleave(k)
     mask = torch.cat([prefix.attention_mask.repeat_interleave(k, dim=0), rest.attention_mask], 1)
-    with record_last_position(decoder_blocks(model)) as recorded:
-        out = _forward(model, rest.input_ids, mask, past=cache, logits=logits_of is None)
-    hidden = torch.stack(recorded).float().cpu().transpose(0, 1)
-    if logits_of is None:
-        return hidden, out.logits[:, -1, :].float().cpu()
-    last = out.last_hidden_state[logits_of::k, -1, :]
-    return hidden, unembed(model, last).float().cpu()
+    return rest.input_ids, mask, cache
 
 
 @lru_cache(maxsize=1)
@@ -210,6 +236,47 @@ def answer_texts(tokenizer, tokens: torch.Tensor) -> tuple[list[str], list[str]]
     return first, [text.split("\n")[0].strip() for text in texts]
 
 
+@dataclass(frozen=True)
+class _Step:
+    """A forward pass's greedy next token per row ``(rows,)``, the logits ``(rows, vocab)`` when
+    kept (else None), and the key/value cache (None without ``use_cache``)."""
+
+    tokens: torch.Tensor
+    logits: torch.Tensor | None
+    past: object
+
+
+def _greedy_step(
+    model: nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    past=None,
+    *,
+    use_cache: bool,
+    keep_logits: bool,
+    rows: torch.Tensor | None = None,
+) -> _Step:
+    """One forward pass and the greedy next token of ``rows`` (default: every row).
+
+    The vocabulary projection goes through the model's attached
+    :class:`~taskvectors.vocab_head.VocabHead` (exact argmax, screened in bfloat16 where that
+    pays); a model without one runs its own forward, logits included.
+    """
+    head = vocab_head.attached(model)
+    if head is None:
+        out = _forward(model, input_ids, attention_mask, past, use_cache)
+        logits = out.logits[:, -1, :] if rows is None else out.logits[rows, -1, :]
+        kept = logits.float() if keep_logits else None
+        return _Step(logits.argmax(-1), kept, out.past_key_values)
+    out = _forward(model, input_ids, attention_mask, past, use_cache, logits=False)
+    last = out.last_hidden_state[:, -1, :]
+    last = last if rows is None else last[rows]
+    if keep_logits:
+        logits = head.logits(last)
+        return _Step(logits.argmax(-1), logits, out.past_key_values)
+    return _Step(head.greedy(last), None, out.past_key_values)
+
+
 @torch.no_grad()
 def decode(
     model: nn.Module,
@@ -220,6 +287,7 @@ def decode(
     patch: Patch | None = None,
     past=None,
     drop_stopped_rows: bool = True,
+    keep_first_logits: bool = True,
 ) -> Decoded:
     """Greedy-decode up to ``max_new_tokens`` tokens per row, stopping a row at a newline or EOS.
 
@@ -227,23 +295,46 @@ def decode(
     the patched state through the key/value cache. With ``past``, ``batch.input_ids`` holds only the
     new tokens and ``batch.attention_mask`` covers the cached positions too. Stopped rows leave the
     batch unless ``drop_stopped_rows`` is False (hooks that address rows by batch position, such as
-    per-example adapters, need the batch to keep its rows).
+    per-example adapters, need the batch to keep its rows). Without ``keep_first_logits`` the first
+    step's logits are not materialised (``first_logits`` is empty) and greedy tokens come from the
+    screened vocabulary projection.
     """
+    patching = (
+        contextlib.nullcontext()
+        if patch is None
+        else patch_last_position(decoder_blocks(model), patch.layer_of_row, patch.vectors)
+    )
+    with patching:
+        step = _greedy_step(
+            model,
+            batch.input_ids,
+            batch.attention_mask,
+            past,
+            use_cache=max_new_tokens > 1,
+            keep_logits=keep_first_logits,
+        )
+    return _continue_greedy(
+        model, tokenizer, step, batch.attention_mask, max_new_tokens, drop_stopped_rows
+    )
+
+
+def _continue_greedy(
+    model: nn.Module,
+    tokenizer,
+    first: _Step,
+    attention_mask: torch.Tensor,
+    max_new_tokens: int,
+    drop_stopped_rows: bool,
+) -> Decoded:
+    """Decode on from ``first`` (its tokens, and its cache over ``attention_mask``'s positions)."""
     stops = _stop_checker(tokenizer)
-    use_cache = max_new_tokens > 1
-    if patch is None:
-        out = _forward(model, batch.input_ids, batch.attention_mask, past, use_cache)
-    else:
-        with patch_last_position(decoder_blocks(model), patch.layer_of_row, patch.vectors):
-            out = _forward(model, batch.input_ids, batch.attention_mask, past, use_cache)
-    first_logits = out.logits[:, -1, :]
-    token = first_logits.argmax(-1)
+    token = first.tokens
     steps = [token]
     done = torch.tensor([stops(int(t)) for t in token], device=token.device)
     # Rows that stopped leave the batch (and their cache rows with them): with a 262k-token
     # vocabulary each row's unembedding costs more than its decoder pass.
     active = torch.arange(len(token), device=token.device)
-    feed, mask, past = token, batch.attention_mask, out.past_key_values
+    feed, mask, past = token, attention_mask, first.past
     for _ in range(max_new_tokens - 1):
         keep = (~done[active]).nonzero().squeeze(1)
         if len(keep) == 0:
@@ -254,16 +345,17 @@ def decode(
             past.batch_select_indices(keep)
             active, feed, mask = active[keep], feed[keep], mask[keep]
         mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
-        out = _forward(model, feed[:, None], mask, past, use_cache=True)
-        past, feed = out.past_key_values, out.logits[:, -1, :].argmax(-1)
+        step = _greedy_step(model, feed[:, None], mask, past, use_cache=True, keep_logits=False)
+        past, feed = step.past, step.tokens.to(token.device)
         token = torch.full_like(steps[0], -1)
         token[active] = feed
         token[done] = -1  # rows kept in the batch after they stopped (drop_stopped_rows=False)
         steps.append(token)
         done[active] |= torch.tensor([stops(int(t)) for t in feed], device=token.device)
     tokens = torch.stack(steps, dim=1)
-    first, answers = answer_texts(tokenizer, tokens)
-    return Decoded(tokens.cpu(), first_logits.float().cpu(), first, answers)
+    first_tokens, answers = answer_texts(tokenizer, tokens)
+    logits = torch.empty(0) if first.logits is None else first.logits.float().cpu()
+    return Decoded(tokens.cpu(), logits, first_tokens, answers)
 
 
 @torch.no_grad()
@@ -306,6 +398,7 @@ def sweep_layers(
     *,
     include_unpatched: bool = True,
     max_new_tokens: int = 1,
+    keep_first_logits: bool = True,
 ) -> Decoded:
     """Patched predictions of every (prompt, layer) with one shared prefix cache per prompt.
 
@@ -314,6 +407,7 @@ def sweep_layers(
         vectors: ``(n, n_layers, d_model)``; row ``i`` is patched with ``vectors[i, layer]``.
         layers: the layers to sweep.
         include_unpatched: also return the unpatched prediction (first variant, layer ``-1``).
+        keep_first_logits: return the first step's logits (else greedy tokens only, faster).
     Returns:
         :class:`Decoded` with ``n * n_variants`` rows, prompt-major: row ``i * n_variants + j`` is
         prompt ``i`` with variant ``j`` (variants: ``[-1] + layers`` or ``layers``).
@@ -336,7 +430,15 @@ def sweep_layers(
         torch.tensor(variant_layers).repeat(len(prompts)),
         _gather_vectors(vectors, variant_layers).to(model.device),
     )
-    return decode(model, tokenizer, step, max_new_tokens=max_new_tokens, patch=patch, past=cache)
+    return decode(
+        model,
+        tokenizer,
+        step,
+        max_new_tokens=max_new_tokens,
+        patch=patch,
+        past=cache,
+        keep_first_logits=keep_first_logits,
+    )
 
 
 @torch.no_grad()
@@ -349,6 +451,7 @@ def sweep_layers_naive(
     *,
     include_unpatched: bool = True,
     max_new_tokens: int = 1,
+    keep_first_logits: bool = True,
 ) -> Decoded:
     """The reference loop :func:`sweep_layers` must equal: one full forward per layer, no cache."""
     variant_layers = _variant_layers(layers, include_unpatched)
@@ -359,24 +462,50 @@ def sweep_layers_naive(
         if layer != NO_PATCH:
             layer_of_row = torch.full((len(prompts),), layer)
             patch = Patch(layer_of_row, vectors[:, layer, :].to(model.device))
-        results.append(decode(model, tokenizer, batch, max_new_tokens=max_new_tokens, patch=patch))
+        results.append(
+            decode(
+                model,
+                tokenizer,
+                batch,
+                max_new_tokens=max_new_tokens,
+                patch=patch,
+                keep_first_logits=keep_first_logits,
+            )
+        )
     return _interleave(results)
 
 
 def _interleave(results: Sequence[Decoded]) -> Decoded:
     """Variant-major results -> prompt-major rows (prompt ``i``, variant ``j`` at ``i * V + j``)."""
-    width = max(r.tokens.shape[1] for r in results)
-    tokens = [
-        torch.nn.functional.pad(r.tokens, (0, width - r.tokens.shape[1]), value=-1) for r in results
-    ]
+    tokens = _padded_tokens(results)
     n = results[0].tokens.shape[0]
     order = [(j, i) for i in range(n) for j in range(len(results))]
+    logits = torch.stack([r.first_logits for r in results], dim=1)
     return Decoded(
-        torch.stack(tokens, dim=1).reshape(-1, width),
-        torch.stack([r.first_logits for r in results], dim=1).reshape(n * len(results), -1),
+        torch.stack(tokens, dim=1).reshape(n * len(results), -1),
+        logits.reshape(n * len(results), -1) if logits.numel() else torch.empty(0),
         [results[j].first_tokens[i] for j, i in order],
         [results[j].answers[i] for j, i in order],
     )
+
+
+def concatenate(parts: Sequence[Decoded]) -> Decoded:
+    """The rows of ``parts`` one after another (tokens padded with ``-1`` to the longest)."""
+    logits = [part.first_logits for part in parts]
+    return Decoded(
+        torch.cat(_padded_tokens(parts)),
+        torch.cat(logits) if all(x.numel() for x in logits) else torch.empty(0),
+        [token for part in parts for token in part.first_tokens],
+        [answer for part in parts for answer in part.answers],
+    )
+
+
+def _padded_tokens(parts: Sequence[Decoded]) -> list[torch.Tensor]:
+    width = max(part.tokens.shape[1] for part in parts)
+    return [
+        torch.nn.functional.pad(part.tokens, (0, width - part.tokens.shape[1]), value=-1)
+        for part in parts
+    ]
 
 
 def final_norm(model: nn.Module) -> nn.Module:

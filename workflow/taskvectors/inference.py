@@ -1,9 +1,9 @@
 """The method's model computations on prompt-file examples, shared by every model stage.
 
 * :func:`example_vectors` — θ of each example (block outputs at the last token of ``[S, x′]``,
-  averaged over its dummy queries, every layer in one pass) and ICL's first token, computing S
-  once for the ICL prompt and the dummy prompts; only the query's logits are projected.
-* :func:`icl_rows` — ICL's predictions (greedy answers when more than one token is asked).
+  averaged over its dummy queries, every layer in one pass) and ICL's greedy answer, computing S
+  once for the ICL prompt and the dummy prompts; only the query is projected and decoded on.
+* :func:`icl_rows` — ICL's predictions-table rows from those answers.
 * :func:`sweep_rows` — zero-shot prompts unpatched (``baseline``) and patched with θ at the given
   layers (``tv``), every layer's variant sharing the prompt's prefix cache.
 
@@ -28,23 +28,31 @@ from taskvectors.storage import column_vectors, vectors_column
 
 
 def example_vectors(
-    model, tokenizer, template: PromptTemplate, examples: Sequence[Example], batch_size: int, desc
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """θ ``(n, n_layers, d_model)`` float32 of each example, and ICL's first-token ids ``(n,)``."""
-    thetas, first_ids = [], []
+    model,
+    tokenizer,
+    template: PromptTemplate,
+    examples: Sequence[Example],
+    batch_size: int,
+    desc: str,
+    *,
+    max_new_tokens: int = 1,
+) -> tuple[torch.Tensor, engine.Decoded]:
+    """θ ``(n, n_layers, d_model)`` float32 of each example, and ICL's greedy answer to ``[S, x]``
+    (up to ``max_new_tokens`` tokens; no first logits), computing S once for both."""
+    thetas, answers = [], []
     total = -(-len(examples) // batch_size)
     for rows in progress(engine.chunks(examples, batch_size), desc=desc, total=total):
         batch = [examples[i] for i in rows]
         contexts = [template.context(list(ex.demos)) for ex in batch]
         suffixes = [[template.query(x) for x in [ex.query, *ex.dummies]] for ex in batch]
-        hidden, logits = engine.read_out_shared_prefix(
-            model, tokenizer, contexts, suffixes, logits_of=0
+        hidden, decoded = engine.read_out_shared_prefix(
+            model, tokenizer, contexts, suffixes, answer_of=0, max_new_tokens=max_new_tokens
         )
         k = len(suffixes[0])
         hidden = hidden.reshape(len(batch), k, *hidden.shape[1:])
         thetas.append(hidden[:, 1:].mean(1))
-        first_ids.append(logits.argmax(-1))
-    return torch.cat(thetas), torch.cat(first_ids)
+        answers.append(decoded)
+    return torch.cat(thetas), engine.concatenate(answers)
 
 
 def _keys(examples: Sequence[Example], condition: str, layer: int) -> list[dict]:
@@ -54,30 +62,9 @@ def _keys(examples: Sequence[Example], condition: str, layer: int) -> list[dict]
     ]
 
 
-def icl_rows(
-    model,
-    tokenizer,
-    template: PromptTemplate,
-    examples: Sequence[Example],
-    first_ids: torch.Tensor,
-    *,
-    max_new_tokens: int,
-    batch_size: int,
-) -> list[dict]:
-    """Predictions-table rows of ICL (``[S, x]``): the first token from ``first_ids`` ``(n,)``, or
-    greedy answers of up to ``max_new_tokens`` tokens."""
-    keys = _keys(examples, "icl", engine.NO_PATCH)
-    if max_new_tokens == 1:
-        tokens = first_ids[:, None]
-        decoded = engine.Decoded(tokens, torch.empty(0), *engine.answer_texts(tokenizer, tokens))
-        return prediction_rows(decoded, keys)
-    rows = []
-    for chunk in engine.chunks(examples, batch_size):
-        prompts = [template.icl_prompt(list(examples[i].demos), examples[i].query) for i in chunk]
-        batch = engine.encode(tokenizer, prompts, model.device)
-        decoded = engine.decode(model, tokenizer, batch, max_new_tokens=max_new_tokens)
-        rows += prediction_rows(decoded, [keys[i] for i in chunk])
-    return rows
+def icl_rows(examples: Sequence[Example], answers: engine.Decoded) -> list[dict]:
+    """Predictions-table rows of ICL (``[S, x]``) from the answers :func:`example_vectors` gave."""
+    return prediction_rows(answers, _keys(examples, "icl", engine.NO_PATCH))
 
 
 def sweep_rows(
@@ -113,6 +100,7 @@ def sweep_rows(
             list(layers),
             include_unpatched=include_unpatched,
             max_new_tokens=max_new_tokens,
+            keep_first_logits=False,
         )
         keys = [
             {

@@ -39,6 +39,7 @@ from typing import Any
 
 import torch
 
+from taskvectors import vocab_head
 from taskvectors.devices import (
     DTYPES,
     DeviceUnavailableError,
@@ -470,6 +471,8 @@ def load_model(record: ModelRecord):
     model = _load_weights(record, folder, device, dtype)
     model.eval()
     model.requires_grad_(False)
+    if vocab_head.attach(model) is None:
+        log.info("model %s: its own forward projects logits (no plain unembedding)", record.alias)
     return model, load_tokenizer(record)
 
 

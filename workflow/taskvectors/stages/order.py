@@ -42,14 +42,11 @@ def order_predictions(
     frames = []
     for permutation, order in enumerate(orders):
         shuffled = [replace(ex, demos=tuple(ex.demos[j] for j in order)) for ex in test]
-        thetas, first_ids = example_vectors(
+        thetas, answers = example_vectors(
             job.model, job.tokenizer, template, shuffled, evaluation["batch_size"],
             f"order {permutation}",
         )  # fmt: skip
-        rows = icl_rows(
-            job.model, job.tokenizer, template, shuffled, first_ids,
-            max_new_tokens=1, batch_size=evaluation["batch_size"],
-        )  # fmt: skip
+        rows = icl_rows(shuffled, answers)
         if layer is not None:
             rows += sweep_rows(
                 job.model, job.tokenizer, [template.zero_shot_prompt(ex.query) for ex in shuffled],

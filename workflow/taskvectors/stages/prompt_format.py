@@ -39,13 +39,10 @@ def format_predictions(job: AnalysisJob, document: PromptDocument, layer, evalua
     """Test rows ``icl``, ``baseline`` and ``tv`` (at ``layer``, when there is one)."""
     template = get_template(document.template)
     test = document.split("test")
-    thetas, first_ids = example_vectors(
+    thetas, answers = example_vectors(
         job.model, job.tokenizer, template, test, evaluation["batch_size"], "prompt format"
     )
-    rows = icl_rows(
-        job.model, job.tokenizer, template, test, first_ids,
-        max_new_tokens=1, batch_size=evaluation["batch_size"],
-    )  # fmt: skip
+    rows = icl_rows(test, answers)
     rows += sweep_rows(
         job.model, job.tokenizer, [template.zero_shot_prompt(ex.query) for ex in test], test,
         thetas, [] if layer is None else [layer], max_new_tokens=1,

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
+from taskvectors import engine
 from taskvectors.inference import activations_table, example_vectors, icl_rows, sweep_rows
 from taskvectors.models import ModelRecord, load_model
 from taskvectors.predictions import predictions_frame
@@ -77,10 +79,7 @@ def run_task(
     )
     write_prompt_document(outputs.prompts, document)
     template = get_template(document.template)
-    examples = list(document.examples)
-    thetas, first_ids = example_vectors(
-        model, tokenizer, template, examples, settings.batch_size, "task vectors"
-    )
+    examples, thetas, answers = _vectors_and_icl(model, tokenizer, template, document, settings)
     block = provenance(
         model=record.to_dict(),
         task=spec.name,
@@ -94,29 +93,37 @@ def run_task(
         block,
         row_group_size=len(examples),
     )
-    rows = _icl(model, tokenizer, template, examples, first_ids, settings)
-    rows += _sweeps(model, tokenizer, template, document, thetas, settings, choose_layer)
+    rows = icl_rows(examples, answers)
+    rows += _sweeps(model, tokenizer, template, examples, document, thetas, settings, choose_layer)
     write_table(outputs.predictions, predictions_frame(rows), block)
     return document
 
 
-def _icl(model, tokenizer, template, examples, first_ids, settings) -> list[dict]:
-    """ICL rows: the first token on dev, greedy answers on test."""
-    dev = [i for i, ex in enumerate(examples) if ex.split == "dev"]
-    test = [i for i, ex in enumerate(examples) if ex.split == "test"]
-    rows = icl_rows(
-        model, tokenizer, template, [examples[i] for i in dev], first_ids[dev],
-        max_new_tokens=1, batch_size=settings.batch_size,
-    )  # fmt: skip
-    return rows + icl_rows(
-        model, tokenizer, template, [examples[i] for i in test], first_ids[test],
-        max_new_tokens=settings.max_answer_tokens, batch_size=settings.batch_size,
-    )  # fmt: skip
+def _vectors_and_icl(
+    model, tokenizer, template, document: PromptDocument, settings: InferenceSettings
+) -> tuple[list[Example], torch.Tensor, engine.Decoded]:
+    """The examples (dev, then test), their θ ``(n, n_layers, d_model)`` and ICL's answers: the
+    first token on dev, the greedy answer on test, decoded on from θ's pass over S."""
+    budget = {"dev": 1, "test": settings.max_answer_tokens}
+    examples, thetas, answers = [], [], []
+    for split in ("dev", "test"):
+        chosen = list(document.split(split))
+        split_thetas, split_answers = example_vectors(
+            model, tokenizer, template, chosen, settings.batch_size, f"{split} task vectors + ICL",
+            max_new_tokens=budget[split],
+        )  # fmt: skip
+        examples += chosen
+        thetas.append(split_thetas)
+        answers.append(split_answers)
+    return examples, torch.cat(thetas), engine.concatenate(answers)
 
 
-def _sweeps(model, tokenizer, template, document, thetas, settings, choose_layer) -> list[dict]:
-    """Baseline and patched rows: dev at every layer (first token), test per ``sweep_test``."""
-    examples = list(document.examples)
+def _sweeps(
+    model, tokenizer, template, examples, document, thetas, settings, choose_layer
+) -> list[dict]:
+    """Baseline and patched rows: dev at every layer (first token), test per ``sweep_test``.
+
+    ``thetas`` ``(n, n_layers, d_model)`` is in the order of ``examples``."""
     index = {
         split: [i for i, ex in enumerate(examples) if ex.split == split]
         for split in ("dev", "test")
