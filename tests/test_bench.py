@@ -17,6 +17,7 @@ KEYS = {
     "naive_sweep_seconds", "optimised_sweep_seconds", "floor_seconds",
     "speedup_naive_over_optimised", "optimised_over_floor",
     "agree", "tokens_equal", "max_abs_logit_diff",
+    "greedy_sweep_seconds", "speedup_naive_over_greedy", "greedy_tokens_equal",
 }  # fmt: skip
 
 
@@ -36,6 +37,7 @@ def test_run_bench_on_tiny_model(arch):
     result = bench.run_bench(model, tokenizer, n_examples=3, repeats=1)
     assert set(result) == KEYS
     assert result["agree"] is True and result["tokens_equal"] is True
+    assert result["greedy_tokens_equal"] is True
     assert result["n_rows"] == 3 * result["n_layers"] == 3 * model.config.num_hidden_layers
     for key in (
         "forward_seconds",

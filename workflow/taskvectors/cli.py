@@ -60,7 +60,7 @@ def bench(args: argparse.Namespace) -> int:
     model, tokenizer = load_model(resolve_model(model_spec(args.model, args.config)))
     result = {"model": args.model, **run_bench(model, tokenizer, args.examples, args.repeats)}
     print(json.dumps(result, sort_keys=True) if args.json else format_table(result))
-    return 0 if result["agree"] else 1
+    return 0 if result["agree"] and result["greedy_tokens_equal"] else 1
 
 
 def list_tasks(args: argparse.Namespace) -> int:
