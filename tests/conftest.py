@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
+from snakemake_command import smoke_command
 from tiny_models import ARCHITECTURES, tiny_model
 
 torch.set_num_threads(2)
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -31,23 +30,7 @@ def smoke_run(tmp_path_factory) -> Path:
     """config/smoke.yaml run once per session in a private working directory (the smoke test
     and the SLURM test, which compares its summary with this one, share it)."""
     workdir = tmp_path_factory.mktemp("smoke")
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--cores",
-        "2",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--workflow-profile",
-        str(REPO / "profiles" / "default"),
-        "--configfile",
-        str(REPO / "config" / "smoke.yaml"),
-        "--config",
-        f"data_dir={REPO / 'data'}",
-    ]
+    command = smoke_command(workdir, "--cores", "2")
     result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     return workdir

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from taskvectors.report import ReportInputs, build_report
+from taskvectors.results import score_kind, write_result_table
 from taskvectors.storage import write_json, write_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -500,7 +501,7 @@ def write_synthetic_results(root: Path) -> SyntheticRun:
         }
         for name, table in tables.items():
             scores[name, model] = root / "scores" / name / f"{model}.parquet"
-            write_table(scores[name, model], table, PROVENANCE)
+            write_result_table(scores[name, model], table, score_kind(name), PROVENANCE)
             benchmarks.append(_benchmark(bench / name / f"{model}.tsv", 20.0))
             benchmarks.append(_benchmark(bench / "score_analysis" / name / f"{model}.tsv", 1.0))
     summary = pd.DataFrame(rows)

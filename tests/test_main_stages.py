@@ -12,14 +12,19 @@ import pytest
 from taskvectors.evaluation import choose_layer_on_dev, earliest_best_layer
 from taskvectors.models import ModelSpec, resolve_model
 from taskvectors.results import (
+    TABLE_KINDS,
     PromptDocument,
     ResultFileError,
     check_result_file,
     read_prompt_document,
     read_result_table,
+    score_kind,
+    table_columns,
+    write_result_table,
 )
 from taskvectors.stages.evaluate import evaluate
 from taskvectors.stages.run_task import InferenceSettings, RunTaskOutputs, run_task
+from taskvectors.stages.score_analyses import score_order, score_table
 from taskvectors.stages.summarize import TaskRun, summarize
 from taskvectors.tasks.registry import load_registry
 from tiny_models import save_tiny_model
@@ -56,6 +61,16 @@ def best_run(record, tmp_path_factory):
     return (folder, *run(record, folder, "best"))
 
 
+def evaluated(document, predictions, folder: Path) -> tuple[pd.DataFrame, pd.Series]:
+    """Run evaluate into ``folder``: its sweep, and the best layer (empty if there is none)."""
+    evaluate(
+        document, predictions, answer_mode="first_token",
+        sweep_path=folder / "sweep.parquet", eval_path=folder / "eval.parquet",
+    )  # fmt: skip
+    sweep = read_result_table(folder / "sweep.parquet", "sweep")
+    return sweep, sweep.loc[sweep["is_best"], "layer"]
+
+
 def test_run_task_writes_prompts_vectors_and_every_condition(best_run, record):
     folder, document, predictions = best_run
     assert read_prompt_document(folder / "prompts.json") == document
@@ -71,12 +86,7 @@ def test_run_task_writes_prompts_vectors_and_every_condition(best_run, record):
 
 def test_best_mode_patches_test_at_the_layer_evaluate_chooses(best_run, tmp_path):
     folder, document, predictions = best_run
-    evaluate(
-        document, predictions, answer_mode="first_token",
-        sweep_path=tmp_path / "sweep.parquet", eval_path=tmp_path / "eval.parquet",
-    )  # fmt: skip
-    sweep = read_result_table(tmp_path / "sweep.parquet", "sweep")
-    best = sweep.loc[sweep["is_best"], "layer"]
+    sweep, best = evaluated(document, predictions, tmp_path)
     tested = predictions.loc[(predictions["split"] == "test") & (predictions["condition"] == "tv")]
     assert sorted(tested["layer"].unique()) == sorted(best.unique())
     results = read_result_table(tmp_path / "eval.parquet", "eval")
@@ -96,12 +106,7 @@ def test_all_mode_patches_every_layer_with_the_same_dev_rows(best_run, record, t
 
 def test_summary_has_intervals_baselines_and_model_means(best_run, tmp_path):
     folder, document, predictions = best_run
-    evaluate(
-        document, predictions, answer_mode="first_token",
-        sweep_path=tmp_path / "sweep.parquet", eval_path=tmp_path / "eval.parquet",
-    )  # fmt: skip
-    sweep = read_result_table(tmp_path / "sweep.parquet", "sweep")
-    best = sweep.loc[sweep["is_best"], "layer"]
+    _, best = evaluated(document, predictions, tmp_path)
     runs = [
         TaskRun("tiny", "algorithmic_next_letter", "algorithmic", document,
                 read_result_table(tmp_path / "eval.parquet", "eval"),
@@ -147,6 +152,21 @@ def test_readers_refuse_truncated_foreign_and_malformed_files(best_run, tmp_path
     with pytest.raises(ResultFileError, match="not valid JSON"):
         read_prompt_document(broken)
     assert check_result_file(folder / "predictions.parquet", "predictions") is None
+
+
+def test_score_tables_are_written_in_the_columns_their_readers_check(tmp_path):
+    """One schema per score table (``TABLE_KINDS``): the stage writes it, the report reads it."""
+    for kind in (kind for kind in TABLE_KINDS if kind.startswith("scores/")):
+        empty = score_table(kind.removeprefix("scores/"), [])
+        assert list(empty.columns) == list(table_columns(kind)) and empty.empty
+    kind = score_kind("order")
+    empty = score_order({}, {}, "first_token")  # no task had rows
+    assert list(empty.columns) == list(table_columns(kind))
+    write_result_table(tmp_path / "order.parquet", empty, kind, {"test": True})
+    assert read_result_table(tmp_path / "order.parquet", kind).empty
+    with pytest.raises(ValueError, match=r"a scores/order table needs columns \['verdict'\]"):
+        write_result_table(tmp_path / "bad.parquet", empty.drop(columns="verdict"), kind, {})
+    assert not (tmp_path / "bad.parquet").exists()
 
 
 def test_prompt_document_round_trips(best_run):

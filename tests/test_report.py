@@ -24,7 +24,8 @@ from synthetic_results import (
 )
 from taskvectors.analysis.common import short_task_name
 from taskvectors.report.inputs import benchmark_rule, read_benchmarks, stage_times
-from taskvectors.results import ResultFileError
+from taskvectors.results import ResultFileError, read_result_table
+from taskvectors.storage import write_table
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
@@ -228,6 +229,16 @@ def test_a_missing_declared_input_is_an_error(run, tmp_path):
     target.unlink()
     scores = {key: root / path.relative_to(run.root) for key, path in run.inputs.scores.items()}
     with pytest.raises(ResultFileError, match=re.escape(str(target))):
+        run.build(tmp_path / "report", replace(run.inputs, scores=scores))
+
+
+def test_a_score_table_without_a_column_of_its_kind_is_an_error(run, tmp_path):
+    """The report checks a score table against the columns the stage writes (``TABLE_KINDS``)."""
+    path = tmp_path / "order.parquet"
+    table = read_result_table(run.inputs.scores["order", "gpt-j"]).drop(columns=["verdict"])
+    write_table(path, table, {"test": True})
+    scores = {**run.inputs.scores, ("order", "gpt-j"): path}
+    with pytest.raises(ResultFileError, match=r"order\.parquet: missing columns \['verdict'\]"):
         run.build(tmp_path / "report", replace(run.inputs, scores=scores))
 
 

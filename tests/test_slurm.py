@@ -14,13 +14,14 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 import yaml
 from slurm_cluster import SlurmCluster, slurm_cluster, submit, unavailable_reason
+
+from snakemake_command import smoke_command
 
 REPO = Path(__file__).resolve().parents[1]
 SUMMARY = Path("results", "smoke", "summary.csv")
@@ -45,22 +46,7 @@ def snakemake(workdir: Path, *options: str, timeout_s: float) -> str:
     """Run the smoke pipeline in ``workdir``; returns Snakemake's output.
 
     A run that outlives ``timeout_s`` is killed with its whole process group (and fails)."""
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--workflow-profile",
-        str(REPO / "profiles" / "default"),
-        "--configfile",
-        str(REPO / "config" / "smoke.yaml"),
-        "--config",
-        f"data_dir={REPO / 'data'}",
-        *options,
-    ]
+    command = smoke_command(workdir, *options)
     log = workdir / "snakemake.out"
     workdir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}

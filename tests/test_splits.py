@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from taskvectors.prompts import TEMPLATES, get_template
+from taskvectors.results import Example
 from taskvectors.splits import (
     NO_TOKEN,
-    Example,
     answer_first_token_ids,
     answer_token_ids,
     continuations,
@@ -203,9 +203,13 @@ def test_bad_sizes_and_duplicate_inputs_are_errors() -> None:
         make_examples([Pair("a", ("b",))] * 10, **SIZES, seed=0, task_name="t")
 
 
-def test_example_to_dict_uses_lists() -> None:
+def test_example_to_dict_is_the_prompt_file_record() -> None:
     example = make_examples(letters_pairs(10), n_demos=2, n_dev=1, n_test=0, n_dummy=1, seed=0,
                             task_name="t")[0]  # fmt: skip
     record = example.to_dict()
-    assert set(record) == {"example_id", "split", "query", "answers", "demos", "dummies"}
+    assert set(record) == {
+        "example_id", "split", "query", "answers", "demos", "dummies", "answer_first_token_ids"
+    }  # fmt: skip
     assert isinstance(record["answers"], list) and isinstance(record["demos"][0], list)
+    assert record["answer_first_token_ids"] == []  # set with the tokenizer, when the file is built
+    assert Example.from_dict(record) == example

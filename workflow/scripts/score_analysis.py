@@ -7,10 +7,14 @@ import _package_path  # noqa: F401 - puts the workflow's package on sys.path
 from taskvectors.analysis_jobs import by_task
 from taskvectors.pipeline import start_job
 from taskvectors.provenance import provenance
-from taskvectors.results import read_prompt_document, read_result_table
+from taskvectors.results import (
+    read_prompt_document,
+    read_result_table,
+    score_kind,
+    write_result_table,
+)
 from taskvectors.scoring import answer_column
 from taskvectors.stages import score_analyses as scores
-from taskvectors.storage import write_table
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 log = start_job(sm)
@@ -44,5 +48,6 @@ else:
         table = scores.score_gd(raw, distributions, documents, evals, sm.wildcards.model)
     else:
         raise ValueError(f"no scoring for analysis {name!r}")
-write_table(sm.output[0], table, provenance(analysis=name, model=None, settings=sm.params.settings))
+block = provenance(analysis=name, model=None, settings=sm.params.settings)
+write_result_table(sm.output[0], table, score_kind(name), block)
 log.info("%s/%s: %d rows", name, sm.wildcards.model, len(table))

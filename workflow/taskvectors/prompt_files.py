@@ -20,6 +20,7 @@ holding ``->`` or ``example:``) is refused with its file, line and reason.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +155,7 @@ def build_prompt_document(
         "filter": choice.filter_report,
         "splits": split_summary(examples),
         "examples": [
-            {**example.to_dict(), "answer_first_token_ids": ids}
+            replace(example, answer_first_token_ids=tuple(ids)).to_dict()
             for example, ids in zip(examples, first_ids, strict=True)
         ],
     }

@@ -19,28 +19,64 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from taskvectors.storage import PROVENANCE_KEY, write_json
+from taskvectors.storage import PROVENANCE_KEY, write_json, write_table
 
-#: Columns every table of a kind must have, and the rule that writes it (for the fix message).
-TABLE_KINDS: dict[str, tuple[str, frozenset[str]]] = {
-    "activations": ("run_task", frozenset({"example_id", "split", "layer", "hidden"})),
+# fmt: off
+#: Per kind: the rule that writes its tables (for the fix message) and the columns every table of
+#: the kind must have (a writer that selects its columns takes them in this order). The analyses'
+#: score tables (``scores/{analysis}/{model}.parquet``) are the kinds ``score_kind(analysis)``: the
+#: ``score_analysis`` stage writes them through ``write_result_table``, which refuses a table
+#: without one of these columns, and the report reads them through ``read_result_table``.
+TABLE_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "activations": ("run_task", ("example_id", "split", "layer", "hidden")),
     "predictions": (
         "run_task",
-        frozenset(
-            {"example_id", "split", "condition", "layer", "token_id", "first_token", "answer"}
-        ),
+        ("example_id", "split", "condition", "layer", "token_id", "first_token", "answer"),
     ),
     "sweep": (
         "evaluate",
-        frozenset({"split", "layer", "n", "successes", "accuracy", "low", "high", "is_best"}),
+        ("split", "layer", "n", "successes", "accuracy", "low", "high", "is_best"),
     ),
     "eval": (
         "evaluate",
-        frozenset(
-            {"example_id", "query", "answers", "condition", "layer", "correct", "correct_full"}
-        ),
+        ("example_id", "query", "answers", "condition", "layer", "correct", "correct_full"),
+    ),
+    "scores/geometry": (
+        "score_analysis",
+        ("kind", "layer", "task", "x", "y", "within", "distance", "scope", "statistic", "value",
+         "null_mean", "null_p95", "p_value"),
+    ),
+    "scores/top_tokens": ("score_analysis", ("task", "layer", "rank", "token", "logit")),
+    "scores/conflicts": (
+        "score_analysis",
+        ("task_a", "task_b", "condition", "layer", "is_best", "n", "to_a", "to_a_low", "to_a_high",
+         "to_b", "to_b_low", "to_b_high"),
+    ),
+    "scores/order": (
+        "score_analysis",
+        ("task", "condition", "metric", "value", "low", "high", "n", "n_permutations", "verdict"),
+    ),
+    "scores/prompt_format": (
+        "score_analysis",
+        ("task", "spacing", "is_default", "condition", "layer", "n", "accuracy", "low", "high"),
+    ),
+    "scores/gd": (
+        "score_analysis",
+        ("kind", "task", "model_init", "condition", "metric", "value", "low", "high", "n",
+         "n_demos", "text"),
     ),
 }
+# fmt: on
+
+
+def score_kind(analysis: str) -> str:
+    """The ``TABLE_KINDS`` kind of an analysis's score table (``scores/{analysis}/...``)."""
+    return f"scores/{analysis}"
+
+
+def table_columns(kind: str) -> tuple[str, ...]:
+    """The columns every table of ``kind`` has (``KeyError`` for an unknown kind)."""
+    return TABLE_KINDS[kind][1]
 
 
 class ResultFileError(RuntimeError):
@@ -60,7 +96,11 @@ class ResultFileError(RuntimeError):
 
 @dataclass(frozen=True)
 class Example:
-    """One prompt: demonstrations S, the query x, its accepted answers and the dummy queries x′."""
+    """One prompt: demonstrations S, the query x, its accepted answers and the dummy queries x′.
+
+    ``taskvectors.splits.make_examples`` draws them; ``answer_first_token_ids`` (per accepted
+    answer, its first token in the prompt) is set when the prompt file is built.
+    """
 
     example_id: int
     split: str
@@ -213,7 +253,7 @@ def read_result_table(
         expect_settings: keys that the file's ``provenance.settings`` must hold with these values.
         columns: read only these columns.
     """
-    rule, required = TABLE_KINDS.get(kind, (None, frozenset())) if kind else (None, frozenset())
+    rule, required = TABLE_KINDS.get(kind, (None, ())) if kind else (None, ())
     block = table_provenance(path, rule)
     if expect_settings is not None:
         _check_settings(path, block.get("settings", {}), expect_settings, rule)
@@ -221,10 +261,21 @@ def read_result_table(
         table = pq.read_table(path, columns=list(columns) if columns else None)
     except (pa.ArrowException, OSError) as error:
         raise ResultFileError(path, f"unreadable (truncated?): {error}", rule) from None
-    missing = sorted(required - set(table.column_names)) if not columns else []
+    missing = sorted(set(required) - set(table.column_names)) if not columns else []
     if missing:
         raise ResultFileError(path, f"missing columns {missing} (an older layout?)", rule)
     return table.to_pandas()
+
+
+def write_result_table(
+    path: str | Path, table: pd.DataFrame, kind: str, provenance: dict[str, Any]
+) -> None:
+    """Write ``table`` as a result file of ``kind``, refusing one that lacks a column of its kind
+    (``ValueError``: a writer that drifted from ``TABLE_KINDS``, which every reader checks)."""
+    missing = [column for column in table_columns(kind) if column not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: a {kind} table needs columns {missing}")
+    write_table(path, table, provenance)
 
 
 def check_result_file(path: str | Path, kind: str | None = None) -> str | None:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from taskvectors.prompts import SPACINGS, PromptTemplate
+from taskvectors.results import Example
 from taskvectors.seeding import derived_seed
 from taskvectors.tasks.pairs import Pair, sorted_pairs
 from taskvectors.tasks.registry import FILTER_POLICIES
@@ -35,29 +36,6 @@ PROBE_INPUT = "a"
 SPLITS = ("dev", "test")
 SPACED_SHARE = 0.7  # the paper's code: the spaced pairs are used if they keep >= 70% as many
 NO_TOKEN = -1  # an answer that merges with the prompt's last token has no first token of its own
-
-
-@dataclass(frozen=True)
-class Example:
-    """One prompt's worth of data: a query, its answers, its demonstrations and dummy queries."""
-
-    example_id: int
-    split: str
-    query: str
-    answers: tuple[str, ...]
-    demos: tuple[tuple[str, str], ...]
-    dummies: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: lists instead of tuples."""
-        return {
-            "example_id": self.example_id,
-            "split": self.split,
-            "query": self.query,
-            "answers": list(self.answers),
-            "demos": [[x, y] for x, y in self.demos],
-            "dummies": list(self.dummies),
-        }
 
 
 @dataclass(frozen=True)
@@ -224,7 +202,8 @@ def make_examples(
     split cycles through its pool, so a query recurs with different demonstrations
     (:func:`split_summary` reports how many distinct queries each split has). Each example draws
     its own demonstrations and dummy queries, all distinct and different from its query.
-    ``model`` only names the model in error messages.
+    ``model`` only names the model in error messages. The examples' ``answer_first_token_ids``
+    stay empty: they need the tokenizer and the template (:func:`answer_first_token_ids`).
     """
     sizes = {"n_demos": n_demos, "n_dev": n_dev, "n_test": n_test, "n_dummy": n_dummy}
     for key, value in sizes.items():

@@ -5,8 +5,8 @@ over examples, and the verdict compares TV and GD on the same examples (a paired
 their agreement with ICL), so "closer to ICL" is a statement with its uncertainty. The random-init
 control tells the reader what agreement and KL a model that learned nothing would show.
 
-Table columns (docs/outputs.md): ``kind, task, model_init, condition, metric, value, low, high,
-n, n_demos, text``.
+Table columns (docs/outputs.md): the ``scores/gd`` kind of ``taskvectors.results.TABLE_KINDS``,
+``kind, task, model_init, condition, metric, value, low, high, n, n_demos, text``.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from taskvectors.results import score_kind, table_columns
 from taskvectors.seeding import derived_seed
 from taskvectors.stats import paired_bootstrap, wilson_intervals
 
 OVERALL = "overall"
-COLUMNS = ["kind", "task", "model_init", "condition", "metric", "value", "low", "high", "n",
-           "n_demos", "text"]  # fmt: skip
+COLUMNS = list(table_columns(score_kind("gd")))  # the order ``_row`` takes its values in
 SEED = 41
 N_BOOT = 2000
 

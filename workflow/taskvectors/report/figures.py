@@ -94,25 +94,115 @@ def condition_handles(conditions: Sequence[str], paper: bool = False) -> list:
     return handles
 
 
+def interval_bars(
+    ax,
+    x,
+    values,
+    low=None,
+    high=None,
+    *,
+    width: float,
+    color,
+    alpha: float | None = None,
+    hatch: str | None = None,
+    linewidth: float | None = None,
+    elinewidth: float = 0.8,
+):
+    """Bars of ``values`` at ``x``, white-edged, with the interval ``low``..``high`` of each as an
+    error bar (none when ``low`` is None); returns the error-bar lengths (``errors``) or None.
+
+    ``linewidth`` (the bar edges) and ``alpha`` default to matplotlib's."""
+    yerr = None if low is None else errors(values, low, high)
+    ax.bar(
+        x,
+        values,
+        width,
+        yerr=yerr,
+        color=color,
+        alpha=alpha,
+        hatch=hatch,
+        edgecolor="white",
+        linewidth=linewidth,
+        error_kw={"ecolor": INK, "elinewidth": elinewidth},
+    )
+    return yerr
+
+
+def interval_dots(
+    ax,
+    values,
+    y,
+    low,
+    high,
+    *,
+    color,
+    fmt: str = "o",
+    ms: float = 4.5,
+    elinewidth: float = 1.3,
+    **style,
+) -> None:
+    """Dots of ``values`` at heights ``y``, each with its interval ``low``..``high`` as a
+    horizontal line without caps; ``style``: further ``errorbar`` settings (``label``, ``mfc``)."""
+    ax.errorbar(
+        values,
+        y,
+        xerr=errors(values, low, high),
+        fmt=fmt,
+        ms=ms,
+        color=color,
+        capsize=0,
+        elinewidth=elinewidth,
+        **style,
+    )
+
+
+def condition_legend(fig, conditions: Sequence[str]) -> None:
+    """The legend of ``conditions`` (``condition_handles``) in one row above the panels."""
+    fig.legend(
+        handles=condition_handles(conditions),
+        loc="lower center",
+        ncol=len(conditions),
+        bbox_to_anchor=(0.5, 1.0),
+    )
+
+
+def panel_grid(
+    n_panels: int, max_cols: int, panel: tuple[float, float], margin: tuple[float, float]
+):
+    """``(fig, axes)``: small multiples sharing both axes, at most ``max_cols`` a row, each panel
+    ``panel`` inches (width, height) plus ``margin`` for the figure; unused cells hidden."""
+    ncols = min(max_cols, n_panels)
+    nrows = math.ceil(n_panels / ncols)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(panel[0] * ncols + margin[0], panel[1] * nrows + margin[1]),
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+    )
+    for ax in list(axes.flat)[n_panels:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
 def _bar_group(ax, x: np.ndarray, frame: pd.DataFrame, *, paper: bool) -> None:
     """Baseline / TV / ICL bars around each ``x``, with error bars when the frame has them."""
     width = 0.26
     for i, condition in enumerate(MAIN):
         values = frame[condition].to_numpy(dtype=float)
-        yerr = None
-        if f"{condition}_low" in frame:
-            yerr = errors(values, frame[f"{condition}_low"], frame[f"{condition}_high"])
-        ax.bar(
+        yerr = interval_bars(
+            ax,
             x + (i - 1) * width,
             values,
-            width * 0.92,
-            yerr=yerr,
+            frame.get(f"{condition}_low"),
+            frame.get(f"{condition}_high"),
+            width=width * 0.92,
             color=CONDITION_COLOURS[condition],
             alpha=PAPER_ALPHA if paper else 1.0,
             hatch=PAPER_HATCH if paper else None,
-            edgecolor="white",
             linewidth=0.5,
-            error_kw={"ecolor": INK, "elinewidth": 0.9},
+            elinewidth=0.9,
         )
         tops = values if yerr is None else values + yerr[1]
         for xi, value, top in zip(x, values, tops, strict=True):
@@ -203,16 +293,15 @@ def per_task_dots(frame: pd.DataFrame, model: str):
     fig, ax = plt.subplots(figsize=(9.6, height))
     y = np.arange(n)[::-1]
     for offset, condition in zip((-0.2, 0.0, 0.2), MAIN, strict=True):
-        values = frame[condition].to_numpy(dtype=float)
-        ax.errorbar(
-            values,
+        interval_dots(
+            ax,
+            frame[condition].to_numpy(dtype=float),
             y + offset,
-            xerr=errors(values, frame[f"{condition}_low"], frame[f"{condition}_high"]),
-            fmt="o",
-            ms=5,
+            frame[f"{condition}_low"],
+            frame[f"{condition}_high"],
             color=CONDITION_COLOURS[condition],
+            ms=5,
             elinewidth=1.4,
-            capsize=0,
             label=CONDITION_LABELS[condition],
         )
     for condition, marker in (("majority", "|"), ("copy", "x")):
@@ -292,16 +381,7 @@ def sweep_grid(
     """
     theme()
     tasks = list(dict.fromkeys(sweeps["task"]))
-    ncols = min(ncols, len(tasks))
-    nrows = math.ceil(len(tasks) / ncols)
-    fig, axes = plt.subplots(
-        nrows,
-        ncols,
-        figsize=(2.2 * ncols + 0.4, 1.95 * nrows + 0.8),
-        sharex=True,
-        sharey=True,
-        squeeze=False,
-    )
+    fig, axes = panel_grid(len(tasks), ncols, panel=(2.2, 1.95), margin=(0.4, 0.8))
     levels = levels.set_index("task")
     for ax, task in zip(axes.flat, tasks, strict=False):
         _sweep_panel(
@@ -313,8 +393,6 @@ def sweep_grid(
         )
         ax.set_title(short_task_name(task), fontsize=9)
         ax.set_ylim(-0.03, 1.05)
-    for ax in list(axes.flat)[len(tasks) :]:
-        ax.set_visible(False)
     for ax in axes[-1]:
         ax.set_xlabel("layer")
     for ax in axes[:, 0]:

@@ -23,7 +23,9 @@ from taskvectors.report.figures import (
     INK,
     PAPER_HATCH,
     condition_handles,
-    errors,
+    condition_legend,
+    interval_bars,
+    interval_dots,
     theme,
 )
 
@@ -120,20 +122,17 @@ def conflict_bars(panels: Sequence[tuple[str, pd.DataFrame]]):
         x = np.arange(len(frame))
         for i, (condition, target, hatched, _) in enumerate(CONFLICT_SERIES):
             column = f"{condition}_{target}"
-            yerr = None
-            if f"{column}_low" in frame:
-                yerr = errors(frame[column], frame[f"{column}_low"], frame[f"{column}_high"])
-            ax.bar(
+            interval_bars(
+                ax,
                 x + (i - 1.5) * 0.2,
                 frame[column],
-                0.19,
-                yerr=yerr,
+                frame.get(f"{column}_low"),
+                frame.get(f"{column}_high"),
+                width=0.19,
                 color=CONDITION_COLOURS[condition],
                 alpha=0.5 if hatched else 1.0,
                 hatch=PAPER_HATCH if hatched else None,
-                edgecolor="white",
                 linewidth=0.4,
-                error_kw={"ecolor": INK, "elinewidth": 0.8},
             )
         ax.set_xticks(x, [p.replace(" → ", "\n→ ") for p in frame["pair"]], fontsize=8)
         ax.set_title(title, fontsize=10)
@@ -169,37 +168,17 @@ def order_panels(sensitivity: pd.DataFrame, difference: pd.DataFrame, model: str
     y = np.arange(n)[::-1]
     for offset, condition in ((0.13, "icl"), (-0.13, "tv")):
         rows = sensitivity[sensitivity["condition"] == condition].set_index("task").reindex(tasks)
-        left.errorbar(
-            rows["value"],
-            y + offset,
-            xerr=errors(rows["value"], rows["low"], rows["high"]),
-            fmt="o",
-            ms=4.5,
+        interval_dots(
+            left, rows["value"], y + offset, rows["low"], rows["high"],
             color=CONDITION_COLOURS[condition],
-            capsize=0,
-            elinewidth=1.3,
-        )
+        )  # fmt: skip
     rows = difference.set_index("task").reindex(tasks)
-    right.errorbar(
-        rows["value"],
-        y,
-        xerr=errors(rows["value"], rows["low"], rows["high"]),
-        fmt="s",
-        ms=4.5,
-        color=INK,
-        capsize=0,
-        elinewidth=1.3,
-    )
+    interval_dots(right, rows["value"], y, rows["low"], rows["high"], color=INK, fmt="s")
     right.axvline(0, color="#c53030", lw=0.9, ls="--")
     left.set_yticks(y, ["over tasks" if t == "overall" else short_task_name(t) for t in tasks])
     left.set_xlabel("order sensitivity (1 − pairwise agreement)")
     left.set_title(f"{model}: sensitivity to the order of the demonstrations")
-    fig.legend(
-        handles=condition_handles(("icl", "tv")),
-        loc="lower center",
-        ncol=2,
-        bbox_to_anchor=(0.5, 1.0),
-    )
+    condition_legend(fig, ("icl", "tv"))
     right.set_xlabel("TV − ICL sensitivity (< 0: TV more order-invariant)")
     right.set_title("Paired difference, 95% interval")
     fig.tight_layout()
@@ -230,14 +209,15 @@ def prompt_format_dots(frame: pd.DataFrame):
         for offset, spacing in ((0.12, "none"), (-0.12, "leading")):
             rows = frame[(frame["condition"] == condition) & (frame["spacing"] == spacing)]
             rows = rows.set_index("task").reindex(tasks)
-            ax.errorbar(
+            interval_dots(
+                ax,
                 rows["accuracy"],
                 y + offset,
-                xerr=errors(rows["accuracy"], rows["low"], rows["high"]),
+                rows["low"],
+                rows["high"],
+                color=CONDITION_COLOURS[condition],
                 fmt=SPACING_MARKERS[spacing],
                 ms=5,
-                capsize=0,
-                color=CONDITION_COLOURS[condition],
                 elinewidth=1.2,
                 mfc="white" if spacing == "leading" else CONDITION_COLOURS[condition],
             )

@@ -7,7 +7,6 @@ of its score row.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -19,10 +18,12 @@ from taskvectors.analysis.common import short_task_name
 from taskvectors.report.figures import (
     CONDITION_COLOURS,
     CONDITION_LABELS,
-    INK,
     PAPER_HATCH,
-    condition_handles,
+    condition_legend,
     errors,
+    interval_bars,
+    interval_dots,
+    panel_grid,
     theme,
 )
 
@@ -56,28 +57,22 @@ def accuracy_bars(frame: pd.DataFrame, tasks: Sequence[str]):
         rows = frame[frame["metric"] == metric]
         for i, condition in enumerate(conditions):
             part = rows[rows["condition"] == condition].set_index("task").reindex(tasks)
-            values = part["value"].to_numpy(dtype=float)
-            ax.bar(
+            interval_bars(
+                ax,
                 x + (i - (len(conditions) - 1) / 2) * 0.2,
-                values,
-                0.18,
-                yerr=errors(values, part["low"], part["high"]),
+                part["value"].to_numpy(dtype=float),
+                part["low"],
+                part["high"],
+                width=0.18,
                 color=CONDITION_COLOURS[condition],
-                edgecolor="white",
                 linewidth=0.4,
-                error_kw={"ecolor": INK, "elinewidth": 0.8},
             )
         ax.set_ylim(0, 1.05)
         ax.set_ylabel(f"accuracy ({metric.replace('_', ' ')})")
     axes[-1, 0].set_xticks(
         x, [task_label(t) for t in tasks], rotation=25, ha="right", rotation_mode="anchor"
     )
-    fig.legend(
-        handles=condition_handles(conditions),
-        loc="lower center",
-        ncol=len(conditions),
-        bbox_to_anchor=(0.5, 1.0),
-    )
+    condition_legend(fig, conditions)
     fig.tight_layout()
     return fig
 
@@ -103,17 +98,16 @@ def similarity_bars(frame: pd.DataFrame):
         x = np.arange(len(conditions))
         for j, init in enumerate(inits):
             part = rows[rows["model_init"] == init].set_index("condition").reindex(conditions)
-            values = part["value"].to_numpy(dtype=float)
-            ax.bar(
+            interval_bars(
+                ax,
                 x + (j - (len(inits) - 1) / 2) * 0.38,
-                values,
-                0.36,
-                yerr=errors(values, part["low"], part["high"]),
+                part["value"].to_numpy(dtype=float),
+                part["low"],
+                part["high"],
+                width=0.36,
                 color=[CONDITION_COLOURS[c] for c in conditions],
                 alpha=0.45 if init == "random" else 1.0,
                 hatch=PAPER_HATCH if init == "random" else None,
-                edgecolor="white",
-                error_kw={"ecolor": INK, "elinewidth": 0.8},
             )
         ax.set_xticks(
             x, [CONDITION_LABELS[c].replace(" (zero-shot)", "") for c in conditions], fontsize=8.5
@@ -157,24 +151,17 @@ def order_dots(frame: pd.DataFrame, tasks: Sequence[str]):
         for k, condition in enumerate(conditions):
             part = rows[rows["condition"] == condition].set_index("task").reindex(tasks)
             offset = (k - (len(conditions) - 1) / 2) * 0.22
-            ax.errorbar(
+            interval_dots(
+                ax,
                 part["value"],
                 y - offset,
-                xerr=errors(part["value"], part["low"], part["high"]),
-                fmt="o",
-                ms=4.5,
+                part["low"],
+                part["high"],
                 color=CONDITION_COLOURS[condition],
-                capsize=0,
-                elinewidth=1.3,
             )
         ax.set_title(metric.replace("_", " "), fontsize=10)
     axes[0][0].set_yticks(y, [task_label(t) for t in tasks])
-    fig.legend(
-        handles=condition_handles(conditions),
-        loc="lower center",
-        ncol=len(conditions),
-        bbox_to_anchor=(0.5, 1.0),
-    )
+    condition_legend(fig, conditions)
     fig.tight_layout()
     return fig
 
@@ -186,16 +173,7 @@ def n_demos_lines(frame: pd.DataFrame, tasks: Sequence[str]):
         frame: ``kind == n_demos`` rows: ``task, condition, n_demos, value, low, high``.
     """
     theme()
-    ncols = min(4, len(tasks))
-    nrows = math.ceil(len(tasks) / ncols)
-    fig, axes = plt.subplots(
-        nrows,
-        ncols,
-        figsize=(2.8 * ncols + 0.4, 2.3 * nrows + 0.6),
-        sharex=True,
-        sharey=True,
-        squeeze=False,
-    )
+    fig, axes = panel_grid(len(tasks), 4, panel=(2.8, 2.3), margin=(0.4, 0.6))
     conditions = [c for c in ("icl", "tv", "gd") if c in set(frame["condition"])]
     for ax, task in zip(axes.flat, tasks, strict=False):
         for condition in conditions:
@@ -218,15 +196,8 @@ def n_demos_lines(frame: pd.DataFrame, tasks: Sequence[str]):
     for ax in axes[-1]:
         ax.set_xticks(demos, [str(n) for n in demos])
         ax.set_xlabel("demonstrations")
-    for ax in list(axes.flat)[len(tasks) :]:
-        ax.set_visible(False)
     for ax in axes[:, 0]:
         ax.set_ylabel("accuracy")
-    fig.legend(
-        handles=condition_handles(conditions),
-        loc="lower center",
-        ncol=len(conditions),
-        bbox_to_anchor=(0.5, 1.0),
-    )
+    condition_legend(fig, conditions)
     fig.tight_layout()
     return fig

@@ -15,7 +15,13 @@ from typing import Any
 
 import pandas as pd
 
-from taskvectors.results import ResultFileError, read_json_result, read_result_table
+from taskvectors.results import (
+    TABLE_KINDS,
+    ResultFileError,
+    read_json_result,
+    read_result_table,
+    score_kind,
+)
 
 
 @dataclass(frozen=True)
@@ -45,73 +51,6 @@ SUMMARY_COLUMNS = (
 SUMMARY_MODELS_COLUMNS = ["model", "task_set", "n_tasks", "tasks"] + [
     f"{c}{s}" for c in (*MODEL_CONDITIONS, "ratio", "tv_minus_icl") for s in ("", "_low", "_high")
 ]
-SCORE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "geometry": (
-        "kind",
-        "layer",
-        "task",
-        "x",
-        "y",
-        "within",
-        "distance",
-        "scope",
-        "statistic",
-        "value",
-        "null_mean",
-        "null_p95",
-        "p_value",
-    ),
-    "top_tokens": ("task", "layer", "rank", "token", "logit"),
-    "conflicts": (
-        "task_a",
-        "task_b",
-        "condition",
-        "layer",
-        "is_best",
-        "n",
-        "to_a",
-        "to_a_low",
-        "to_a_high",
-        "to_b",
-        "to_b_low",
-        "to_b_high",
-    ),
-    "order": (
-        "task",
-        "condition",
-        "metric",
-        "value",
-        "low",
-        "high",
-        "n",
-        "n_permutations",
-        "verdict",
-    ),
-    "prompt_format": (
-        "task",
-        "spacing",
-        "is_default",
-        "condition",
-        "layer",
-        "n",
-        "accuracy",
-        "low",
-        "high",
-    ),
-    "gd": (
-        "kind",
-        "task",
-        "model_init",
-        "condition",
-        "metric",
-        "value",
-        "low",
-        "high",
-        "n",
-        "n_demos",
-        "text",
-    ),
-}
 REFERENCE_COLUMNS = {
     "main_results": ("model", "category", "task", "baseline", "hypothesis_tv", "regular_icl"),
     "dev_accuracy_by_layer": ("model", "task", "n_layers", "best_layer_0idx"),
@@ -238,13 +177,13 @@ def read_sweeps(paths: Mapping[tuple[str, str], Path]) -> pd.DataFrame:
 
 
 def read_scores(paths: Mapping[tuple[str, str], Path]) -> dict[str, pd.DataFrame]:
-    """Each analysis's score tables of every model as one frame with a ``model`` column."""
+    """Each analysis's score tables of every model as one frame with a ``model`` column, each
+    checked against its kind ``score_kind(analysis)`` (the columns the stage writes)."""
     parts: dict[str, list[pd.DataFrame]] = {}
     for (analysis, model), path in paths.items():
-        if analysis not in SCORE_COLUMNS:
+        if score_kind(analysis) not in TABLE_KINDS:
             raise ValueError(f"{path}: unknown analysis {analysis!r}")
-        frame = read_result_table(path)
-        _require_columns(path, frame, SCORE_COLUMNS[analysis], "score_analysis")
+        frame = read_result_table(path, score_kind(analysis))
         parts.setdefault(analysis, []).append(frame.assign(model=model))
     return {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
 

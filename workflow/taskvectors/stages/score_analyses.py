@@ -2,8 +2,9 @@
 
 The analyses' model jobs store raw predictions and vectors; this stage scores them with the same
 scoring module as the main results, adds the statistics (Wilson intervals, bootstraps, permutation
-nulls) and writes one table per analysis and model (docs/outputs.md, ``scores/``). The report only
-renders these tables.
+nulls) and writes one table per analysis and model (docs/outputs.md, ``scores/``), with the columns
+of its kind ``score_kind(analysis)`` in ``taskvectors.results.TABLE_KINDS``, the schema the report
+reads them with. The report only renders these tables.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ import pandas as pd
 from taskvectors.analysis import geometry as geo
 from taskvectors.analysis.gd_scores import score_gd_tables
 from taskvectors.analysis.order import order_comparison, order_table
-from taskvectors.results import PromptDocument, read_result_table, table_provenance
+from taskvectors.results import (
+    PromptDocument,
+    read_result_table,
+    score_kind,
+    table_columns,
+    table_provenance,
+)
 from taskvectors.scoring import is_correct
 from taskvectors.seeding import derived_seed
 from taskvectors.stats import wilson_intervals
@@ -29,6 +36,15 @@ MAX_DISTANCE_PAIRS = 20000
 def _sweep_best(sweep: pd.DataFrame) -> int | None:
     best = sweep.loc[sweep["is_best"], "layer"]
     return int(best.iloc[0]) if len(best) else None
+
+
+def score_table(analysis: str, frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """``frames`` as one table in the columns of ``analysis``'s score kind (``TABLE_KINDS``);
+    with no frames, an empty table of those columns."""
+    columns = list(table_columns(score_kind(analysis)))
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]
 
 
 def _accuracy(frame: pd.DataFrame, by: Sequence[str], hit: str) -> pd.DataFrame:
@@ -98,9 +114,8 @@ def score_top_tokens(raw: Mapping[str, Path], sweeps: Mapping[str, pd.DataFrame]
             continue
         tokens = read_result_table(path)
         tokens = tokens[tokens["layer"] == best]
-        frames.append(tokens.assign(task=task)[["task", "layer", "rank", "token", "logit"]])
-    columns = ["task", "layer", "rank", "token", "logit"]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+        frames.append(tokens.assign(task=task))
+    return score_table("top_tokens", frames)
 
 
 # --- conflicts --------------------------------------------------------------------------------
@@ -136,11 +151,7 @@ def score_conflicts(
             )
         table["is_best"] = table["layer"] == (_sweep_best(sweeps[task_b]) or -2)
         frames.append(table.assign(task_a=task_a, task_b=task_b))
-    columns = ["task_a", "task_b", "condition", "layer", "is_best", "n"]
-    columns += [f"{n}{s}" for n in ("to_a", "to_b") for s in ("", "_low", "_high")]
-    return (
-        pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
-    )
+    return score_table("conflicts", frames)
 
 
 # --- order ------------------------------------------------------------------------------------
@@ -164,7 +175,7 @@ def score_order(
         ]
         frames.append(rows.assign(task=task))
     if not frames:
-        return pd.DataFrame(columns=["kind", "task", "condition"])
+        return score_table("order", [])
     scored = pd.concat(frames, ignore_index=True)
     scored["prediction"] = scored["prediction"].fillna("").astype(str)
     return order_long_table(order_table(scored, seed=SEED), order_comparison(scored, seed=SEED))
@@ -240,20 +251,7 @@ def score_prompt_format(
         for frame, is_default in ((main, True), (other, False)):
             table = _accuracy(frame, ["spacing", "condition", "layer"], "hit")
             frames.append(table.assign(task=task, is_default=is_default))
-    columns = [
-        "task",
-        "spacing",
-        "is_default",
-        "condition",
-        "layer",
-        "n",
-        "accuracy",
-        "low",
-        "high",
-    ]
-    return (
-        pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
-    )
+    return score_table("prompt_format", frames)
 
 
 # --- ICL versus gradient descent --------------------------------------------------------------
