@@ -1,20 +1,21 @@
-"""The model-side analysis stages on a tiny model: sampling invariants and output shapes."""
+"""The analysis stages that write raw files: the model-side ones on a tiny model (sampling
+invariants and output shapes), and geometry, which copies rows of the activations tables."""
 
 from __future__ import annotations
 
+import pyarrow.parquet as pq
 import pytest
 import torch
 
 from taskvectors.analysis_jobs import AnalysisJob
 from taskvectors.inference import activations_table, example_vectors
 from taskvectors.prompts import get_template
-from taskvectors.resampling import demo_pool, sample_examples
 from taskvectors.results import PromptDocument
 from taskvectors.stages.conflicts import TaskSide, conflict_examples, conflict_predictions
 from taskvectors.stages.geometry import run_geometry
 from taskvectors.stages.order import order_predictions
 from taskvectors.stages.top_tokens import top_tokens
-from taskvectors.storage import read_table
+from taskvectors.storage import read_provenance, read_table, write_table
 from taskvectors.tasks.pairs import Pair
 from tiny_models import tiny_model
 
@@ -56,31 +57,50 @@ def job():
     return AnalysisJob(record=None, model=model, tokenizer=tokenizer, block={"test": True})
 
 
-def test_sampled_examples_keep_query_demos_and_dummies_apart():
-    pool = [(x, x.upper()) for x in LETTERS]
-    examples = sample_examples(pool, 20, 3, 2, 41, "task", "geometry")
-    assert examples == sample_examples(pool, 20, 3, 2, 41, "task", "geometry")
-    for ex in examples:
-        inputs = [x for x, _ in ex.demos]
-        assert len(set(inputs)) == 3
-        assert ex.query not in inputs and not set(ex.dummies) & {*inputs, ex.query}
-    assert len({ex.demos for ex in examples}) > 1
+MODEL_RECORD = {"alias": "tiny", "source": "local", "dtype": "float32", "n_layers": 3}
+PROMPT_SETTINGS = {"n_demos": 3, "n_dev": 3, "n_test": 3, "n_dummy": 2, "seed": 41}
 
 
-def test_demo_pool_is_every_demonstration_once():
-    pool = demo_pool(prompt_doc())
-    assert pool == sorted(set(pool)) and all(y == x.upper() for x, y in pool)
+def activations_file(tmp_path, task: str = "letters", n_layers: int = 3, width: int = 4):
+    """A run_task activations file of ``prompt_doc()``'s six examples (ids 0-2 dev, 3-5 test),
+    every θ distinct, with run_task's provenance."""
+    examples = list(prompt_doc(task).examples)
+    thetas = torch.arange(len(examples) * n_layers * width, dtype=torch.float32)
+    table = activations_table(examples, thetas.reshape(len(examples), n_layers, width))
+    path = tmp_path / f"{task}.activations.parquet"
+    block = {"model": MODEL_RECORD, "settings": {"prompts": PROMPT_SETTINGS, "task": task}}
+    write_table(path, table, block, row_group_size=len(examples))
+    return path
 
 
-def test_geometry_gives_n_vectors_per_layer(job, tmp_path):
-    path = tmp_path / "letters.json"
-    path.write_text(__import__("json").dumps(prompt_doc().to_dict()))
+def test_geometry_copies_the_activations_of_the_first_n_vectors_examples(tmp_path):
+    source = activations_file(tmp_path)
     out = tmp_path / "letters.parquet"
-    run_geometry(job, {"letters": path}, {"letters": out}, n_vectors=5, batch_size=4)
-    frame = read_table(out)
-    assert len(frame) == 5 * job.model.config.num_hidden_layers
-    assert set(frame["split"]) == {"geometry"}
-    assert len(frame["hidden"].iloc[0]) == job.model.config.hidden_size
+    settings = {"enabled": True, "n_vectors": 4}
+    run_geometry({"letters": source}, {"letters": out}, n_vectors=4, settings=settings)
+    frame, activations = read_table(out), read_table(source)
+    # test before dev, each by example_id; every layer, sorted by layer
+    chosen = [("test", 3), ("test", 4), ("test", 5), ("dev", 0)]
+    assert list(zip(frame["split"], frame["example_id"], strict=True)) == chosen * 3
+    assert list(frame["layer"]) == [0] * 4 + [1] * 4 + [2] * 4
+    rows = activations.set_index(["split", "example_id", "layer"])["hidden"]
+    for row in frame.itertuples(index=False):
+        assert (row.hidden == rows[(row.split, row.example_id, row.layer)]).all()
+    schema = pq.read_schema(out).remove_metadata()
+    assert schema == pq.read_schema(source).remove_metadata()  # fixed-size float32 lists kept
+    block = read_provenance(out)
+    assert block["model"]["alias"] == "tiny" and block["task"] == "letters"
+    assert block["settings"] == {"analysis": "geometry", **settings, "prompts": PROMPT_SETTINGS}
+    assert pq.ParquetFile(out).metadata.num_row_groups == 3  # one per layer
+
+
+def test_geometry_refuses_more_vectors_than_the_activations_hold(tmp_path):
+    source = activations_file(tmp_path)
+    out = tmp_path / "letters.parquet"
+    with pytest.raises(ValueError, match="7 vectors per task requested") as error:
+        run_geometry({"letters": source}, {"letters": out}, n_vectors=7, settings={})
+    assert str(source) in str(error.value) and "activations hold 6 examples" in str(error.value)
+    assert not out.exists()
 
 
 def test_top_tokens_ranks_k_tokens_at_every_layer(job):

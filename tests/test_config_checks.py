@@ -322,6 +322,21 @@ def test_conflicts_need_enough_pairs_for_their_demonstrations(tmp_path):
         preflight(config, load_registry(DATA))
 
 
+def test_geometry_asks_for_no_more_vectors_than_dev_and_test_examples(tmp_path):
+    # geometry takes its vectors from the activations of the n_dev + n_test examples
+    config = minimal(
+        tmp_path, prompts={"n_dev": 10, "n_test": 5}, analyses={"geometry": {"n_vectors": 16}}
+    )
+    message = refusal(config)
+    assert message.count("\n") == 0, message
+    assert "analyses.geometry.n_vectors: 16 vectors per task requested" in message
+    assert "prompts.n_dev (10) + prompts.n_test (5) = 15 examples" in message
+    config["analyses"]["geometry"]["n_vectors"] = 15
+    startup_config(config)
+    config["analyses"]["geometry"] = {"enabled": False, "n_vectors": 16}
+    startup_config(config)
+
+
 def test_per_job_processes_can_skip_reading_the_task_files(tmp_path):
     config = minimal(tmp_path, prompts={"n_demos": 30})
     assert "25 pairs" in refusal(config)
@@ -392,6 +407,11 @@ def test_dry_run_refuses_a_bad_user_task_file(tmp_path):
 def test_dry_run_refuses_more_demonstrations_than_pairs(tmp_path):
     text = base_yaml(tmp_path, "prompts: {n_demos: 30}\n")
     assert_refused(dry_run(tmp_path, text), "task algorithmic_next_letter: 25 pairs")
+
+
+def test_dry_run_refuses_more_geometry_vectors_than_examples(tmp_path):
+    text = base_yaml(tmp_path, "prompts: {n_dev: 4, n_test: 4}\n")
+    assert_refused(dry_run(tmp_path, text), "analyses.geometry.n_vectors: 50 vectors per task")
 
 
 def test_dry_run_refuses_a_template_without_x(tmp_path):

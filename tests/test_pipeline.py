@@ -120,6 +120,16 @@ def test_run_writes_every_documented_output(project):
     for name in ("geometry", "top_tokens"):
         folder = project / "results/analyses" / name / "tiny-llama"
         assert len(list(folder.glob("*.parquet"))) == 3
+    # geometry: the activations rows of the first n_vectors (5) examples, test (ids 4-7) first
+    path = project / "results/analyses/geometry/tiny-llama/algorithmic_next_letter.parquet"
+    geometry = read_table(path)
+    assert len(geometry) == 5 * 4
+    assert list(geometry["example_id"][:5]) == [4, 5, 6, 7, 0]
+    rows = activations.set_index(["split", "example_id", "layer"])["hidden"]
+    for row in geometry.itertuples(index=False):
+        assert (row.hidden == rows[(row.split, row.example_id, row.layer)]).all()
+    block = read_provenance(path)
+    assert block["model"]["alias"] == "tiny-llama" and block["settings"]["n_vectors"] == 5
     assert (project / "results/analyses/order/tiny-llama/algorithmic_next_letter.parquet").exists()
     assert (
         project / "results/analyses/conflicts/tiny-llama/"
@@ -143,6 +153,13 @@ def test_adding_a_task_schedules_only_its_jobs_and_aggregation(project):
     # order covers one task per family (next_letter), so a new task leaves it alone
     scores = {"score_analysis": 4}
     assert jobs == {**per_task, **per_model, **scores, "summarize": 1, "report": 1}
+
+
+def test_changing_n_vectors_reruns_geometry_and_no_model_job(project):
+    config = base_config(project)
+    config["analyses"]["geometry"]["n_vectors"] = 6
+    jobs = scheduled(snakemake(project, config, "-n"))
+    assert jobs == {"geometry": 2, "score_analysis": 2, "report": 1}
 
 
 def test_changing_n_demos_reruns_from_prompts_on(project):

@@ -40,18 +40,22 @@ def document(task: str, n: int = 4) -> PromptDocument:
 
 
 def test_geometry_separates_two_clustered_tasks(tmp_path):
+    """The raw files of the geometry stage (rows of run_task's activations) score as clusters."""
     import torch
 
     from taskvectors.results import Example
+    from taskvectors.stages.geometry import run_geometry
 
     rng = np.random.default_rng(0)
-    raw = {}
+    activations, raw = {}, {}
     for t, centre in (("t1", 5.0), ("t2", -5.0)):
-        examples = [Example(i, "geometry", "x", ("y",), (), ()) for i in range(8)]
-        vectors = torch.tensor(centre + rng.normal(size=(8, 3, 6)), dtype=torch.float32)
-        raw[t] = tmp_path / f"{t}.parquet"
-        write_table(raw[t], activations_table(examples, vectors), BLOCK)
+        examples = [Example(i, "dev" if i < 5 else "test", "x", ("y",), (), ()) for i in range(10)]
+        vectors = torch.tensor(centre + rng.normal(size=(10, 3, 6)), dtype=torch.float32)
+        activations[t], raw[t] = tmp_path / f"{t}.activations.parquet", tmp_path / f"{t}.parquet"
+        write_table(activations[t], activations_table(examples, vectors), BLOCK)
+    run_geometry(activations, raw, n_vectors=8, settings={"n_vectors": 8})
     table = scores.score_geometry(raw, {"t1": sweep(1), "t2": sweep(1)})
+    assert (table["kind"] == "tsne").sum() == 2 * 8
     assert set(table["kind"]) == {"tsne", "distance", "stat"} and set(table["layer"]) == {1}
     nn = table[(table["kind"] == "stat") & (table["statistic"] == "nn_accuracy")].iloc[0]
     assert nn["value"] == 1.0 and nn["p_value"] < 0.05

@@ -98,13 +98,16 @@ def test_code_inputs_follow_imports_and_keep_scoring_out_of_model_stages():
     evaluate = _names(stage_sources("taskvectors.stages.evaluate"))
     assert {"scoring.py", "stages/evaluate.py", "storage.py"} <= evaluate
     assert "engine.py" not in evaluate
-    model_stages = ("run_task", "geometry", "top_tokens", "conflicts", "order", "prompt_format")
-    for stage in (*model_stages, "prepare_model"):
+    model_stages = ("run_task", "top_tokens", "conflicts", "order", "prompt_format")
+    for stage in (*model_stages, "prepare_model", "geometry"):
         sources = _names(stage_sources(f"taskvectors.stages.{stage}"))
         assert "scoring.py" not in sources, stage
     assert {"engine.py", "layers.py", "models.py"} <= _names(
         stage_sources("taskvectors.stages.run_task")
     )
+    # geometry copies rows of the activations: no model code, so only new activations rerun it
+    geometry = _names(stage_sources("taskvectors.stages.geometry"))
+    assert not {"engine.py", "inference.py", "models.py", "analysis_jobs.py"} & geometry
 
 
 def test_slurm_profile_passes_a_dry_run(tmp_path):

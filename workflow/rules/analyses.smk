@@ -1,28 +1,28 @@
-# The paper's analyses and their extensions. Each is a model job per model (one model load for all
-# of its tasks) writing raw predictions or vectors, and a model-free `score_analysis` job per model
-# writing the documented score table the report renders. Each is switchable (analyses.<name>).
+# The paper's analyses and their extensions. Each writes raw predictions or vectors per model,
+# and a model-free `score_analysis` job per model writes the documented score table the report
+# renders. Each is switchable (analyses.<name>). All but geometry are model jobs (one model load
+# for all of a model's tasks); geometry takes its vectors from the activations of `run_task`.
 
-# One model job per analysis and model (written out: Snakemake resolves a rule's script lazily,
+# One job per analysis and model (written out: Snakemake resolves a rule's script lazily,
 # so rules made in a loop would all run the last script).
 if "geometry" in enabled_analyses():
 
+    # Model-free and as cheap as evaluate (it copies rows of the activations tables): local.
+    localrules:
+        geometry,
+
     rule geometry:
         input:
-            unpack(model_job_inputs("geometry", *MODEL_JOB_INPUTS["geometry"])),
+            activations=[L.activations("{model}", t) for t in analysis_tasks("geometry")],
+            code=code("stages.geometry"),
         output:
             analysis_raw("geometry", "{model}"),
         params:
             tasks=analysis_tasks("geometry"),
-            task_specs={t: REGISTRY[t].to_dict() for t in analysis_tasks("geometry")},
-            pairs=PAIRS,
-            data_dir=str(DATA),
-            prompts=config["prompts"],
             settings=config["analyses"]["geometry"],
-            evaluation=EVALUATION,
-        threads: 2
+        threads: 1
         resources:
-            gpu=1,
-            mem_mb=model_mem_mb,
+            mem_mb=2000,
         log:
             L.log("geometry", "{model}"),
         benchmark:

@@ -50,6 +50,7 @@ EVALUATION = config["evaluation"]
 
 # Cheap, model-free jobs run on the submitting machine, not through a cluster queue
 # (prepare_model too: it needs network for hub models, and compute nodes often have none).
+# geometry is one too; analyses.smk declares it with its rule, which exists only when enabled.
 localrules:
     prepare_model,
     evaluate,
@@ -158,7 +159,6 @@ def model_job_inputs(name, *kinds):
 
 
 MODEL_JOB_INPUTS = {
-    "geometry": ("prompts",),
     "top_tokens": ("activations", "sweeps"),
     "conflicts": ("prompts", "data"),
     "order": ("prompts", "sweeps"),

@@ -10,7 +10,8 @@ seconds, instead of two stages into a run. Checked (every problem listed, one li
   and there are enough pairs for one example (``1 + n_demos + n_dummy`` distinct pairs, and two
   for disjoint dev and test queries);
 * the analyses: conflict pairs have enough pairs for their demonstrations; the order analysis asks
-  for no more orders besides the original than the ``n_demos! - 1`` that exist.
+  for no more orders besides the original than the ``n_demos! - 1`` that exist; geometry asks for
+  no more vectors per task than the ``n_dev + n_test`` examples whose activations it reads.
 
 Checks that need the tokenizer (how many pairs survive filtering) stay in ``build_prompts``.
 """
@@ -135,6 +136,15 @@ def analysis_problems(config: Mapping[str, Any], counts: Mapping[str, int]) -> l
             f"analyses.order.n_permutations: {order['n_permutations']} orders besides the "
             f"original requested, but prompts.n_demos ({n_demos}) demonstrations have only "
             f"{other_orders}"
+        )
+    geometry = analyses["geometry"]
+    n_examples = config["prompts"]["n_dev"] + config["prompts"]["n_test"]
+    if geometry["enabled"] and geometry["n_vectors"] > n_examples:
+        problems.append(
+            f"analyses.geometry.n_vectors: {geometry['n_vectors']} vectors per task requested, "
+            f"but they are taken from the task's prompts.n_dev ({config['prompts']['n_dev']}) + "
+            f"prompts.n_test ({config['prompts']['n_test']}) = {n_examples} examples; lower "
+            "n_vectors or raise n_dev/n_test"
         )
     conflicts = analyses["conflicts"]
     if conflicts["enabled"]:
