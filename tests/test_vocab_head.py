@@ -22,7 +22,9 @@ def screened(monkeypatch):
     monkeypatch.setattr(vocab_head, "SCREEN_MIN_VOCAB", 0)
 
 
-def test_greedy_equals_the_float32_argmax(screened):
+@pytest.mark.parametrize("rows_at_a_time", [7, 256])
+def test_greedy_equals_the_float32_argmax(screened, monkeypatch, rows_at_a_time):
+    monkeypatch.setattr(vocab_head, "SCREEN_ROWS", rows_at_a_time)
     torch.manual_seed(0)
     weight = torch.randn(5000, 64)
     head = VocabHead(weight, softcap=None)
