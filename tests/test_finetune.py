@@ -8,18 +8,27 @@ model must come out of fine-tuning exactly as it went in.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
 
 import pytest
 import torch
 
-from taskvectors import engine
+from taskvectors import engine, finetune, vocab_head
 from taskvectors.finetune import (
     FinetuneConfig,
+    SlotAdapters,
     TrainingJob,
+    answer_counts,
     attention_projections,
+    cast_copy,
     demo_tokens,
     finetune_and_answer,
+    slot_loss_shares,
+    slot_losses,
+    training_batch,
+    training_copy,
 )
 from taskvectors.prompts import get_template
 from tiny_models import ARCHITECTURES, tiny_model
@@ -228,3 +237,173 @@ def test_bfloat16_training_learns_and_answers_with_the_model_itself(params):
     assert torch.equal(
         frozen.decoded[2].first_logits, baseline(model, tokenizer, [job]).first_logits
     )
+
+
+def demo_batch(tokenizer, job_list) -> finetune.TrainingBatch:
+    """Every demonstration of the jobs as one training batch, row slot = the job's index."""
+    rows = [(s, demo) for s, job in enumerate(job_list) for demo in job.demos]
+    return training_batch(
+        [demo_tokens(tokenizer, TEMPLATE, *demo) for _, demo in rows],
+        [s for s, _ in rows],
+        0,
+        "cpu",
+    )
+
+
+def full_logits_losses(model, batch, n_slots) -> torch.Tensor:
+    """The reference: the model's own logits at every position, cross-entropy at the answers."""
+    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits.float()
+    token_loss = torch.nn.functional.cross_entropy(
+        logits[:, :-1].transpose(1, 2), batch.input_ids[:, 1:], reduction="none"
+    )
+    mask = batch.predicts_answer[:, :-1].float()
+    per_row_total, per_row_count = (token_loss * mask).sum(1), mask.sum(1)
+    total = torch.zeros(n_slots).index_add(0, batch.row_slot, per_row_total)
+    count = torch.zeros(n_slots).index_add(0, batch.row_slot, per_row_count)
+    return total / count
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "gptj", "gemma3_text"])
+def test_answer_position_losses_equal_the_full_logits_losses(arch):
+    model, tokenizer = tiny_model(arch)  # gptj: untied head with a bias; gemma: soft-capping
+    job_list = jobs(0.1, n=3)
+    batch = demo_batch(tokenizer, job_list)
+    torch.testing.assert_close(
+        slot_losses(model, batch, 3), full_logits_losses(model, batch, 3), atol=1e-5, rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "gemma3_text"])
+@pytest.mark.parametrize("params", ["lora", "all"])
+def test_passes_add_up_to_the_loss_and_gradient_of_one_pass(arch, params, monkeypatch):
+    model, tokenizer = tiny_model(arch)
+    job_list = jobs(0.1, n=3)
+    rows = [(s, d) for s, job in enumerate(job_list) for d in range(len(job.demos))]
+    tokens = {
+        demo: demo_tokens(tokenizer, TEMPLATE, *demo) for job in job_list for demo in job.demos
+    }
+    whole = demo_batch(tokenizer, job_list)
+    if params == "lora":
+        projections = attention_projections(model)
+        shapes = [finetune._in_out_features(p) for p in projections]
+        adapters = SlotAdapters(shapes, [job.key for job in job_list], FinetuneConfig(), "cpu")
+        with torch.no_grad():  # B starts at zero: make the adapters matter for A's gradient
+            for up in adapters.up:
+                up.normal_(0, 0.1)
+        tensors = adapters.tensors()
+
+        def applied(batch):
+            return adapters.applied(projections, batch.row_slot)
+    else:
+        tensors = [p.requires_grad_(True) for p in model.parameters()]
+
+        def applied(batch):
+            return contextlib.nullcontext()
+
+    with torch.enable_grad(), applied(whole):
+        expected_losses = slot_losses(model, whole, 3)
+        expected = torch.autograd.grad(expected_losses.sum(), tensors)
+    for tokens_per_pass in (1, 70):  # one row per pass; a few rows per pass
+        monkeypatch.setattr(finetune, "TOKENS_PER_PASS", tokens_per_pass)
+        passes = finetune._step_passes(rows, job_list, tokens, 0, "cpu")
+        assert len(passes) > 1
+        counts = sum(answer_counts(batch, 3) for batch in passes)
+        losses, grads = 0, [torch.zeros_like(t) for t in tensors]
+        for batch in passes:
+            with torch.enable_grad(), applied(batch):
+                shares = slot_loss_shares(model, batch, counts)
+                for grad, part in zip(
+                    grads, torch.autograd.grad(shares.sum(), tensors), strict=True
+                ):
+                    grad += part
+            losses = losses + shares.detach()
+        torch.testing.assert_close(losses, expected_losses.detach())
+        for grad, reference in zip(grads, expected, strict=True):
+            torch.testing.assert_close(grad, reference, atol=1e-5, rtol=1e-4)
+
+
+def test_passes_are_the_steps_rows_in_order_within_the_token_budget(monkeypatch):
+    _, tokenizer = tiny_model("llama")
+    job_list = jobs(0.1, n=3) + [dataclasses.replace(jobs(0.1)[0], demos=(("abcdefgh", "x"),))]
+    rows = [(s, d) for s, job in enumerate(job_list) for d in range(len(job.demos))]
+    tokens = {
+        demo: demo_tokens(tokenizer, TEMPLATE, *demo) for job in job_list for demo in job.demos
+    }
+    monkeypatch.setattr(finetune, "TOKENS_PER_PASS", 40)
+    passes = finetune._step_passes(rows, job_list, tokens, 0, "cpu")
+    assert torch.cat([batch.row_slot for batch in passes]).tolist() == [s for s, _ in rows]
+    for batch in passes:
+        assert batch.input_ids.numel() <= 40 or len(batch.input_ids) == 1
+        assert batch.attention_mask.sum(1).max() == batch.input_ids.shape[1]  # no extra padding
+    assert 1 < len(passes) < len(rows)
+
+
+def test_trained_answers_do_not_depend_on_the_passes(monkeypatch):
+    model, tokenizer = tiny_model("gemma3_text")
+    job_list = jobs(0.05, n=4)
+    config = FinetuneConfig(optimizer="adam")
+    monkeypatch.setattr(finetune, "TOKENS_PER_PASS", 10**6)
+    one_pass = run(model, tokenizer, job_list, config)
+    monkeypatch.setattr(finetune, "TOKENS_PER_PASS", 40)
+    passes = run(model, tokenizer, job_list, config)
+    assert passes.decoded[2].answers == one_pass.decoded[2].answers
+    close = {"atol": 1e-5, "rtol": 1e-5}
+    torch.testing.assert_close(
+        passes.decoded[2].first_logits, one_pass.decoded[2].first_logits, **close
+    )
+    torch.testing.assert_close(passes.losses, one_pass.losses, **close)
+
+
+@pytest.mark.parametrize("arch", ["gemma3_text", "gptj"])
+def test_cast_copy_is_the_cast_deep_copy_with_tied_weights_tied(arch):
+    model, _ = tiny_model(arch)
+    saved = weights(model)
+    cast = cast_copy(model, torch.bfloat16)
+    expected = copy.deepcopy(model).to(torch.bfloat16)
+    for (name, p), (_, q) in zip(
+        cast.state_dict(keep_vars=True).items(),
+        expected.state_dict(keep_vars=True).items(),
+        strict=True,
+    ):
+        assert p.dtype == q.dtype and torch.equal(p, q), name
+    tied = model.get_output_embeddings().weight is model.get_input_embeddings().weight
+    assert (cast.get_output_embeddings().weight is cast.get_input_embeddings().weight) == tied
+    assert_weights_equal(model, saved)
+    assert all(
+        p.data_ptr() != q.data_ptr()
+        for p, q in zip(cast.parameters(), model.parameters(), strict=True)
+    )
+
+
+def test_the_training_copy_shares_the_vocabulary_heads_bfloat16_screen(monkeypatch):
+    model, _ = tiny_model("gemma3_text")  # tied embedding and unembedding
+    monkeypatch.setattr(vocab_head, "SCREEN_MIN_VOCAB", 0)
+    head = vocab_head.attach(model)
+    if head is None or head.screen is None:
+        pytest.skip("no bfloat16 screen here (the CPU has no native bfloat16)")
+    copy = training_copy(model, torch.bfloat16)
+    weight = copy.get_output_embeddings().weight
+    assert weight.data_ptr() == head.screen.data_ptr()  # shared, not cast again
+    assert copy.get_input_embeddings().weight is weight
+    assert torch.equal(weight, cast_copy(model, torch.bfloat16).get_output_embeddings().weight)
+
+
+def test_adapter_gradients_are_the_same_on_every_run():
+    # Rows of one slot in a pass, gathered per row, sum back into the slot's gradient: the sum must
+    # not depend on thread timing (a parallel scatter-add into shared slots would).
+    generator = torch.Generator().manual_seed(0)
+    projection = torch.nn.Linear(1024, 64)
+    config = FinetuneConfig(lora_rank=4)
+    adapters = SlotAdapters([(1024, 64)], [("task", i) for i in range(16)], config, "cpu")
+    with torch.no_grad():
+        adapters.up[0].normal_(0, 0.1, generator=generator)
+    x = torch.randn(8, 6, 1024, generator=generator)
+    row_slot = torch.tensor([1, 1, 2, 2, 2, 2, 2, 3])
+
+    def gradients() -> list[torch.Tensor]:
+        with adapters.applied([projection], row_slot), torch.enable_grad():
+            return list(torch.autograd.grad(projection(x).square().sum(), adapters.tensors()))
+
+    first = gradients()
+    for _ in range(30):
+        assert all(torch.equal(a, b) for a, b in zip(first, gradients(), strict=True))

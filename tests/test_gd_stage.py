@@ -54,11 +54,11 @@ def run(tmp_path_factory):
         job, {TASK: outputs.prompts}, {TASK: outputs.activations}, {TASK: root / "sweep.parquet"},
         {TASK: raw}, {TASK: dist}, settings=gd_settings(), max_answer_tokens=2,
     )  # fmt: skip
-    return root, document, raw, dist
+    return root, document, raw, dist, job
 
 
 def test_gd_stage_writes_every_experiment(run):
-    root, document, raw, dist = run
+    root, document, raw, dist, job = run
     predictions = read_result_table(raw)
     sweep = read_result_table(root / "sweep.parquet", "sweep")
     has_best = bool(sweep["is_best"].any())
@@ -72,10 +72,11 @@ def test_gd_stage_writes_every_experiment(run):
     if has_best:
         assert set(distributions["model_init"]) == {"pretrained", "random"}
         assert (distributions["kl_icl_baseline"] >= -1e-6).all()
+        assert job.model is None  # released before the control was built
 
 
 def test_gd_scores_give_intervals_and_a_verdict(run):
-    root, document, raw, dist = run
+    root, document, raw, dist, job = run
     table = score_gd(
         {TASK: raw}, {TASK: read_result_table(dist)}, {TASK: document},
         {TASK: read_result_table(root / "eval.parquet", "eval")}, "tiny",

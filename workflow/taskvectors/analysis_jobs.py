@@ -8,6 +8,7 @@ typed readers of :mod:`taskvectors.results`.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,12 @@ class AnalysisJob:
 
     def provenance(self, **extra: Any) -> dict[str, Any]:
         return {**self.block, **extra}
+
+    def release_model(self) -> None:
+        """Free the model's memory; the job goes on with its tokenizer (e.g. GD's random-init
+        control, a second model as large, is built only after the first is freed)."""
+        self.model = None
+        gc.collect()
 
 
 def best_layer(sweep_path: str | Path) -> int | None:

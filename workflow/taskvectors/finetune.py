@@ -21,14 +21,16 @@ loss is the mean over its own answer tokens, so its gradient is that of training
 do not depend on which jobs share a batch, nor on their order (tested).
 
 Batches (:data:`BATCH_MODES`): ``all`` takes one step per epoch on all demonstrations;
-``sequential`` takes one step per demonstration, in the job's order (the order analysis).
+``sequential`` takes one step per demonstration, in the job's order (the order analysis). A step
+runs as forward and backward passes of at most :data:`TOKENS_PER_PASS` tokens whose gradients add
+up, so its memory does not grow with the chunk; only answer positions reach the unembedding.
 """
 
 from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from copy import deepcopy
 from dataclasses import dataclass
@@ -37,7 +39,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from taskvectors import engine
+from taskvectors import engine, vocab_head
 from taskvectors.layers import decoder_blocks
 from taskvectors.prompts import PromptTemplate
 from taskvectors.seeding import derived_seed
@@ -48,6 +50,12 @@ BATCH_MODES = ("all", "sequential")
 #: Mixed precision of the training passes (answers are always computed in the model's dtype).
 AUTOCAST_DTYPES = {"none": None, "bfloat16": torch.bfloat16}
 ATTENTION_MODULE_NAMES = ("self_attn", "attn", "attention", "self_attention")
+#: Padded tokens (rows x width) per forward and backward pass of a training step: a step's
+#: gradient adds up its passes, so only one pass's activations and answer-position logits are
+#: alive at a time. With Gemma 3 270M in a bfloat16 pass a token costs about 1 MiB of
+#: activations and an answer token 1 MiB per float32 copy of its logits; 96 tokens are 16 rows of
+#: 6 tokens or 8 of 12 (smaller passes cost time: ~0.1 s each for the decoder and unembedding).
+TOKENS_PER_PASS = 96
 
 
 @dataclass(frozen=True)
@@ -59,8 +67,9 @@ class FinetuneConfig:
     defaults). ``autocast: bfloat16`` runs the training passes (never the answers) in bfloat16:
     for ``lora`` on a bfloat16 copy of the frozen model, made once per model and kept (casting
     the weights at every step, as ``torch.autocast`` does for frozen weights, costs more than the
-    step); otherwise under ``torch.autocast``. Adapters and optimiser state stay float32. On CPUs
-    with native bfloat16 this is 5-10x faster than float32 (``python -m taskvectors.bench_gd``).
+    step; :func:`training_copy`); otherwise under ``torch.autocast``. Adapters and optimiser
+    state stay float32. On CPUs with native bfloat16 this is 5-10x faster than float32
+    (``python -m taskvectors.bench_gd``).
     """
 
     params: str = "lora"
@@ -239,7 +248,10 @@ class SlotAdapters:
         def hook(module, args, output):
             x = args[0]
             rows = self.row_slot.to(x.device)
-            delta = torch.bmm(torch.bmm(x.float(), self.down[k][rows]), self.up[k][rows])
+            # index_select, not indexing: its backward sums the rows of a slot in row order
+            # (index_add); indexing's scatter-add into shared slots depends on thread timing.
+            down, up = self.down[k].index_select(0, rows), self.up[k].index_select(0, rows)
+            delta = torch.bmm(torch.bmm(x.float(), down), up)
             return output + (self.scale * delta).to(output.dtype)
 
         return hook
@@ -306,26 +318,45 @@ def vocab_logits(model: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
     return torch.tanh(logits / cap) * cap if cap else logits
 
 
-def slot_losses(model: nn.Module, batch: TrainingBatch, n_slots: int) -> torch.Tensor:
-    """Each slot's mean cross-entropy over the answer tokens of its rows, ``(n_slots,)``.
+def answer_states(
+    model: nn.Module, batch: TrainingBatch
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The final hidden states that predict answer tokens ``(n, d_model)`` (through the final
+    norm, as ``model.base_model`` returns them), the tokens they predict ``(n,)`` and their slots
+    ``(n,)``.
 
-    Only answer positions go through the (large) unembedding.
+    Only these ``n`` positions ever go through the (large) unembedding.
     """
     hidden = model.base_model(
         input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False
     ).last_hidden_state
     rows, positions = batch.predicts_answer.nonzero(as_tuple=True)
-    token_loss = F.cross_entropy(
-        vocab_logits(model, hidden[rows, positions]),
-        batch.input_ids[rows, positions + 1],
-        reduction="none",
-    )
-    slot = batch.row_slot[rows]
-    total = torch.zeros(n_slots, device=token_loss.device).index_add(0, slot, token_loss)
-    count = torch.zeros(n_slots, device=token_loss.device).index_add(
-        0, slot, torch.ones_like(token_loss)
-    )
-    return total / count.clamp(min=1)
+    return hidden[rows, positions], batch.input_ids[rows, positions + 1], batch.row_slot[rows]
+
+
+def token_losses(model: nn.Module, states: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy ``(n,)`` of the tokens ``targets`` ``(n,)`` after states ``(n, d_model)``."""
+    return F.cross_entropy(vocab_logits(model, states), targets, reduction="none")
+
+
+def answer_counts(batch: TrainingBatch, n_slots: int) -> torch.Tensor:
+    """How many answer tokens each slot's rows hold, ``(n_slots,)`` float."""
+    per_row = batch.predicts_answer.sum(1).float()
+    return per_row.new_zeros(n_slots).index_add(0, batch.row_slot, per_row)
+
+
+def slot_loss_shares(model: nn.Module, batch: TrainingBatch, counts: torch.Tensor) -> torch.Tensor:
+    """Each slot's summed answer-token losses in ``batch`` over ``counts`` ``(n_slots,)``, its
+    answer tokens in the whole step: the shares of a step's passes add up to each slot's mean
+    loss ``(n_slots,)``, and their gradients to the gradient of those means."""
+    states, targets, slots = answer_states(model, batch)
+    losses = token_losses(model, states, targets) / counts[slots]
+    return losses.new_zeros(len(counts)).index_add(0, slots, losses)
+
+
+def slot_losses(model: nn.Module, batch: TrainingBatch, n_slots: int) -> torch.Tensor:
+    """Each slot's mean cross-entropy over the answer tokens of its rows, ``(n_slots,)``."""
+    return slot_loss_shares(model, batch, answer_counts(batch, n_slots))
 
 
 def _step_rows(jobs: Sequence[TrainingJob], batch_mode: str) -> list[list[tuple[int, int]]]:
@@ -349,16 +380,47 @@ _TRAINING_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def training_copy(model: nn.Module, dtype: torch.dtype) -> nn.Module:
-    """A frozen copy of ``model`` in ``dtype`` for LoRA training passes, kept while ``model``
-    lives and rebuilt when any of its weights changed since (their version counters)."""
-    versions = tuple(p._version for p in model.parameters())
-    cached = _TRAINING_COPIES.get(model)
-    if cached is not None and cached[0] == (dtype, versions):
-        return cached[1]
-    copy = deepcopy(model).to(dtype).eval()
-    copy.requires_grad_(False)
-    _TRAINING_COPIES[model] = ((dtype, versions), copy)
-    return copy
+    """A frozen copy of ``model`` in ``dtype`` for LoRA training passes (:func:`cast_copy`, sharing
+    the casts that exist already: :func:`known_casts`), kept while ``model`` lives and rebuilt
+    when any of its weights changed since (their version counters)."""
+    key = (dtype, tuple(p._version for p in model.parameters()))
+    if _TRAINING_COPIES.get(model, (None,))[0] != key:
+        _TRAINING_COPIES.pop(model, None)  # a stale copy is freed before its successor is built
+        copy = cast_copy(model, dtype, known_casts(model, dtype)).eval()
+        copy.requires_grad_(False)
+        _TRAINING_COPIES[model] = (key, copy)
+    return _TRAINING_COPIES[model][1]
+
+
+def cast_copy(
+    model: nn.Module, dtype: torch.dtype, known: Mapping[int, torch.Tensor] | None = None
+) -> nn.Module:
+    """``deepcopy(model).to(dtype)`` without its full-precision intermediate copy: the deep copy
+    takes each floating-point parameter already cast (one cast per tensor: tied weights stay tied),
+    so the copy costs its own size only; floating-point buffers are cast after copying. ``known``
+    maps ``id(parameter)`` to an existing cast of it, which the copy shares instead of casting."""
+    known = known or {}
+    memo = {
+        id(p): nn.Parameter(
+            known[id(p)] if id(p) in known else p.detach().to(dtype, copy=True),
+            requires_grad=p.requires_grad,
+        )
+        for p in model.parameters()
+        if p.is_floating_point()
+    }
+    return deepcopy(model, memo).to(dtype)
+
+
+def known_casts(model: nn.Module, dtype: torch.dtype) -> dict[int, torch.Tensor]:
+    """Casts of ``model``'s parameters to ``dtype`` that exist already, by ``id`` of the parameter:
+    the bfloat16 screen of the model's :class:`~taskvectors.vocab_head.VocabHead` is a cast of its
+    unembedding (the embedding too, when tied): 320 of a Gemma 3 270M copy's 511 MiB."""
+    head = vocab_head.attached(model)
+    weight = getattr(model.get_output_embeddings(), "weight", None)
+    if head is None or head.screen is None or head.screen.dtype != dtype or weight is None:
+        return {}
+    current = head.weight.data_ptr() == weight.data_ptr() and head.version == weight._version
+    return {id(weight): head.screen} if current else {}
 
 
 class _Trainable:
@@ -406,16 +468,49 @@ class _Trainable:
                 yield
 
 
-def _train_step(trainable: _Trainable, batch: TrainingBatch, n_slots: int) -> torch.Tensor:
-    """One optimiser step on ``batch``; returns each slot's loss before the step ``(n_slots,)``."""
+def _train_step(
+    trainable: _Trainable, passes: Sequence[TrainingBatch], n_slots: int
+) -> torch.Tensor:
+    """One optimiser step on the rows of ``passes``, a forward and backward pass each (the step's
+    gradient is their sum); returns each slot's loss before the step ``(n_slots,)``."""
     model = trainable.train_model
     dtype = trainable.autocast
-    mixed = torch.autocast(model.device.type, dtype=dtype, enabled=dtype is not None)
-    with torch.enable_grad(), trainable.applied(model, batch.row_slot), mixed:
-        losses = slot_losses(model, batch, n_slots)
-        grads = torch.autograd.grad(losses.sum(), trainable.tensors)
+    counts = sum(answer_counts(batch, n_slots) for batch in passes)
+    losses = torch.zeros(n_slots, device=model.device)
+    grads = [torch.zeros_like(tensor) for tensor in trainable.tensors]
+    for batch in passes:
+        mixed = torch.autocast(model.device.type, dtype=dtype, enabled=dtype is not None)
+        with torch.enable_grad(), trainable.applied(model, batch.row_slot), mixed:
+            shares = slot_loss_shares(model, batch, counts)
+            pass_grads = torch.autograd.grad(shares.sum(), trainable.tensors)
+        losses += shares.detach()
+        for grad, pass_grad in zip(grads, pass_grads, strict=True):
+            grad += pass_grad
     trainable.optimizer.step(grads)
-    return losses.detach().cpu()
+    return losses.cpu()
+
+
+def _step_passes(
+    rows: Sequence[tuple[int, int]], jobs: Sequence[TrainingJob], tokens, pad_id: int, device
+) -> list[TrainingBatch]:
+    """The passes of one step on its ``(slot, demo index)`` rows: consecutive rows, as many as fit
+    in :data:`TOKENS_PER_PASS` padded tokens (at least one); ``tokens``: :func:`demo_tokens` of
+    each demonstration."""
+    parts: list[list[tuple[int, int]]] = [[]]
+    width = 0
+    for slot, demo in rows:
+        length = len(tokens[jobs[slot].demos[demo]][0])
+        if parts[-1] and (len(parts[-1]) + 1) * max(width, length) > TOKENS_PER_PASS:
+            parts.append([])
+            width = 0
+        parts[-1].append((slot, demo))
+        width = max(width, length)
+    return [
+        training_batch(
+            [tokens[jobs[s].demos[d]] for s, d in part], [s for s, _ in part], pad_id, device
+        )
+        for part in parts
+    ]
 
 
 def _answer(model, tokenizer, template, trainable, jobs, max_new_tokens, keep_logits):
@@ -439,17 +534,14 @@ def _train_chunk(model, tokenizer, template, jobs, config, checkpoints, tokens, 
     max_new_tokens, keep_logits = options
     trainable = _Trainable(model, jobs, config)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    steps = _step_rows(jobs, config.batch)
-    batches = [
-        training_batch(
-            [tokens[jobs[s].demos[d]] for s, d in rows], [s for s, _ in rows], pad_id, model.device
-        )
-        for rows in steps
+    steps = [
+        _step_passes(rows, jobs, tokens, pad_id, model.device)
+        for rows in _step_rows(jobs, config.batch)
     ]
     decoded, losses = {}, []
     for epoch in range(checkpoints[-1] + 1):
         if epoch > 0:
-            losses += [_train_step(trainable, batch, len(jobs)) for batch in batches]
+            losses += [_train_step(trainable, passes, len(jobs)) for passes in steps]
         if epoch in checkpoints:
             decoded[epoch] = _answer(
                 model, tokenizer, template, trainable, jobs, max_new_tokens, keep_logits

@@ -63,6 +63,9 @@ COMPARISON_COLUMNS = (
     "same_top1_tv",
     "same_top1_baseline",
 )
+#: Rows per float64 pass of :func:`kl_divergence`: a pass holds a few float64 copies of its rows'
+#: distributions (2 MiB a row each with Gemma's 262k-token vocabulary).
+KL_ROWS = 4
 #: ``(predictions, examples by id) -> correct per row``; the default scores ``first_token`` with
 #: the task's scoring mode (:func:`taskvectors.scoring.is_correct`).
 Scorer = Callable[[pd.DataFrame, Mapping[int, "GDExample"]], Sequence[bool]]
@@ -389,7 +392,14 @@ def condition_logits(
 
 
 def kl_divergence(reference_logits: torch.Tensor, other_logits: torch.Tensor) -> torch.Tensor:
-    """KL(P_ref ‖ P_other) in nats per row, over the full vocabulary; inputs ``(n, vocab)``."""
+    """KL(P_ref ‖ P_other) in nats per row, over the full vocabulary; inputs ``(n, vocab)``.
+
+    Computed in float64, :data:`KL_ROWS` rows at a time (rows are independent)."""
+    pairs = zip(reference_logits.split(KL_ROWS), other_logits.split(KL_ROWS), strict=True)
+    return torch.cat([_kl_rows(ref, other) for ref, other in pairs])
+
+
+def _kl_rows(reference_logits: torch.Tensor, other_logits: torch.Tensor) -> torch.Tensor:
     ref = torch.log_softmax(reference_logits.double(), dim=-1)
     other = torch.log_softmax(other_logits.double(), dim=-1)
     return (ref.exp() * (ref - other)).sum(-1).clamp(min=0.0)
@@ -582,15 +592,19 @@ def demo_count_predictions(
 # --- the random-initialisation control ------------------------------------------------------------
 
 
-def random_init_model(model: nn.Module, seed: int) -> nn.Module:
-    """A randomly initialised model of ``model``'s architecture (config's initialiser), frozen, in
-    eval mode, on the same device and dtype; the global RNG is left as it was."""
+def random_init_model(
+    config: Any, seed: int, *, dtype: torch.dtype, device: torch.device | str = "cpu"
+) -> nn.Module:
+    """A randomly initialised causal LM of architecture ``config`` (a model's ``.config``; the
+    config's initialiser), frozen, in eval mode, in ``dtype`` on ``device``; the global RNG is left
+    as it was. It needs only the architecture, so it can be built after the pretrained model that
+    it controls for is freed."""
     from transformers import AutoModelForCausalLM
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derived_seed(seed, "random-init") % 2**63)
-        control = AutoModelForCausalLM.from_config(model.config, dtype=model.dtype)
-    control.to(model.device).eval()
+        control = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    control.to(device).eval()
     control.requires_grad_(False)
     return control
 
@@ -607,10 +621,9 @@ def random_init_comparison(
     batch_size: int = 16,
 ) -> pd.DataFrame:
     """:func:`distribution_comparison` on ``control``, the random-init model of the same
-    architecture (:func:`random_init_model`, built once per job: building it costs more than a
-    task's control), tagged ``model_init='random'``: the same test examples, GD at the
-    hyperparameters chosen for the pretrained model, θ from the control's own activations at
-    ``best_layer``."""
+    architecture (:func:`random_init_model`), tagged ``model_init='random'``: the same test
+    examples, GD at the hyperparameters chosen for the pretrained model, θ from the control's own
+    activations at ``best_layer``."""
     prompts = task_prompts(document)
     examples = prompts.split("test", n_examples)
     template = prompts.template

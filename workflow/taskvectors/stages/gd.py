@@ -13,7 +13,7 @@ the agreement and KL numbers. The compute is :mod:`taskvectors.gd`; ``score_anal
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -32,8 +32,31 @@ def test_thetas(activations: Path, document: PromptDocument, n: int, layer: int)
     return vectors_by_example(read_result_table(activations, "activations"), examples)[:, layer]
 
 
-def task_tables(job, control, document, thetas_path, layer, settings: Mapping, answer_tokens):
-    """``(predictions, distributions, grid)`` of one task."""
+@dataclass
+class TaskTables:
+    """One task's tables and what its random-init control needs besides the control model: the
+    task's document, settings and chosen grid point, and its best layer (None: no
+    distributions)."""
+
+    document: PromptDocument
+    config: gd.GDSettings
+    chosen: gd.Hyperparameters
+    layer: int | None
+    predictions: pd.DataFrame
+    distributions: list[pd.DataFrame]
+    grid: pd.DataFrame
+
+
+def task_tables(
+    job: AnalysisJob,
+    document: PromptDocument,
+    thetas_path: Path,
+    layer: int | None,
+    settings: Mapping,
+    answer_tokens: int,
+) -> TaskTables:
+    """The pretrained model's tables of one task (the control's are added by
+    :func:`add_control_distributions`)."""
     # The run's seed seeds the adapters too (one seed for the whole run).
     config = replace(gd.GDSettings.from_config(settings), seed=document.settings["seed"])
     chosen, grid = gd.choose_hyperparameters(job.model, job.tokenizer, document, config)
@@ -52,13 +75,6 @@ def task_tables(job, control, document, thetas_path, layer, settings: Mapping, a
                 top_k=config.top_k,
             )
         )  # fmt: skip
-        if control is not None:
-            distributions.append(
-                gd.random_init_comparison(
-                    control, job.tokenizer, document, config, chosen, layer,
-                    n_examples=settings["random_control"]["n_examples"],
-                )
-            )  # fmt: skip
     order = settings["order"]
     if order["enabled"]:
         rows = gd.order_predictions(
@@ -76,7 +92,35 @@ def task_tables(job, control, document, thetas_path, layer, settings: Mapping, a
     predictions = pd.concat(frames, ignore_index=True)
     predictions = predictions.astype({"permutation": "int16", "n_demos": "int16"})
     chosen_row = {"chosen_learning_rate": chosen.learning_rate, "chosen_epochs": chosen.epochs}
-    return predictions, _distributions(distributions), grid.assign(**chosen_row)
+    return TaskTables(
+        document, config, chosen, layer, predictions, distributions, grid.assign(**chosen_row)
+    )
+
+
+def add_control_distributions(
+    job: AnalysisJob, tables: Mapping[str, TaskTables], control_settings: Mapping
+) -> None:
+    """Add the random-init control's distributions to every task with a best layer.
+
+    The control is a model as large as the pretrained one, and GD on it makes its own training
+    copy: the job releases the pretrained model (and with it its training copy) first, so the two
+    models are never in memory together. The job has only its tokenizer afterwards.
+    """
+    todo = [task for task in tables.values() if task.layer is not None]
+    if not todo:
+        return
+    config, dtype, device = job.model.config, job.model.dtype, job.model.device
+    job.release_model()
+    control = gd.random_init_model(
+        config, control_settings.get("seed", 41), dtype=dtype, device=device
+    )
+    for task in todo:
+        task.distributions.append(
+            gd.random_init_comparison(
+                control, job.tokenizer, task.document, task.config, task.chosen, task.layer,
+                n_examples=control_settings["n_examples"],
+            )
+        )  # fmt: skip
 
 
 def _counts_task(counts: Mapping, task: str) -> bool:
@@ -100,18 +144,23 @@ def run_gd(
     settings: Mapping,
     max_answer_tokens: int,
 ) -> None:
-    """Write, per task, GD's predictions (with the grid in the provenance) and the distributions."""
-    control_settings = settings["random_control"]
-    control = None
-    if control_settings["enabled"]:  # built once per job: it costs more than a task's control
-        control = gd.random_init_model(job.model, control_settings.get("seed", 41))
+    """Write, per task, GD's predictions (with the grid in the provenance) and the distributions.
+
+    Every task's pretrained-model work comes first, then the random-init control's (which
+    releases the job's model: :func:`add_control_distributions`).
+    """
+    tables = {}
     for task, path in prompts.items():
         document = read_prompt_document(path)
         layer = best_layer(sweeps[task])
-        predictions, dist, grid = task_tables(
-            job, control, document, activations[task], layer, settings, max_answer_tokens
+        tables[task] = task_tables(
+            job, document, activations[task], layer, settings, max_answer_tokens
         )
-        block = job.provenance(task=task, layer=layer, grid=grid.to_dict(orient="records"))
-        write_table(outputs[task], predictions, block)
-        write_table(distributions[task], dist, block)
-
+    if settings["random_control"]["enabled"]:
+        add_control_distributions(job, tables, settings["random_control"])
+    for task, table in tables.items():
+        block = job.provenance(
+            task=task, layer=table.layer, grid=table.grid.to_dict(orient="records")
+        )
+        write_table(outputs[task], table.predictions, block)
+        write_table(distributions[task], _distributions(table.distributions), block)
