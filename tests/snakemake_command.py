@@ -1,5 +1,6 @@
-"""The command line that runs this repository's workflow on config/smoke.yaml (the smoke run in
-conftest.py and the SLURM test run it, so that their summaries can be compared)."""
+"""The command lines that run this repository's workflow: on any config file (the SLURM dry run)
+and on config/smoke.yaml (the smoke run in conftest.py and the SLURM test run it, so that their
+summaries can be compared)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def smoke_command(workdir: Path, *options: str) -> list[str]:
-    """``python -m snakemake`` on the smoke config in ``workdir`` with the repository's workflow
-    profile and data, then ``options`` (``--cores``, ``--executor``, a global ``--profile``...)."""
+def workflow_command(workdir: Path, config_file: Path, *options: str) -> list[str]:
+    """``python -m snakemake`` on this repository's workflow and data in ``workdir`` with
+    ``options`` (``-n``, ``--cores``, ``--profile``...) and the config file ``config_file``."""
     return [
         sys.executable,
         "-m",
@@ -20,11 +21,17 @@ def smoke_command(workdir: Path, *options: str) -> list[str]:
         str(REPO / "Snakefile"),
         "--directory",
         str(workdir),
-        "--workflow-profile",
-        str(REPO / "profiles" / "default"),
+        *options,
         "--configfile",
-        str(REPO / "config" / "smoke.yaml"),
+        str(config_file),
         "--config",
         f"data_dir={REPO / 'data'}",
-        *options,
     ]
+
+
+def smoke_command(workdir: Path, *options: str) -> list[str]:
+    """:func:`workflow_command` on the smoke config with the repository's workflow profile, then
+    ``options`` (``--cores``, ``--executor``, a global ``--profile``...)."""
+    profile = str(REPO / "profiles" / "default")
+    smoke = REPO / "config" / "smoke.yaml"
+    return workflow_command(workdir, smoke, "--workflow-profile", profile, *options)

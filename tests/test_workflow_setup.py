@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
 
+from snakemake_command import workflow_command
 from taskvectors.codedeps import stage_sources
 from taskvectors.config import ConfigError, load_config, load_schema, validate_config
 from taskvectors.pipeline import conflict_pairs, select_tasks, task_data_files
@@ -111,22 +111,8 @@ def test_code_inputs_follow_imports_and_keep_scoring_out_of_model_stages():
 
 
 def test_slurm_profile_passes_a_dry_run(tmp_path):
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-n",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "--profile",
-        str(REPO / "profiles" / "slurm"),
-        "--configfile",
-        str(REPO / "config" / "paper.yaml"),
-        "--config",
-        f"data_dir={REPO / 'data'}",
-    ]
+    paper = REPO / "config" / "paper.yaml"
+    command = workflow_command(tmp_path, paper, "-n", "--profile", str(REPO / "profiles" / "slurm"))
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "gpu=1" in result.stdout
