@@ -81,6 +81,39 @@ def test_screen_follows_in_place_changes_of_the_weight(screened):
     assert torch.equal(head.greedy(hidden), (hidden @ weight.T).argmax(-1))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_unscreened_greedy_is_the_argmax_of_the_capped_logits(dtype):
+    """Without a screen (small vocabulary, or a bfloat16 model) the argmax is taken on the raw
+    products, in the weight's dtype; the increasing softcap cannot change it."""
+    torch.manual_seed(5)
+    weight = torch.randn(700, 32).to(dtype)
+    head = VocabHead(weight, softcap=30.0)
+    assert head.screen is None
+    hidden = torch.randn(40, 32) * 4
+    raw = (hidden.to(dtype) @ weight.T).float()
+    assert torch.equal(head.greedy(hidden), raw.argmax(-1))
+    assert torch.equal(head.greedy(hidden), head.logits(hidden).argmax(-1))
+    assert head.greedy(hidden[:0]).shape == (0,)
+    weight[650] = weight[3]  # a tie with token 3, far ahead of the rest: the first index wins
+    assert head.greedy(weight[3:4].float() * 10).tolist() == [3]
+
+
+def test_first_argmax_is_argmax_on_ties():
+    scores = torch.randint(0, 4, (50, 300000)).to(torch.bfloat16)  # every row has many ties
+    assert torch.equal(vocab_head.first_argmax(scores), scores.argmax(-1))
+
+
+def test_cast_is_the_current_screen_or_none(screened):
+    weight = nn.Parameter(torch.randn(1000, 16), requires_grad=False)
+    head = VocabHead(weight.detach(), softcap=None)
+    assert head.cast(torch.float16) is None
+    assert torch.equal(head.cast(torch.bfloat16), weight.detach().bfloat16())
+    with torch.no_grad():
+        weight.add_(1.0)
+    assert torch.equal(head.cast(torch.bfloat16), weight.detach().bfloat16())
+    assert VocabHead(weight.detach().bfloat16(), softcap=None).cast(torch.bfloat16) is None
+
+
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_attach_checks_the_head_against_the_models_own_logits(arch):
     """A bias-free linear unembedding (softcap included) is attached; GPT-J's has a bias."""

@@ -267,13 +267,13 @@ def _greedy_step(
         out = _forward(model, input_ids, attention_mask, past, use_cache)
         logits = out.logits[:, -1, :] if rows is None else out.logits[rows, -1, :]
         kept = logits.float() if keep_logits else None
-        return _Step(logits.argmax(-1), kept, out.past_key_values)
+        return _Step(vocab_head.first_argmax(logits), kept, out.past_key_values)
     out = _forward(model, input_ids, attention_mask, past, use_cache, logits=False)
     last = out.last_hidden_state[:, -1, :]
     last = last if rows is None else last[rows]
     if keep_logits:
         logits = head.logits(last)
-        return _Step(logits.argmax(-1), logits, out.past_key_values)
+        return _Step(vocab_head.first_argmax(logits), logits, out.past_key_values)
     return _Step(head.greedy(last), None, out.past_key_values)
 
 

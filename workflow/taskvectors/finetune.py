@@ -418,10 +418,10 @@ def known_casts(model: nn.Module, dtype: torch.dtype) -> dict[int, torch.Tensor]
     unembedding (the embedding too, when tied): 320 of a Gemma 3 270M copy's 511 MiB."""
     head = vocab_head.attached(model)
     weight = getattr(model.get_output_embeddings(), "weight", None)
-    if head is None or head.screen is None or head.screen.dtype != dtype or weight is None:
+    if head is None or weight is None or head.weight.data_ptr() != weight.data_ptr():
         return {}
-    current = head.weight.data_ptr() == weight.data_ptr() and head.version == weight._version
-    return {id(weight): head.screen} if current else {}
+    cast = head.cast(dtype)
+    return {} if cast is None else {id(weight): cast}
 
 
 class _Trainable:

@@ -71,13 +71,27 @@ class VocabHead:
         return torch.tanh(logits / self.softcap) * self.softcap if self.softcap else logits
 
     def greedy(self, normed: torch.Tensor) -> torch.Tensor:
-        """Greedy token ids ``(k,)`` of final-normed hidden states ``(k, d_model)``."""
+        """Greedy token ids ``(k,)`` of final-normed hidden states ``(k, d_model)``.
+
+        The softcap ``c·tanh(z/c)`` is increasing, so the argmax is taken on the raw products ``z``
+        (in the weight's dtype: a bfloat16 model's own logits are bfloat16 too).
+        """
         self._refresh()
-        if self.screen is None or len(normed) == 0:
-            return self.logits(normed).argmax(-1)
+        if len(normed) == 0:
+            return torch.zeros(0, dtype=torch.long, device=self.weight.device)
         hidden = normed.to(self.weight.device, self.weight.dtype)
-        # Rows in chunks: the screened scores are (rows, vocab), 0.5 GB for 1000 rows of Gemma 3.
-        return torch.cat([self._screened_argmax(part) for part in hidden.split(SCREEN_ROWS)])
+        # Rows in chunks: the scores are (rows, vocab), 0.5 GB for 1000 rows of Gemma 3.
+        argmax = self._raw_argmax if self.screen is None else self._screened_argmax
+        return torch.cat([argmax(part) for part in hidden.split(SCREEN_ROWS)])
+
+    def cast(self, dtype: torch.dtype) -> torch.Tensor | None:
+        """The weight in ``dtype`` if the head holds that cast of its current weight (the bfloat16
+        screen), else None: a caller that needs the cast reuses it instead of making another."""
+        self._refresh()
+        return self.screen if self.screen is not None and self.screen.dtype == dtype else None
+
+    def _raw_argmax(self, hidden: torch.Tensor) -> torch.Tensor:
+        return first_argmax(nn.functional.linear(hidden, self.weight))
 
     def _screened_argmax(self, hidden: torch.Tensor) -> torch.Tensor:
         screened = hidden.to(torch.bfloat16) @ self.screen.T  # (k, vocab)
@@ -98,6 +112,13 @@ class VocabHead:
         ``Σ_i |h_i||w_vi| ≤ ‖h‖₂ · max_v ‖w_v‖₂`` (Cauchy-Schwarz)."""
         magnitude = hidden.norm(dim=-1).float() * self.max_row_norm
         return (4 * _UNIT_ROUNDOFF + hidden.shape[-1] * 2.0**-24) * magnitude
+
+
+def first_argmax(scores: torch.Tensor) -> torch.Tensor:
+    """``scores.argmax(-1)``, the first index of each row's maximum, through ``max(-1)``: on a CPU
+    ``argmax`` over 262k-wide rows is about 5x slower (measured: 114 against 21 ms for 256 bfloat16
+    rows of Gemma 3's vocabulary) and ``max`` returns the same first index on ties."""
+    return scores.max(-1).indices
 
 
 def attach(model: nn.Module) -> VocabHead | None:
