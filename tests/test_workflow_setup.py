@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -117,3 +119,34 @@ def test_slurm_profile_passes_a_dry_run(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "gpu=1" in result.stdout
     assert re.search(r"^prepare_model\s+7$", result.stdout, re.MULTILINE), result.stdout[-2000:]
+
+
+PROBE = """
+import sys
+from types import SimpleNamespace
+sys.path.insert(0, {workflow!r})
+{before}
+from taskvectors.pipeline import start_job
+start_job(SimpleNamespace(log=[{log!r}], threads={threads}, rule="probe"))
+print("torch" in sys.modules)
+import torch
+print(torch.get_num_threads())
+"""
+
+
+@pytest.mark.parametrize("torch_first", [False, True])
+def test_start_job_sizes_torch_threads_without_importing_torch(tmp_path, torch_first):
+    """A model-free job's start never imports torch (0.8 s); torch, imported before or after the
+    start, runs with the rule's threads."""
+    code = PROBE.format(
+        workflow=str(Path(__file__).resolve().parents[1] / "workflow"),
+        before="import torch" if torch_first else "",
+        log=str(tmp_path / "job.log"),
+        threads=1,
+    )
+    env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(torch_first), "1"]
