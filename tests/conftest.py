@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from snakemake_command import smoke_command
+from taskvectors import devices
 from tiny_models import ARCHITECTURES, tiny_model
 
 torch.set_num_threads(2)
@@ -17,6 +18,16 @@ torch.set_num_threads(2)
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _float32_auto_dtype():
+    """In-process loads resolve ``dtype: auto`` to float32 whatever the CPU, so that the unit
+    tests' numbers do not depend on the machine's bfloat16 support. Tests of the CPU switch set it
+    themselves; workflow runs (subprocesses) and the embedded-model tests use the real default."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(devices, "AUTO_BF16_ON_NATIVE_CPU", False)
+        yield
 
 
 @pytest.fixture(params=ARCHITECTURES)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from taskvectors import engine, vocab_head
+from taskvectors import devices, engine, vocab_head
 from taskvectors.models import ModelSpec, load_model, resolve_model
 
 pytestmark = pytest.mark.slow
@@ -42,10 +42,20 @@ def n_correct(answers: list[str], expected: list[str]) -> int:
     )
 
 
+def load_gemma(dtype: str):
+    spec = ModelSpec.from_config("gemma-3-270m", {"source": "embedded", "dtype": dtype})
+    return load_model(resolve_model(spec))
+
+
 @pytest.fixture(scope="module")
 def gemma():
-    spec = ModelSpec.from_config("gemma-3-270m", {"source": "embedded"})
-    return load_model(resolve_model(spec))
+    """In the dtype of the default run on this machine (``auto``: bfloat16 on native CPUs)."""
+    return load_gemma("bfloat16" if devices.cpu_has_native_bf16() else "float32")
+
+
+@pytest.fixture(scope="module")
+def gemma_float32():
+    return load_gemma("float32")
 
 
 def answers_of(model, tokenizer, prompts: list[str]) -> list[str]:
@@ -92,10 +102,10 @@ def test_task_vector_recovers_the_answers(gemma):
     assert scores[best] > len(QUERIES) / 2, (scores, by_layer[best])
 
 
-def test_screened_greedy_tokens_equal_the_float32_argmax(gemma):
+def test_screened_greedy_tokens_equal_the_float32_argmax(gemma_float32):
     """The attached head's greedy tokens (bfloat16 screen, float32 rescoring) are the argmax of the
     model's own logits, unpatched and patched at every layer."""
-    model, tokenizer = gemma
+    model, tokenizer = gemma_float32
     head = vocab_head.attached(model)
     assert head is not None and (head.screen is not None) == vocab_head._cpu_has_bf16()
     prompts = [prompt(DEMOS, x) for x, _ in QUERIES] + [prompt([], x) for x, _ in QUERIES]
@@ -112,3 +122,23 @@ def test_screened_greedy_tokens_equal_the_float32_argmax(gemma):
         model, tokenizer, zero_shot, vectors, layers, keep_first_logits=False
     )
     assert torch.equal(screened.tokens, full.first_logits.argmax(-1, keepdim=True))
+
+
+def test_greedy_tokens_of_the_default_dtype_equal_the_models_own_argmax(gemma):
+    """In the default run's dtype (bfloat16 here) the head is attached and its greedy tokens are the
+    argmax of the model's own logits, unpatched and patched at the middle layers."""
+    model, tokenizer = gemma
+    assert vocab_head.attached(model) is not None
+    prompts = [prompt(DEMOS, x) for x, _ in QUERIES] + [prompt([], x) for x, _ in QUERIES]
+    _, own_logits = engine.read_out(model, engine.encode(tokenizer, prompts, model.device))
+    fast = engine.decode(
+        model, tokenizer, engine.encode(tokenizer, prompts, model.device), keep_first_logits=False
+    )
+    assert torch.equal(fast.tokens[:, 0], own_logits.argmax(-1).cpu())
+    zero_shot = [prompt([], x) for x, _ in QUERIES]
+    vectors = engine.task_vectors(model, tokenizer, [[prompt(DEMOS, d)] for d in DUMMIES[:1] * 8])
+    full = engine.sweep_layers(model, tokenizer, zero_shot, vectors, list(LAYERS))
+    fast_sweep = engine.sweep_layers(
+        model, tokenizer, zero_shot, vectors, list(LAYERS), keep_first_logits=False
+    )
+    assert torch.equal(fast_sweep.tokens, full.first_logits.argmax(-1, keepdim=True))

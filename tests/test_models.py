@@ -62,7 +62,7 @@ def test_resolve_device_and_dtype():
     if not torch.cuda.is_available():
         assert models.resolve_device("auto") == torch.device("cpu")
     cpu = torch.device("cpu")
-    assert resolve_dtype("auto", cpu) == torch.float32
+    assert resolve_dtype("auto", cpu) == torch.float32  # the tests' default (conftest)
     assert resolve_dtype("auto", torch.device("cuda")) == torch.bfloat16
     assert resolve_dtype("float16", cpu) == torch.float16
     with pytest.raises(ValueError, match="float64"):
@@ -323,9 +323,11 @@ def test_auto_dtype_on_cpu_follows_the_bf16_switch(monkeypatch):
     assert resolve_dtype("float32", cpu, cpu_bf16=True) == torch.float32
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)
     monkeypatch.setattr(devices, "AUTO_BF16_ON_NATIVE_CPU", False)
-    assert resolve_dtype("auto", cpu) == torch.float32  # today's default: off until measured
+    assert resolve_dtype("auto", cpu) == torch.float32
     monkeypatch.setattr(devices, "AUTO_BF16_ON_NATIVE_CPU", True)
     assert resolve_dtype("auto", cpu) == torch.bfloat16
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)
+    assert resolve_dtype("auto", cpu) == torch.float32
 
 
 # --- completeness of prepared folders (issue 10, item 7) ------------------------------------------

@@ -5,10 +5,12 @@ Kept apart from the loader so that the rules are explicit and testable without a
 * ``device: auto`` is CUDA when present, else CPU. ``cuda`` / ``cuda:N`` on a machine without that
   device fails at model load with one line naming the model, the device asked and what exists. It
   is never refused when the config is read: submit hosts often have no GPU, compute nodes do.
-* ``dtype: auto`` is bfloat16 on CUDA and float32 on CPU. CPUs with native bfloat16 arithmetic
-  (``avx512_bf16`` / ``amx_bf16``) are detected by :func:`cpu_has_native_bf16`;
-  :data:`AUTO_BF16_ON_NATIVE_CPU` switches ``auto`` to bfloat16 on them once the accuracy change
-  against float32 has been measured to be acceptable (issue 9 §3). Until then it stays off.
+* ``dtype: auto`` is bfloat16 on CUDA and on CPUs with native bfloat16 arithmetic
+  (``avx512_bf16`` / ``amx_bf16``, detected by :func:`cpu_has_native_bf16`), float32 on other CPUs.
+  On such a CPU, measured on the 18 default tasks with Gemma 3 270M: every task's baseline, ICL and
+  task-vector accuracy stays inside its float32 95% interval (largest change 0.06, mean changes
+  -0.003 to -0.007), every best layer is the same, and a ``run_task`` job takes 11.9 s instead of
+  19.3 s (README, "CPU bfloat16"). :data:`AUTO_BF16_ON_NATIVE_CPU` is the switch.
 * A model too large for one GPU is spread over the available devices by accelerate
   (``device_map="auto"``); a config can also force a device map.
 """
@@ -24,7 +26,7 @@ import torch
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DTYPE_NAMES = {value: key for key, value in DTYPES.items()}
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-AUTO_BF16_ON_NATIVE_CPU = False  # the one switch: True makes dtype auto pick bf16 on such CPUs
+AUTO_BF16_ON_NATIVE_CPU = True  # the one switch: False keeps dtype auto at float32 on every CPU
 GPU_FILL_LIMIT = 0.85  # share of a GPU's free memory the weights may take before a device map
 
 
