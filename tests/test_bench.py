@@ -7,12 +7,12 @@ import json
 import pytest
 import yaml
 
-from taskvectors import bench, cli
+from taskvectors import bench, cli, pipeline_bench
 from taskvectors.models import ModelLoadError
 from tiny_models import save_tiny_model, tiny_model
 
 KEYS = {
-    "n_layers", "n_examples", "n_rows", "threads", "repeats",
+    "n_layers", "n_examples", "n_rows", "threads", "dtype", "repeats",
     "forward_tokens", "forward_seconds", "forward_tokens_per_s",
     "naive_sweep_seconds", "optimised_sweep_seconds", "floor_seconds",
     "speedup_naive_over_optimised", "optimised_over_floor",
@@ -91,8 +91,19 @@ def test_cli_bench_json(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert set(result) == KEYS | {"model"}
     assert result["model"] == "tiny" and result["agree"] is True
+    assert result["dtype"] == "float32"
     assert cli.main(argv) == 0
     assert "optimised sweep" in capsys.readouterr().out
+    cli.main([*argv, "--dtype", "bfloat16", "--json"])  # a random model's tokens may tie
+    assert json.loads(capsys.readouterr().out)["dtype"] == "bfloat16"
+
+
+def test_pipeline_bench_names_its_target_before_the_configfile(tmp_path):
+    """``--configfile`` takes every argument after it: a target placed there is read as a config."""
+    command = pipeline_bench.snakemake_command(tmp_path, tmp_path / "bench.yaml", 2)
+    target = str(tmp_path / "results" / "summary.csv")
+    assert command.index(target) < command.index("--configfile")
+    assert command[-2:] == ["--configfile", str(tmp_path / "bench.yaml")]
 
 
 def test_cli_reports_load_errors(tmp_path, capsys):

@@ -23,6 +23,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from taskvectors.config import ConfigError, load_config, naming_file, read_config_file
@@ -57,7 +58,10 @@ def bench(args: argparse.Namespace) -> int:
     """Run the benchmark; exit status 1 if the two sweeps disagree."""
     from taskvectors.bench import format_table, run_bench
 
-    model, tokenizer = load_model(resolve_model(model_spec(args.model, args.config)))
+    spec = model_spec(args.model, args.config)
+    if args.dtype is not None:
+        spec = replace(spec, dtype=args.dtype)
+    model, tokenizer = load_model(resolve_model(spec))
     result = {"model": args.model, **run_bench(model, tokenizer, args.examples, args.repeats)}
     print(json.dumps(result, sort_keys=True) if args.json else format_table(result))
     return 0 if result["agree"] and result["greedy_tokens_equal"] else 1
@@ -159,6 +163,11 @@ def parser() -> argparse.ArgumentParser:
         type=positive_int,
         default=3,
         help="timed runs; the fastest counts (default: %(default)s)",
+    )
+    bench_parser.add_argument(
+        "--dtype",
+        choices=["auto", "float32", "bfloat16", "float16"],
+        help="load dtype (default: the model entry's, auto for embedded models)",
     )
     bench_parser.add_argument("--json", action="store_true", help="print one JSON object")
     bench_parser.set_defaults(run=bench)

@@ -51,16 +51,22 @@ def job_seconds(benchmarks: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def snakemake_command(folder: Path, config: Path, cores: int) -> list[str]:
+    """The workflow run up to the summary in ``folder``; the target comes first because
+    ``--configfile`` takes every argument after it."""
+    summary = folder / "results" / "summary.csv"
+    return [sys.executable, "-m", "snakemake", str(summary), "--snakefile",
+            str(REPO / "Snakefile"), "--directory", str(folder), "--cores", str(cores),
+            "--configfile", str(config)]  # fmt: skip
+
+
 def run(model: str, dtype: str, cores: int, keep: Path | None) -> dict:
     folder = keep or Path(tempfile.mkdtemp(prefix="taskvectors-bench-"))
     config = folder / "bench.yaml"
     config.write_text(yaml.safe_dump(bench_config(folder, model, dtype)))
-    summary = folder / "results" / "summary.csv"
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-               "--directory", str(folder), "--cores", str(cores), "--configfile", str(config),
-               str(summary)]  # fmt: skip
     start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, text=True)
+    subprocess.run(snakemake_command(folder, config, cores), check=True, capture_output=True,
+                   text=True)  # fmt: skip
     wall = time.perf_counter() - start
     jobs = job_seconds(folder / "results" / "benchmarks")
     per_task = jobs[jobs["task"].isin(TASKS)].groupby("task")["s"].sum().round(1).to_dict()
