@@ -55,7 +55,10 @@ def base_config(project: Path) -> dict:
             },
             "order": {"n_examples": 3, "n_permutations": 2},
             "gd": {
-                "learning_rates": [0.01], "epochs": [1, 2], "n_dev": 2, "n_test": 3,
+                "learning_rates": [0.01],
+                "epochs": [1, 2],
+                "n_dev": 2,
+                "n_test": 3,
                 "order": {"n_examples": 2, "n_permutations": 1},
                 "demo_counts": {"counts": [1, 2], "n_examples": 2},
                 "random_control": {"n_examples": 2},

@@ -164,7 +164,7 @@ def score_gd_tables(
     everything = pd.concat(list(distributions.values()) or [pd.DataFrame()], ignore_index=True)
     rows += agreement_rows(OVERALL, everything) if len(everything) else []
     rows += distribution_rows(OVERALL, everything) if len(everything) else []
-    for init, group in (everything.groupby("model_init") if len(everything) else []):
+    for init, group in everything.groupby("model_init") if len(everything) else []:
         kl = {c: float(np.median(group[f"kl_icl_{c}"])) for c in ("tv", "gd")}
         rows.append(verdict(group["same_top1_tv"].to_numpy(float),
                             group["same_top1_gd"].to_numpy(float), kl, model, init))  # fmt: skip
