@@ -102,43 +102,35 @@ def test_task_vector_recovers_the_answers(gemma):
     assert scores[best] > len(QUERIES) / 2, (scores, by_layer[best])
 
 
+def assert_greedy_tokens_are_the_models_argmax(model, tokenizer, layers) -> None:
+    """Greedy tokens without kept logits (the attached head) equal the argmax of the model's own
+    logits: few-shot and zero-shot prompts unpatched, zero-shot prompts patched at ``layers``."""
+    prompts = [prompt(DEMOS, x) for x, _ in QUERIES] + [prompt([], x) for x, _ in QUERIES]
+    _, own_logits = engine.read_out(model, engine.encode(tokenizer, prompts, model.device))
+    fast = engine.decode(
+        model, tokenizer, engine.encode(tokenizer, prompts, model.device), keep_first_logits=False
+    )
+    assert torch.equal(fast.tokens[:, 0], own_logits.argmax(-1).cpu())
+    zero_shot = [prompt([], x) for x, _ in QUERIES]
+    vectors = engine.task_vectors(model, tokenizer, [[prompt(DEMOS, d)] for d in DUMMIES[:1] * 8])
+    full = engine.sweep_layers(model, tokenizer, zero_shot, vectors, layers)
+    greedy = engine.sweep_layers(
+        model, tokenizer, zero_shot, vectors, layers, keep_first_logits=False
+    )
+    assert torch.equal(greedy.tokens, full.first_logits.argmax(-1, keepdim=True))
+
+
 def test_screened_greedy_tokens_equal_the_float32_argmax(gemma_float32):
-    """The attached head's greedy tokens (bfloat16 screen, float32 rescoring) are the argmax of the
-    model's own logits, unpatched and patched at every layer."""
+    """In float32 the head screens in bfloat16 and rescores in float32; every layer is patched."""
     model, tokenizer = gemma_float32
     head = vocab_head.attached(model)
     assert head is not None and (head.screen is not None) == vocab_head._cpu_has_bf16()
-    prompts = [prompt(DEMOS, x) for x, _ in QUERIES] + [prompt([], x) for x, _ in QUERIES]
-    _, own_logits = engine.read_out(model, engine.encode(tokenizer, prompts, model.device))
-    fast = engine.decode(
-        model, tokenizer, engine.encode(tokenizer, prompts, model.device), keep_first_logits=False
-    )
-    assert torch.equal(fast.tokens[:, 0], own_logits.argmax(-1).cpu())
-    zero_shot = [prompt([], x) for x, _ in QUERIES]
-    vectors = engine.task_vectors(model, tokenizer, [[prompt(DEMOS, d)] for d in DUMMIES[:1] * 8])
     layers = list(range(model.config.get_text_config().num_hidden_layers))
-    full = engine.sweep_layers(model, tokenizer, zero_shot, vectors, layers)
-    screened = engine.sweep_layers(
-        model, tokenizer, zero_shot, vectors, layers, keep_first_logits=False
-    )
-    assert torch.equal(screened.tokens, full.first_logits.argmax(-1, keepdim=True))
+    assert_greedy_tokens_are_the_models_argmax(model, tokenizer, layers)
 
 
 def test_greedy_tokens_of_the_default_dtype_equal_the_models_own_argmax(gemma):
-    """In the default run's dtype (bfloat16 here) the head is attached and its greedy tokens are the
-    argmax of the model's own logits, unpatched and patched at the middle layers."""
+    """In the default run's dtype (bfloat16 here) the head is attached without a screen."""
     model, tokenizer = gemma
     assert vocab_head.attached(model) is not None
-    prompts = [prompt(DEMOS, x) for x, _ in QUERIES] + [prompt([], x) for x, _ in QUERIES]
-    _, own_logits = engine.read_out(model, engine.encode(tokenizer, prompts, model.device))
-    fast = engine.decode(
-        model, tokenizer, engine.encode(tokenizer, prompts, model.device), keep_first_logits=False
-    )
-    assert torch.equal(fast.tokens[:, 0], own_logits.argmax(-1).cpu())
-    zero_shot = [prompt([], x) for x, _ in QUERIES]
-    vectors = engine.task_vectors(model, tokenizer, [[prompt(DEMOS, d)] for d in DUMMIES[:1] * 8])
-    full = engine.sweep_layers(model, tokenizer, zero_shot, vectors, list(LAYERS))
-    fast_sweep = engine.sweep_layers(
-        model, tokenizer, zero_shot, vectors, list(LAYERS), keep_first_logits=False
-    )
-    assert torch.equal(fast_sweep.tokens, full.first_logits.argmax(-1, keepdim=True))
+    assert_greedy_tokens_are_the_models_argmax(model, tokenizer, list(LAYERS))
