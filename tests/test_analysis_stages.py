@@ -77,7 +77,7 @@ def test_geometry_copies_the_activations_of_the_first_n_vectors_examples(tmp_pat
     source = activations_file(tmp_path)
     out = tmp_path / "letters.parquet"
     settings = {"enabled": True, "n_vectors": 4}
-    run_geometry({"letters": source}, {"letters": out}, n_vectors=4, settings=settings)
+    run_geometry({"letters": source}, {"letters": out}, settings)
     frame, activations = read_table(out), read_table(source)
     # test before dev, each by example_id; every layer, sorted by layer
     chosen = [("test", 3), ("test", 4), ("test", 5), ("dev", 0)]
@@ -98,7 +98,7 @@ def test_geometry_refuses_more_vectors_than_the_activations_hold(tmp_path):
     source = activations_file(tmp_path)
     out = tmp_path / "letters.parquet"
     with pytest.raises(ValueError, match="7 vectors per task requested") as error:
-        run_geometry({"letters": source}, {"letters": out}, n_vectors=7, settings={})
+        run_geometry({"letters": source}, {"letters": out}, {"n_vectors": 7})
     assert str(source) in str(error.value) and "activations hold 6 examples" in str(error.value)
     assert not out.exists()
 

@@ -53,7 +53,7 @@ def test_geometry_separates_two_clustered_tasks(tmp_path):
         vectors = torch.tensor(centre + rng.normal(size=(10, 3, 6)), dtype=torch.float32)
         activations[t], raw[t] = tmp_path / f"{t}.activations.parquet", tmp_path / f"{t}.parquet"
         write_table(activations[t], activations_table(examples, vectors), BLOCK)
-    run_geometry(activations, raw, n_vectors=8, settings={"n_vectors": 8})
+    run_geometry(activations, raw, {"n_vectors": 8})
     table = scores.score_geometry(raw, {"t1": sweep(1), "t2": sweep(1)})
     assert (table["kind"] == "tsne").sum() == 2 * 8
     assert set(table["kind"]) == {"tsne", "distance", "stat"} and set(table["layer"]) == {1}

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import _package_path  # noqa: F401 - puts the workflow's package on sys.path
 
-from taskvectors.analysis_jobs import AnalysisJob, by_task
-from taskvectors.pipeline import start_job
+from taskvectors.analysis_jobs import AnalysisJob
+from taskvectors.pipeline import by_task, start_job
 from taskvectors.prompts import get_template
 from taskvectors.stages.conflicts import run_conflicts
 from taskvectors.tasks.registry import TaskSpec

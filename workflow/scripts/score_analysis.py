@@ -4,8 +4,7 @@ from pathlib import Path
 
 import _package_path  # noqa: F401 - puts the workflow's package on sys.path
 
-from taskvectors.analysis_jobs import by_task
-from taskvectors.pipeline import start_job
+from taskvectors.pipeline import by_task, start_job
 from taskvectors.provenance import provenance
 from taskvectors.results import (
     read_prompt_document,

@@ -9,7 +9,7 @@ typed readers of :mod:`taskvectors.results`.
 from __future__ import annotations
 
 import gc
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,8 +50,3 @@ def best_layer(sweep_path: str | Path) -> int | None:
     sweep = read_result_table(sweep_path, "sweep")
     best = sweep.loc[sweep["is_best"], "layer"]
     return int(best.iloc[0]) if len(best) else None
-
-
-def by_task(tasks: Sequence[str], paths: Sequence[str]) -> dict[str, Path]:
-    """``{task: path}`` from a rule's per-task input or output list (same order as ``tasks``)."""
-    return {task: Path(path) for task, path in zip(tasks, paths, strict=True)}

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from taskvectors import engine
+from taskvectors.devices import dtype_name
 from taskvectors.layers import decoder_blocks
 
 T = TypeVar("T")
@@ -159,12 +160,13 @@ def run_bench(
         lambda: run(functools.partial(engine.sweep_layers, keep_first_logits=False)), repeats
     )
     floor_s = floor_seconds(model, tokenizer, sweep.prompts, n_layers, repeats)
+    dtype = next(model.parameters()).dtype
     return {
         "n_layers": n_layers,
         "n_examples": n_examples,
         "n_rows": n_examples * n_layers,
         "threads": torch.get_num_threads(),
-        "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
+        "dtype": dtype_name(dtype),
         "repeats": repeats,
         **forward_throughput(model, tokenizer, sweep.prompts, repeats),
         "naive_sweep_seconds": naive_s,
@@ -175,7 +177,7 @@ def run_bench(
         "greedy_sweep_seconds": greedy_s,
         "speedup_naive_over_greedy": naive_s / greedy_s,
         "greedy_tokens_equal": bool(torch.equal(naive.tokens, greedy.tokens)),
-        **sweeps_agree(naive, fast, next(model.parameters()).dtype),
+        **sweeps_agree(naive, fast, dtype),
     }
 
 

@@ -27,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from taskvectors.config import ConfigError, load_config, naming_file, read_config_file
+from taskvectors.devices import DTYPES
 from taskvectors.models import EMBEDDED_MODELS, ModelLoadError, ModelSpec, load_model, resolve_model
 
 DEFAULT_MODEL = "gemma-3-270m"
@@ -166,7 +167,7 @@ def parser() -> argparse.ArgumentParser:
     )
     bench_parser.add_argument(
         "--dtype",
-        choices=["auto", "float32", "bfloat16", "float16"],
+        choices=["auto", *DTYPES],
         help="load dtype (default: the model entry's, auto for embedded models)",
     )
     bench_parser.add_argument("--json", action="store_true", help="print one JSON object")

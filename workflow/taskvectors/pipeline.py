@@ -102,3 +102,8 @@ def start_job(snakemake: Any) -> logging.Logger:
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
     return logging.getLogger(f"taskvectors.{snakemake.rule}")
+
+
+def by_task(tasks: Sequence[str], paths: Sequence[str]) -> dict[str, Path]:
+    """``{task: path}`` from a rule's per-task input or output list (same order as ``tasks``)."""
+    return {task: Path(path) for task, path in zip(tasks, paths, strict=True)}

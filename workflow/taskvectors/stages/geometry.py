@@ -61,15 +61,15 @@ def geometry_vectors(activations: pd.DataFrame, n_vectors: int) -> pa.Table:
 def run_geometry(
     activations: Mapping[str, Path],
     outputs: Mapping[str, Path],
-    *,
-    n_vectors: int,
     settings: Mapping[str, Any],
 ) -> None:
-    """Write ``outputs[task]``: θ of ``n_vectors`` examples of ``activations[task]``, every layer.
+    """Write ``outputs[task]``: θ of ``settings["n_vectors"]`` examples of ``activations[task]``,
+    every layer.
 
     Each output carries the model record and prompt settings of the activations it was taken
     from, with the analysis ``settings``.
     """
+    n_vectors = settings["n_vectors"]
     for task, path in activations.items():
         source = table_provenance(path, "run_task")
         try:
