@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import os
 import re
 import subprocess
@@ -20,6 +22,8 @@ from taskvectors.tasks.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[1]
 MINIMAL = {"models": {"m": {"source": "embedded"}}}
+
+WORKFLOW = Path(__file__).resolve().parents[1] / "workflow"
 
 
 def test_envs_file_pins_exactly_the_pyproject_dependencies():
@@ -150,3 +154,16 @@ def test_start_job_sizes_torch_threads_without_importing_torch(tmp_path, torch_f
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [str(torch_first), "1"]
+
+
+@pytest.mark.parametrize(
+    "script", sorted((WORKFLOW / "scripts").glob("*.py")), ids=lambda path: path.stem
+)
+def test_every_name_a_rule_script_imports_from_the_package_exists(script):
+    """A script runs only inside a job: a name moved between modules would fail a run, not lint."""
+    for node in ast.walk(ast.parse(script.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("taskvectors"):
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                if not hasattr(module, alias.name):  # else a submodule (stages.score_analyses)
+                    importlib.import_module(f"{node.module}.{alias.name}")

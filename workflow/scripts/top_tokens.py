@@ -2,8 +2,8 @@
 
 import _package_path  # noqa: F401 - puts the workflow's package on sys.path
 
-from taskvectors.analysis_jobs import AnalysisJob, by_task
-from taskvectors.pipeline import start_job
+from taskvectors.analysis_jobs import AnalysisJob
+from taskvectors.pipeline import by_task, start_job
 from taskvectors.stages.top_tokens import run_top_tokens
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
