@@ -11,8 +11,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from taskvectors import devices, engine, vocab_head
+from taskvectors import engine, vocab_head
 from taskvectors.models import ModelSpec, load_model, resolve_model
+from taskvectors.precision import native_bf16
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +51,7 @@ def load_gemma(dtype: str):
 @pytest.fixture(scope="module")
 def gemma():
     """In the dtype of the default run on this machine (``auto``: bfloat16 on native CPUs)."""
-    return load_gemma("bfloat16" if devices.cpu_has_native_bf16() else "float32")
+    return load_gemma("bfloat16" if native_bf16() else "float32")
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +125,7 @@ def test_screened_greedy_tokens_equal_the_float32_argmax(gemma_float32):
     """In float32 the head screens in bfloat16 and rescores in float32; every layer is patched."""
     model, tokenizer = gemma_float32
     head = vocab_head.attached(model)
-    assert head is not None and (head.screen is not None) == vocab_head._cpu_has_bf16()
+    assert head is not None and (head.screen is not None) == native_bf16()
     layers = list(range(model.config.get_text_config().num_hidden_layers))
     assert_greedy_tokens_are_the_models_argmax(model, tokenizer, layers)
 

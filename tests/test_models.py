@@ -300,36 +300,6 @@ def test_record_from_an_older_run_reads_with_defaults(local_folder):
 OLD_MISSING = {"requested_dtype", "requested_device", "device_map", "files"}
 
 
-# --- CPU bfloat16 ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("flags", "expected"),
-    [("fpu avx2 avx512f avx512_bf16 amx_tile", True), ("fpu amx_bf16", True), ("fpu avx2", False)],
-)
-def test_cpu_bf16_detection_reads_cpuinfo_flags(tmp_path, flags, expected):
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text(
-        f"processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n"
-    )
-    assert devices.cpu_has_native_bf16(cpuinfo) is expected
-    assert devices.cpu_has_native_bf16(tmp_path / "absent") is False
-
-
-def test_auto_dtype_on_cpu_follows_the_bf16_switch(monkeypatch):
-    cpu = torch.device("cpu")
-    assert resolve_dtype("auto", cpu, cpu_bf16=True) == torch.bfloat16
-    assert resolve_dtype("auto", cpu, cpu_bf16=False) == torch.float32
-    assert resolve_dtype("float32", cpu, cpu_bf16=True) == torch.float32
-    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)
-    monkeypatch.setattr(devices, "AUTO_BF16_ON_NATIVE_CPU", False)
-    assert resolve_dtype("auto", cpu) == torch.float32
-    monkeypatch.setattr(devices, "AUTO_BF16_ON_NATIVE_CPU", True)
-    assert resolve_dtype("auto", cpu) == torch.bfloat16
-    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)
-    assert resolve_dtype("auto", cpu) == torch.float32
-
-
 # --- completeness of prepared folders (issue 10, item 7) ------------------------------------------
 
 

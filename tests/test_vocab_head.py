@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from taskvectors import engine, vocab_head
+from taskvectors.precision import native_bf16
 from taskvectors.vocab_head import VocabHead
 from tiny_models import ARCHITECTURES, tiny_model
 
@@ -17,7 +18,7 @@ PROMPTS = ["example:abc->", "example:hello world->", "x->", "example:q->r\nexamp
 @pytest.fixture
 def screened(monkeypatch):
     """Screen every vocabulary in bfloat16, however small (the tiny models' is ~100 tokens)."""
-    if not vocab_head._cpu_has_bf16():
+    if not native_bf16():
         pytest.skip("this CPU has no native bfloat16: the screen is never used")
     monkeypatch.setattr(vocab_head, "SCREEN_MIN_VOCAB", 0)
 

@@ -5,8 +5,9 @@ Kept apart from the loader so that the rules are explicit and testable without a
 * ``device: auto`` is CUDA when present, else CPU. ``cuda`` / ``cuda:N`` on a machine without that
   device fails at model load with one line naming the model, the device asked and what exists. It
   is never refused when the config is read: submit hosts often have no GPU, compute nodes do.
-* ``dtype: auto`` is bfloat16 on CUDA and on CPUs with native bfloat16 arithmetic
-  (``avx512_bf16`` / ``amx_bf16``, detected by :func:`cpu_has_native_bf16`), float32 on other CPUs.
+* ``dtype: auto`` is bfloat16 on CUDA and on CPUs with native bfloat16 arithmetic (the one rule of
+  :func:`taskvectors.precision.native_bf16`: CPU flags, or ``TASKVECTORS_CPU_BF16``), float32 on
+  other CPUs, where bfloat16 runs emulated and about 130x slower.
   On such a CPU, measured on the 18 default tasks with Gemma 3 270M: every task's baseline, ICL and
   task-vector accuracy stays inside its float32 95% interval (largest change 0.06, mean changes
   -0.001 to -0.007), every best layer is the same, and a ``run_task`` job takes 11.9 s instead of
@@ -18,36 +19,19 @@ Kept apart from the loader so that the rules are explicit and testable without a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
-from pathlib import Path
 
 import torch
 
+from taskvectors.precision import native_bf16
+
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DTYPE_NAMES = {value: key for key, value in DTYPES.items()}
-BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 AUTO_BF16_ON_NATIVE_CPU = True  # the one switch: False keeps dtype auto at float32 on every CPU
 GPU_FILL_LIMIT = 0.85  # share of a GPU's free memory the weights may take before a device map
 
 
 class DeviceUnavailableError(RuntimeError):
     """The config asks for a device this machine does not have."""
-
-
-@cache
-def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether the CPU advertises native bfloat16 instructions (Linux ``/proc/cpuinfo`` flags)."""
-    try:
-        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    flags = {
-        flag
-        for line in text.splitlines()
-        if line.startswith("flags")
-        for flag in line.partition(":")[2].split()
-    }
-    return any(flag in flags for flag in BF16_CPU_FLAGS)
 
 
 def resolve_device(device: str = "auto", alias: str | None = None) -> torch.device:
@@ -100,13 +84,14 @@ def resolve_dtype(
     """The torch dtype for a config's ``dtype`` on ``device``.
 
     ``auto`` is bfloat16 on CUDA; on CPU it is bfloat16 only when ``cpu_bf16`` is true (default:
-    :data:`AUTO_BF16_ON_NATIVE_CPU` and the CPU has native bf16), float32 otherwise.
+    :data:`AUTO_BF16_ON_NATIVE_CPU` and :func:`~taskvectors.precision.native_bf16`), float32
+    otherwise.
     """
     if dtype == "auto":
         if torch.device(device).type == "cuda":
             return torch.bfloat16
         if cpu_bf16 is None:
-            cpu_bf16 = AUTO_BF16_ON_NATIVE_CPU and cpu_has_native_bf16()
+            cpu_bf16 = AUTO_BF16_ON_NATIVE_CPU and native_bf16("cpu")
         return torch.bfloat16 if cpu_bf16 else torch.float32
     if dtype not in DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}; choose auto or one of {sorted(DTYPES)}")

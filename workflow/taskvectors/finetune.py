@@ -41,14 +41,17 @@ from torch.nn import functional as F
 
 from taskvectors import engine, vocab_head
 from taskvectors.layers import decoder_blocks
+from taskvectors.precision import native_bf16
 from taskvectors.prompts import PromptTemplate
 from taskvectors.seeding import derived_seed
 
 PARAMETER_SETS = ("lora", "attention", "all")
 OPTIMIZERS = ("sgd", "adam")
 BATCH_MODES = ("all", "sequential")
-#: Mixed precision of the training passes (answers are always computed in the model's dtype).
+#: Mixed precision of the training passes (answers are always computed in the model's dtype);
+#: ``auto`` is bfloat16 where the model's device computes it natively (:func:`training_dtype`).
 AUTOCAST_DTYPES = {"none": None, "bfloat16": torch.bfloat16}
+AUTOCAST_CHOICES = ("auto", *AUTOCAST_DTYPES)
 ATTENTION_MODULE_NAMES = ("self_attn", "attn", "attention", "self_attention")
 #: Padded tokens (rows x width) per forward and backward pass of a training step: a step's
 #: gradient adds up its passes, so only one pass's activations and answer-position logits are
@@ -70,7 +73,8 @@ class FinetuneConfig:
     the weights at every step, as ``torch.autocast`` does for frozen weights, costs more than the
     step; :func:`training_copy`); otherwise under ``torch.autocast``. Adapters and optimiser
     state stay float32. On CPUs with native bfloat16 this is 5-10x faster than float32
-    (``python -m taskvectors.bench_gd``).
+    (``python -m taskvectors.bench_gd``); on CPUs without it, 100x slower, so ``auto`` (the
+    stage's default) trains in bfloat16 only where :func:`taskvectors.precision.native_bf16` says.
     """
 
     params: str = "lora"
@@ -88,7 +92,7 @@ class FinetuneConfig:
             ("params", self.params, PARAMETER_SETS),
             ("optimizer", self.optimizer, OPTIMIZERS),
             ("batch", self.batch, BATCH_MODES),
-            ("autocast", self.autocast, tuple(AUTOCAST_DTYPES)),
+            ("autocast", self.autocast, AUTOCAST_CHOICES),
         ):
             if value not in allowed:
                 raise ValueError(f"fine-tuning {name} must be one of {allowed}, got {value!r}")
@@ -424,6 +428,13 @@ def known_casts(model: nn.Module, dtype: torch.dtype) -> dict[int, torch.Tensor]
     return {} if cast is None else {id(weight): cast}
 
 
+def training_dtype(autocast: str, device_type: str) -> torch.dtype | None:
+    """The dtype of the training passes for ``autocast`` on ``device_type`` (None: the model's)."""
+    if autocast == "auto":
+        return torch.bfloat16 if native_bf16(device_type) else None
+    return AUTOCAST_DTYPES[autocast]
+
+
 class _Trainable:
     """What one chunk trains: slot adapters (``lora``) or the model's own parameters (one job).
 
@@ -435,7 +446,7 @@ class _Trainable:
         self.model = model
         self.train_model = model
         self.adapters = None
-        dtype = AUTOCAST_DTYPES[config.autocast]
+        dtype = training_dtype(config.autocast, model.device.type)
         self.autocast = dtype if config.params != "lora" else None
         if config.params == "lora":
             if dtype is not None and dtype != next(model.parameters()).dtype:

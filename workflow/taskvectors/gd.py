@@ -84,7 +84,7 @@ class GDSettings:
     batch: str = "all"
     lora_rank: int = 4
     lora_alpha: float = 8.0
-    autocast: str = "bfloat16"
+    autocast: str = "auto"
     learning_rates: tuple[float, ...] = (1e-3, 3e-3, 1e-2)
     epochs: tuple[int, ...] = (1, 2, 4)
     n_dev: int = 10

@@ -9,6 +9,8 @@ seconds, instead of two stages into a run. Checked (every problem listed, one li
 * every selected task's pairs: the file parses, no input or answer holds the template's markers,
   and there are enough pairs for one example (``1 + n_demos + n_dummy`` distinct pairs, and two
   for disjoint dev and test queries);
+* ``TASKVECTORS_CPU_BF16``: 0, 1 or unset; a setting that forces bfloat16 on a CPU without it
+  is not refused but warned about, once, with its measured cost (:mod:`taskvectors.precision`);
 * the analyses: conflict pairs have enough pairs for their demonstrations; the order analysis asks
   for no more orders besides the original than the ``n_demos! - 1`` that exist; geometry asks for
   no more vectors per task than the ``n_dev + n_test`` examples whose activations it reads.
@@ -33,6 +35,7 @@ from taskvectors.config import (
     validate_config,
 )
 from taskvectors.pipeline import conflict_pairs, select_tasks
+from taskvectors.precision import PrecisionError, cpu_bf16_override, slow_precision_warning
 from taskvectors.prompt_files import check_spacing_config
 from taskvectors.prompts import check_template, template_markers
 from taskvectors.tasks.files import TaskDataError, TaskDataWarning
@@ -87,8 +90,39 @@ def preflight(config: Mapping[str, Any], registry: Mapping[str, TaskSpec]) -> No
         print(f"taskvectors: warning: {warning.message}", file=sys.stderr)
     problems += size_problems(config, counts)
     problems += analysis_problems(config, counts)
+    problems += precision_problems()
+    if not problems:
+        for line in precision_warnings(config):
+            print(f"taskvectors: warning: {line}", file=sys.stderr)
     if problems:
         raise problems_error(problems, "the run cannot start")
+
+
+def precision_problems() -> list[str]:
+    """``TASKVECTORS_CPU_BF16`` set to something other than 0 or 1."""
+    try:
+        cpu_bf16_override()
+    except PrecisionError as error:
+        return [str(error)]
+    return []
+
+
+def precision_warnings(config: Mapping[str, Any]) -> list[str]:
+    """One line per setting that forces bfloat16 (or float16) compute on a CPU without it: a
+    model's ``dtype`` on device ``cpu`` (or ``auto``, which is this CPU unless a GPU is found at
+    run time), and GD's ``autocast: bfloat16``."""
+    lines = []
+    for alias, entry in config["models"].items():
+        device = str(entry.get("device", "auto"))
+        if device in ("cpu", "auto"):
+            dtype = str(entry.get("dtype", "auto"))
+            line = slow_precision_warning(f"models.{alias}.dtype", dtype, "cpu")
+            lines += [line] if line else []
+    gd = config["analyses"]["gd"]
+    if gd["enabled"] and gd.get("autocast") == "bfloat16":
+        line = slow_precision_warning("analyses.gd.autocast (on a CPU)", "bfloat16", "cpu")
+        lines += [line] if line else []
+    return lines
 
 
 def template_problems(template_config: Any) -> list[str]:
@@ -161,6 +195,8 @@ def analysis_problems(config: Mapping[str, Any], counts: Mapping[str, int]) -> l
 __all__ = [
     "ConfigError",
     "analysis_problems",
+    "precision_problems",
+    "precision_warnings",
     "preflight",
     "size_problems",
     "startup_config",

@@ -1,7 +1,8 @@
 """Provenance blocks for result files.
 
 Every file the pipeline writes says where it came from: which model (alias, source, revision,
-dtype), which settings (seed included), which package versions and which git commit. The block
+dtype), which settings (seed included), which package versions, which git commit, and whether the
+CPU's bfloat16 was native or forced off (``TASKVECTORS_CPU_BF16``). The block
 holds no timestamp, so that the same config gives byte-identical files; wall times live in the
 Snakemake benchmark files instead.
 """
@@ -14,6 +15,8 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from taskvectors.precision import capability_record
 
 TRACKED_PACKAGES = ("taskvectors", "torch", "transformers", "numpy", "pandas", "pyarrow")
 
@@ -63,4 +66,5 @@ def provenance(model: dict[str, Any] | None = None, **settings: Any) -> dict[str
     block["packages"] = package_versions()
     block["git_commit"] = git_commit()
     block["python"] = platform.python_version()
+    block["cpu"] = capability_record()
     return block

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from taskvectors.precision import native_bf16
+
 #: Vocabularies at least this large are screened in bfloat16 (below it float32 is cheap).
 SCREEN_MIN_VOCAB = 32768
 #: Rows screened at a time (bounds the ``(rows, vocab)`` bfloat16 scores).
@@ -150,16 +152,9 @@ def _screen_copy(weight: torch.Tensor) -> torch.Tensor | None:
     """A bfloat16 copy of a large float32 CPU weight when the CPU multiplies bfloat16 natively."""
     if weight.dtype != torch.float32 or weight.device.type != "cpu":
         return None
-    if weight.shape[0] < SCREEN_MIN_VOCAB or not _cpu_has_bf16():
+    if weight.shape[0] < SCREEN_MIN_VOCAB or not native_bf16("cpu"):
         return None
     return weight.to(torch.bfloat16)
-
-
-def _cpu_has_bf16() -> bool:
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def _max_row_norm(weight: torch.Tensor) -> float:

@@ -21,6 +21,8 @@ import torch
 
 from taskvectors import gd
 from taskvectors.analysis_jobs import AnalysisJob, best_layer
+from taskvectors.devices import dtype_name
+from taskvectors.finetune import training_dtype
 from taskvectors.inference import vectors_by_example
 from taskvectors.results import PromptDocument, read_prompt_document, read_result_table
 from taskvectors.storage import write_table
@@ -123,6 +125,12 @@ def add_control_distributions(
         )  # fmt: skip
 
 
+def _training_dtype_name(autocast: str, job: AnalysisJob) -> str:
+    """What the training passes ran in: ``autocast`` resolved on the job's device."""
+    resolved = training_dtype(autocast, next(job.model.parameters()).device.type)
+    return "model dtype" if resolved is None else dtype_name(resolved)
+
+
 def _counts_task(counts: Mapping, task: str) -> bool:
     return counts["tasks"] == "all" or task in counts["tasks"]
 
@@ -149,6 +157,7 @@ def run_gd(
     Every task's pretrained-model work comes first, then the random-init control's (which
     releases the job's model: :func:`add_control_distributions`).
     """
+    trained_in = _training_dtype_name(settings["autocast"], job)
     tables = {}
     for task, path in prompts.items():
         document = read_prompt_document(path)
@@ -160,7 +169,10 @@ def run_gd(
         add_control_distributions(job, tables, settings["random_control"])
     for task, table in tables.items():
         block = job.provenance(
-            task=task, layer=table.layer, grid=table.grid.to_dict(orient="records")
+            task=task,
+            layer=table.layer,
+            grid=table.grid.to_dict(orient="records"),
+            training_dtype=trained_in,
         )
         write_table(outputs[task], table.predictions, block)
         write_table(distributions[task], _distributions(table.distributions), block)
