@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from taskvectors import bench, cli, pipeline_bench
+from taskvectors import bench, cli, devices, pipeline_bench
 from taskvectors.models import ModelLoadError
 from tiny_models import save_tiny_model, tiny_model
 
@@ -70,6 +70,25 @@ def test_model_spec_from_config(tmp_path):
         cli.model_spec("other", config)
 
 
+CPU_KEYS = {
+    "cpu",
+    "cpu_native_bf16_detected",
+    "cpu_native_bf16_used",
+    "TASKVECTORS_CPU_BF16",
+    "float32_gflops_1_thread",
+}
+
+
+@pytest.mark.parametrize(("forced", "says"), [("0", "(forced off)"), ("1", "(forced on)")])
+def test_cpu_kind_says_when_the_capability_is_forced(monkeypatch, forced, says):
+    monkeypatch.setenv("TASKVECTORS_CPU_BF16", forced)
+    kind = devices.cpu_kind()
+    assert kind["cpu_native_bf16_used"] is (forced == "1")
+    line = devices.describe_cpu_kind(kind)
+    assert line.startswith("CPU: ") and "GFLOP/s" in line
+    assert (says in line) is (kind["cpu_native_bf16_detected"] != (forced == "1"))
+
+
 def test_cli_bench_json(tmp_path, capsys):
     folder = save_tiny_model("llama", tmp_path / "tiny-llama")
     config = tmp_path / "config.yaml"
@@ -89,11 +108,13 @@ def test_cli_bench_json(tmp_path, capsys):
     ]
     assert cli.main([*argv, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == KEYS | {"model"}
+    assert set(result) == KEYS | CPU_KEYS | {"model"}
     assert result["model"] == "tiny" and result["agree"] is True
     assert result["dtype"] == "float32"
+    assert result["float32_gflops_1_thread"] > 0
     assert cli.main(argv) == 0
-    assert "optimised sweep" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "optimised sweep" in printed and "bfloat16" in printed.splitlines()[0]
     cli.main([*argv, "--dtype", "bfloat16", "--json"])  # a random model's tokens may tie
     assert json.loads(capsys.readouterr().out)["dtype"] == "bfloat16"
 

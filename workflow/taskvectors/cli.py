@@ -62,9 +62,20 @@ def bench(args: argparse.Namespace) -> int:
     spec = model_spec(args.model, args.config)
     if args.dtype is not None:
         spec = replace(spec, dtype=args.dtype)
+    from taskvectors.devices import cpu_kind, describe_cpu_kind
+
+    kind = cpu_kind()  # before the model loads: the probe runs on an idle process
     model, tokenizer = load_model(resolve_model(spec))
-    result = {"model": args.model, **run_bench(model, tokenizer, args.examples, args.repeats)}
-    print(json.dumps(result, sort_keys=True) if args.json else format_table(result))
+    result = {
+        "model": args.model,
+        **kind,
+        **run_bench(model, tokenizer, args.examples, args.repeats),
+    }
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    else:
+        print(describe_cpu_kind(kind))
+        print(format_table(result))
     return 0 if result["agree"] and result["greedy_tokens_equal"] else 1
 
 

@@ -18,11 +18,14 @@ Kept apart from the loader so that the rules are explicit and testable without a
 
 from __future__ import annotations
 
+import platform
+import time
 from collections.abc import Mapping
+from pathlib import Path
 
 import torch
 
-from taskvectors.precision import native_bf16
+from taskvectors.precision import capability_record, native_bf16
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DTYPE_NAMES = {value: key for key, value in DTYPES.items()}
@@ -127,3 +130,67 @@ def placement(model: torch.nn.Module) -> str:
 
 def _device_label(value: object) -> str:
     return f"cuda:{value}" if isinstance(value, int) else str(value)
+
+
+#: The probe product of :func:`cpu_kind`: one thread, (512 × 640) @ (640 × 2048), the shape the
+#: issue measured an AVX2-only CPU with (23.5 GFLOP/s float32, 0.1 GFLOP/s bfloat16).
+PROBE_SHAPE = (512, 640, 2048)
+
+
+def matmul_gflops(dtype: torch.dtype, repeats: int = 10) -> float:
+    """One-thread GFLOP/s of the probe product in ``dtype`` (best of ``repeats``)."""
+    rows, inner, cols = PROBE_SHAPE
+    left, right = torch.randn(rows, inner).to(dtype), torch.randn(inner, cols).to(dtype)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        left @ right  # warm-up
+        best = min(_timed(lambda: left @ right) for _ in range(repeats))
+    finally:
+        torch.set_num_threads(threads)
+    return 2 * rows * inner * cols / best / 1e9
+
+
+def _timed(work) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
+def cpu_kind(with_bf16_throughput: bool = False) -> dict[str, object]:
+    """What a benchmark prints beside its times: the CPU's model name, whether bfloat16 is native
+    (detected, and as used after ``TASKVECTORS_CPU_BF16``), and its float32 throughput (bfloat16's
+    too if asked: on a CPU without it the probe takes ~1 s)."""
+    kind: dict[str, object] = {"cpu": _cpu_model_name(), **capability_record()}
+    kind["float32_gflops_1_thread"] = round(matmul_gflops(torch.float32), 1)
+    if with_bf16_throughput:
+        kind["bfloat16_gflops_1_thread"] = round(matmul_gflops(torch.bfloat16, repeats=2), 1)
+    return kind
+
+
+def _cpu_model_name() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return platform.processor() or platform.machine()
+    names = [line.partition(":")[2].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.machine()
+
+
+def _on_off(flag: object) -> str:
+    return "on" if flag else "off"
+
+
+def describe_cpu_kind(kind: dict[str, object]) -> str:
+    """One line: ``CPU: AMD EPYC, native bfloat16 (forced off), float32 82.4 GFLOP/s/thread``."""
+    native = "native bfloat16" if kind["cpu_native_bf16_detected"] else "no native bfloat16"
+    used = kind["cpu_native_bf16_used"]
+    forced = (
+        "" if used == kind["cpu_native_bf16_detected"] else f" (forced {'on' if used else 'off'})"
+    )
+    line = (
+        f"CPU: {kind['cpu']}, {native}{forced}, float32 {kind['float32_gflops_1_thread']} GFLOP/s"
+    )
+    if "bfloat16_gflops_1_thread" in kind:
+        line += f", bfloat16 {kind['bfloat16_gflops_1_thread']} GFLOP/s"
+    return line + " (one thread, 512×640 @ 640×2048)"
