@@ -1,6 +1,7 @@
-"""The command lines that run this repository's workflow: on any config file (the SLURM dry run)
-and on config/smoke.yaml (the smoke run in conftest.py and the SLURM test run it, so that their
-summaries can be compared)."""
+"""The command lines that run this repository's workflow: on any config file (the SLURM dry run),
+with the repository's workflow profile (the SLURM test runs one reduced config locally and
+through the cluster, so that their results can be compared), and on config/smoke.yaml (the smoke
+run in conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+SMOKE_CONFIG = REPO / "config" / "smoke.yaml"
 
 
 def workflow_command(workdir: Path, config_file: Path, *options: str) -> list[str]:
@@ -29,9 +31,13 @@ def workflow_command(workdir: Path, config_file: Path, *options: str) -> list[st
     ]
 
 
-def smoke_command(workdir: Path, *options: str) -> list[str]:
-    """:func:`workflow_command` on the smoke config with the repository's workflow profile, then
+def profiled_command(workdir: Path, config_file: Path, *options: str) -> list[str]:
+    """:func:`workflow_command` on ``config_file`` with the repository's workflow profile, then
     ``options`` (``--cores``, ``--executor``, a global ``--profile``...)."""
     profile = str(REPO / "profiles" / "default")
-    smoke = REPO / "config" / "smoke.yaml"
-    return workflow_command(workdir, smoke, "--workflow-profile", profile, *options)
+    return workflow_command(workdir, config_file, "--workflow-profile", profile, *options)
+
+
+def smoke_command(workdir: Path, *options: str) -> list[str]:
+    """:func:`profiled_command` on the smoke config."""
+    return profiled_command(workdir, SMOKE_CONFIG, *options)

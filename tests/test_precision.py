@@ -150,7 +150,7 @@ def test_forcing_bfloat16_on_a_cpu_without_it_warns_once_with_the_slowdown(force
     assert preflight.precision_warnings(_config("bfloat16", autocast="bfloat16")) == []
 
 
-# --- no bfloat16 product on the forced-off path ----------------------------------------------------
+# --- no bfloat16 product on the forced-off path ------------------------------------------------
 
 
 class ProductDtypes(TorchDispatchMode):
