@@ -4,7 +4,9 @@
 LoRA adapters on ``next_letter`` demonstrations (no prompt file needed) and prints, best of
 ``--repeats``, seconds per example-epoch for each setting (optimiser, batch mode, precision,
 examples per batch) and seconds per example to answer, then what the configured GD stage would
-cost (:func:`stage_seconds`). Numbers depend on the load of the machine: run it alone.
+cost (:func:`stage_seconds`). ``autocast: auto`` trains in bfloat16 only where the CPU has it
+(``TASKVECTORS_CPU_BF16=0`` shows the float32 path). Numbers depend on the load of the machine:
+run it alone.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from taskvectors.devices import cpu_kind, describe_cpu_kind
 from taskvectors.finetune import FinetuneConfig, TrainingJob, finetune_and_answer
 from taskvectors.gd import GDSettings
 from taskvectors.models import ModelRecord, load_model
@@ -111,12 +114,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--examples", type=int, nargs="+", default=[1, 8, 16])
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args(argv)
+    print(describe_cpu_kind(cpu_kind()), flush=True)
     model, tokenizer = load_model(ModelRecord.from_dict(read_json(args.model_record)))
     settings_list = [
         {"optimizer": "sgd", "batch": "all", "autocast": "none"},
         {"optimizer": "adam", "batch": "all", "autocast": "none"},
-        {"optimizer": "adam", "batch": "all", "autocast": "bfloat16"},
-        {"optimizer": "adam", "batch": "sequential", "autocast": "bfloat16"},
+        {"optimizer": "adam", "batch": "all", "autocast": "auto"},
+        {"optimizer": "adam", "batch": "sequential", "autocast": "auto"},
     ]
     results = []
     for options in settings_list:
@@ -127,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             row = {**options, "examples_per_batch": n, "train_s_per_example_epoch": train_s}
             results.append({**row, "answer_s_per_example": answer_s})
             print(json.dumps(results[-1]), flush=True)
-    defaults = [r for r in results if r["autocast"] == "bfloat16" and r["batch"] == "all"]
+    defaults = [r for r in results if r["autocast"] == "auto" and r["batch"] == "all"]
     fastest = min(defaults, key=lambda r: r["train_s_per_example_epoch"])
     estimate = stage_seconds(
         GDSettings(),
