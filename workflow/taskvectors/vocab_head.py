@@ -15,6 +15,16 @@ Every token with ``s_v ≥ max(s) − 2B`` is rescored exactly (typically 5-20 o
 of the largest wins, as ``argmax`` breaks ties. The answer is the float32 argmax, up to the order of
 float32 summation (which already differs between batch sizes).
 
+CPUs without native bfloat16 (:func:`taskvectors.precision.native_bf16`) get no screen: there a
+bfloat16 product is ~130x slower than the float32 projection it would replace. An exact float32
+screen with fewer FLOPs was measured and rejected for them: projecting onto the top-r right
+singular vectors of Gemma 3's unembedding and bounding the rest by ``‖w_v⊥‖·‖h⊥‖`` rules out no
+token at any rank up to r = 320 of 640 (real final-normed hidden states keep 89-95% of their norm
+outside that subspace, ``‖h‖ ≈ 94`` against a top-1/top-2 logit margin of ~0.9), and even the
+hidden states' own top-32 principal directions leave ~50 candidates per row. The float32 path's
+cost is matrix products at near-peak throughput (``run_task`` spends 87% of its time in ``mm``,
+26% of its FLOPs in this projection), so it is cut by doing fewer of them, not by a screen.
+
 A head is attached to a model when :func:`taskvectors.models.load_model` loads it, and only when it
 reproduces the model's own logits on a probe input: a causal LM whose forward scales or
 post-processes its logits in a way not captured here, a head with a bias or offloaded weights, and
