@@ -19,6 +19,7 @@ from taskvectors.config import (
     ConfigError,
     check_config_files,
     load_config,
+    load_schema,
     normalize_overrides,
     path_problems,
     read_config_file,
@@ -222,6 +223,127 @@ def test_normalize_overrides_leaves_its_input_alone(tmp_path):
     assert config["prompts"] == {"n_demos": "4"}
 
 
+# --- every key of a kind, found in the schema ----------------------------------------------------
+
+
+def schema_keys(schema: dict, path: tuple = ()):
+    """``(path, subschema)`` of every key and list item of the schema; ``*`` stands for any name
+    of an open mapping, ``0`` for a list item; ``oneOf``/``anyOf`` branches are walked too."""
+    yield path, schema
+    for name, sub in schema.get("properties", {}).items():
+        yield from schema_keys(sub, (*path, name))
+    if isinstance(schema.get("additionalProperties"), dict):
+        yield from schema_keys(schema["additionalProperties"], (*path, "*"))
+    if isinstance(schema.get("items"), dict):
+        yield from schema_keys(schema["items"], (*path, 0))
+    for branch in schema.get("oneOf", []) + schema.get("anyOf", []):
+        yield from schema_keys(branch, path)
+
+
+def types_of(schema: dict) -> set:
+    kind = schema.get("type", [])
+    return {kind} if isinstance(kind, str) else set(kind)
+
+
+def config_with(tmp_path: Path, path: tuple, value) -> dict:
+    """:func:`minimal` with ``value`` at ``path``: ``*`` is a model ``m`` (local, with a path)
+    or a user task ``u`` (with a file), ``0`` a one-item list."""
+    config = minimal(tmp_path)
+    node, key = config, None
+    for part, following in zip(path, [*path[1:], None], strict=True):
+        key = "m" if part == "*" and path[0] == "models" else "u" if part == "*" else part
+        if following is None:
+            break
+        if following == 0:
+            node[key] = [value]
+            return config
+        if part == "*" and path[0] == "models":
+            node[key] = {"source": "local", "path": str(tmp_path)}
+        elif part == "*":
+            node[key] = {"file": str(tmp_path / "pairs.jsonl")}
+        else:
+            node.setdefault(key, {})
+            if not isinstance(node[key], dict):
+                node[key] = {}
+        node = node[key]
+    node[key] = value
+    return config
+
+
+SCHEMA_KEYS = list(schema_keys(load_schema()))
+INTEGER_KEYS = [p for p, s in SCHEMA_KEYS if "integer" in types_of(s) and "*" not in p]
+NUMBER_KEYS = [p for p, s in SCHEMA_KEYS if types_of(s) & {"integer", "number"} and "*" not in p]
+PATH_KEYS = [p for p, s in SCHEMA_KEYS if s.get("format") == "path"]
+
+
+def dotted(path: tuple) -> str:
+    return ".".join(map(str, path))
+
+
+def read_back(config: dict, path: tuple):
+    node = config
+    for part in path:
+        node = node[{"*": "m" if path[0] == "models" else "u"}.get(part, part)]
+    return node
+
+
+def test_the_schema_walk_finds_every_kind_of_key():
+    assert ("prompts", "seed") in INTEGER_KEYS and ("analyses", "gd", "epochs", 0) in INTEGER_KEYS
+    assert ("analyses", "gd", "learning_rates", 0) in NUMBER_KEYS
+    assert ("analyses", "gd", "lora_alpha") in NUMBER_KEYS
+    assert set(PATH_KEYS) == {
+        ("results_dir",), ("reports_dir",), ("data_dir",), ("model_cache_dir",),
+        ("models", "*", "path"), ("user_tasks", "*", "file"),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("path", INTEGER_KEYS, ids=dotted)
+def test_a_whole_float_becomes_an_int_for_every_integer_key(tmp_path, path):
+    value = 3.0 if path[-1] != "n_permutations" else 1.0
+    normalized = normalize_overrides(config_with(tmp_path, path, value))
+    assert type(read_back(normalized, path)) is int and read_back(normalized, path) == int(value)
+    text = normalize_overrides(config_with(tmp_path, path, str(value)))
+    assert type(read_back(text, path)) is int  # --config 'prompts={seed: 41.0}'
+
+
+def test_seed_41_0_is_seed_41_for_check_and_run(tmp_path):
+    config, _ = startup_config(minimal(tmp_path, prompts={"seed": 41.0}))
+    assert config["prompts"]["seed"] == 41 and type(config["prompts"]["seed"]) is int
+
+
+def test_a_fractional_integer_is_refused(tmp_path):
+    assert refusal(minimal(tmp_path, prompts={"seed": 41.5})) == (
+        "invalid configuration: prompts.seed: 41.5 is not of type 'integer'"
+    )
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")], ids=str)
+@pytest.mark.parametrize("path", NUMBER_KEYS, ids=dotted)
+def test_a_number_that_is_not_finite_is_refused_for_every_number_key(tmp_path, path, value):
+    message = refusal(config_with(tmp_path, path, value))
+    assert f"{dotted(path)}: {value} is not a finite number" in message
+
+
+def test_a_nan_learning_rate_is_one_line(tmp_path):
+    config = minimal(tmp_path, analyses={"gd": {"learning_rates": [float("nan")]}})
+    assert refusal(config) == (
+        "invalid configuration: analyses.gd.learning_rates.0: nan is not a finite number"
+    )
+
+
+@pytest.mark.parametrize("path", PATH_KEYS, ids=dotted)
+def test_every_path_key_has_its_leading_tilde_expanded(tmp_path, monkeypatch, path):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    normalized = normalize_overrides(config_with(tmp_path, path, "~/tv_results"))
+    assert read_back(normalized, path) == str(tmp_path / "home" / "tv_results")
+
+
+def test_check_and_run_write_below_home_for_a_tilde_results_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    config, _ = startup_config(minimal(tmp_path, results_dir="~/tv_results"))
+    assert config["results_dir"] == str(tmp_path / "home" / "tv_results")
+
+
 # --- preflight: templates, task files, sizes ------------------------------------------------------
 
 
@@ -417,6 +539,19 @@ def test_dry_run_refuses_more_geometry_vectors_than_examples(tmp_path):
 def test_dry_run_refuses_a_template_without_x(tmp_path):
     text = base_yaml(tmp_path, "prompts:\n  template: {demonstration: 'Q: A: {y}'}\n")
     assert_refused(dry_run(tmp_path, text), "prompts.template")
+
+
+def test_dry_run_writes_a_tilde_results_dir_below_home_not_in_the_working_folder(tmp_path):
+    home = tmp_path / "home"
+    config = write(tmp_path / "config.yaml", base_yaml(tmp_path))
+    command = [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "-s", str(SNAKEFILE)]
+    command += ["--directory", str(tmp_path), "--configfile", str(config)]
+    command += ["--config", "results_dir=~/tv_results"]
+    env = {**os.environ, "HOME": str(home)}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"{home}/tv_results/summary.csv" in result.stdout
+    assert "~/tv_results/" not in result.stdout  # (the command line echoes "~/tv_results")
 
 
 def test_dry_run_of_a_config_that_is_fine_leaves_no_lock(tmp_path):

@@ -8,7 +8,12 @@ A wrong key or value is refused at start-up with every problem listed by its pat
   reports a syntax error without file or line; here both are one line with the file and line;
 * ``--config`` values arrive from Snakemake as strings when nested (``'prompts={n_demos: 4}'``
   gives ``{'n_demos': '4'}``); :func:`normalize_overrides` turns them into the types the schema
-  asks for, and dotted keys (``prompts.n_demos``) into nested ones;
+  asks for, and dotted keys (``prompts.n_demos``) into nested ones. It is the one normalisation
+  both ``taskvectors check`` and the Snakefile apply, so both see the same values: every key of
+  type integer holds an ``int`` (``seed: 41.0`` is 41, as JSON Schema counts it an integer; the
+  seed is hashed as text, so 41.0 would draw other prompts), and every path key (``format: path``
+  in the schema) has a leading ``~`` expanded (the run would otherwise write ``./~/...``);
+* numbers are finite (:func:`nonfinite_problems`): ``.nan`` or ``.inf`` pass every ``minimum``;
 * folders are checked (:func:`path_problems`): an empty path or the filesystem root would put
   results at ``/summary.csv``; a path that is an existing file cannot become a folder.
 """
@@ -17,6 +22,8 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -148,7 +155,9 @@ def normalize_overrides(config: Mapping[str, Any]) -> dict[str, Any]:
     ``{"prompts.n_demos": 4}`` becomes ``{"prompts": {"n_demos": 4}}`` (merged into an existing
     ``prompts`` mapping). A string where the schema allows no string but an integer, number,
     boolean or null is converted when it reads as one (``"4"``, ``"0.5"``, ``"true"``,
-    ``"null"``); anything else is left for validation to refuse with its path.
+    ``"null"``); anything else is left for validation to refuse with its path. A whole float
+    where the schema asks for an integer becomes an ``int`` (``41.0`` -> 41; ``41.5`` is left for
+    validation to refuse), and a path key's leading ``~`` is expanded.
     """
     nested: dict[str, Any] = {}
     dotted = []
@@ -182,11 +191,23 @@ def _schema_types(schema: Mapping[str, Any]) -> set[str]:
     return set().union(*(_schema_types(branch) for branch in branches)) if branches else set()
 
 
+def _whole_number(value: float, types: set[str]) -> int | float:
+    """``value`` as an ``int`` where the schema asks for an integer and it is whole."""
+    if "integer" in types and "number" not in types and math.isfinite(value):
+        return int(value) if value.is_integer() else value
+    return value
+
+
 def _coerce_text(text: str, types: set[str]) -> Any:
     if "string" in types or not types:
         return text
     if "integer" in types and INTEGER_TEXT.fullmatch(text.strip()):
         return int(text)
+    if "integer" in types and "number" not in types:
+        try:
+            return _whole_number(float(text), types)
+        except ValueError:
+            pass
     if "number" in types:
         try:
             return float(text)
@@ -219,7 +240,12 @@ def _array_items(schema: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 def _coerce(value: Any, schema: Mapping[str, Any]) -> Any:
     if isinstance(value, str):
-        return _coerce_text(value, _schema_types(schema))
+        value = _coerce_text(value, _schema_types(schema))
+        if isinstance(value, str) and schema.get("format") == "path":
+            return os.path.expanduser(value)
+        return value
+    if isinstance(value, float):
+        return _whole_number(value, _schema_types(schema))
     if isinstance(value, dict) and (branch := _object_branch(schema)):
         properties = branch.get("properties", {})
         extra = branch.get("additionalProperties")
@@ -313,12 +339,27 @@ def path_problems(config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def nonfinite_problems(value: Any, path: str = "") -> list[str]:
+    """``path: nan is not a finite number`` for every NaN or infinity anywhere in ``value``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{path or '(top level)'}: {value} is not a finite number"]
+    if isinstance(value, Mapping):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    prefix = f"{path}." if path else ""
+    return [p for key, item in items for p in nonfinite_problems(item, f"{prefix}{key}")]
+
+
 def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``config`` with defaults filled in; :class:`ConfigError` if anything is wrong."""
     filled = copy.deepcopy(dict(config))
     validator = _with_defaults(Draft202012Validator)(load_schema())
     errors = sorted(validator.iter_errors(filled), key=lambda e: list(e.absolute_path))
     problems = [problem for error in errors for problem in _schema_problems(error)]
+    problems += nonfinite_problems(filled)
     problems += path_problems(filled)
     if problems:
         raise problems_error(problems)
