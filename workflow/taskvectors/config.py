@@ -32,6 +32,8 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator, ValidationError, validators
 
+from taskvectors.strict_yaml import load_strict_yaml, yaml_problem
+
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 # Folders the run writes into or reads from; model_cache_dir may be "" (the default location).
 OUTPUT_DIRS = ("results_dir", "reports_dir")
@@ -39,7 +41,6 @@ FOLDER_KEYS = ("results_dir", "reports_dir", "data_dir", "model_cache_dir")
 OPTIONAL_FOLDER_KEYS = ("model_cache_dir",)
 INTEGER_TEXT = re.compile(r"[-+]?[0-9]+")
 BOOLEAN_TEXT = {"true": True, "false": False}
-YAML_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class ConfigError(ValueError):
@@ -55,42 +56,6 @@ def problems_error(problems: Iterable[str], headline: str = "invalid configurati
 
 
 # --- strict reading of config files ----------------------------------------------------------
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """A safe YAML loader that refuses a key written twice in one mapping."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        first_line: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == YAML_MERGE_TAG:
-                continue  # `<<: *anchor` merges are meant to be overridden
-            key = self.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            try:
-                earlier = first_line.setdefault(key, line)
-            except TypeError:
-                continue  # an unhashable key; the base class reports it
-            if earlier != line:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"duplicate key {key!r} (first at line {earlier}); the last would silently "
-                    "win, so remove one",
-                    key_node.start_mark,
-                )
-        return super().construct_mapping(node, deep=deep)
-
-
-def _yaml_problem(path: Path, error: yaml.YAMLError) -> str:
-    """``file, line L, column C: reason (while ... at line K)`` from a PyYAML error."""
-    mark = getattr(error, "problem_mark", None)
-    where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-    reason = getattr(error, "problem", None) or str(error).replace("\n", " ")
-    context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
-    if context:
-        reason += f" ({context}" + (f" at line {context_mark.line + 1})" if context_mark else ")")
-    return f"{path}{where}: {reason}"
 
 
 def _reject_duplicate_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -122,9 +87,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: {error}") from None
     else:
         try:
-            document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+            document = load_strict_yaml(text)
         except yaml.YAMLError as error:
-            raise ConfigError(_yaml_problem(path, error)) from None
+            raise ConfigError(yaml_problem(path, error)) from None
     if document is None:
         return {}
     if not isinstance(document, dict):

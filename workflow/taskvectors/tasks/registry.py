@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from taskvectors.strict_yaml import load_strict_yaml, yaml_problem
 from taskvectors.tasks.algorithmic import GENERATORS, generate_pairs
 from taskvectors.tasks.files import (
     PAIR_FILE_SUFFIXES,
@@ -132,11 +133,16 @@ def load_registry(
     """
     registry_path = Path(data_dir) / REGISTRY_FILE
     try:
-        document = yaml.safe_load(registry_path.read_text(encoding="utf-8"))
+        document = load_strict_yaml(registry_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise TaskDataError("task registry not found", path=registry_path) from None
-    except yaml.YAMLError as error:
-        raise TaskDataError(f"not valid YAML ({error})", path=registry_path) from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise TaskDataError(
+            f"cannot read the task registry ({reason})", path=registry_path
+        ) from None
+    except yaml.YAMLError as error:  # a syntax error or a task written twice, with its line
+        raise TaskDataError(yaml_problem(registry_path, error)) from None
     entries = document.get("tasks") if isinstance(document, dict) else None
     if not isinstance(entries, dict) or not entries:
         raise TaskDataError(
