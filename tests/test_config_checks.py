@@ -270,10 +270,18 @@ def config_with(tmp_path: Path, path: tuple, value) -> dict:
     return config
 
 
+def unique(items) -> list:
+    return list(dict.fromkeys(items))
+
+
 SCHEMA_KEYS = list(schema_keys(load_schema()))
-INTEGER_KEYS = [p for p, s in SCHEMA_KEYS if "integer" in types_of(s) and "*" not in p]
-NUMBER_KEYS = [p for p, s in SCHEMA_KEYS if types_of(s) & {"integer", "number"} and "*" not in p]
-PATH_KEYS = [p for p, s in SCHEMA_KEYS if s.get("format") == "path"]
+SCHEMA_PATHS = unique(p for p, _ in SCHEMA_KEYS)
+INTEGER_KEYS = unique(p for p, s in SCHEMA_KEYS if "integer" in types_of(s) and "*" not in p)
+NUMBER_KEYS = unique(
+    p for p, s in SCHEMA_KEYS if types_of(s) & {"integer", "number"} and "*" not in p
+)
+PATH_KEYS = unique(p for p, s in SCHEMA_KEYS if s.get("format") == "path")
+ANALYSIS_TASKS = ("analyses", "tasks")
 
 
 def dotted(path: tuple) -> str:
@@ -459,6 +467,60 @@ def test_geometry_asks_for_no_more_vectors_than_dev_and_test_examples(tmp_path):
     startup_config(config)
 
 
+ANALYSES_WITH_TASKS = unique(p[1] for p in SCHEMA_PATHS if len(p) == 3 and p[::2] == ANALYSIS_TASKS)
+NESTED_TASK_LISTS = unique(p[1:3] for p in SCHEMA_PATHS if len(p) == 4 and p[::3] == ANALYSIS_TASKS)
+
+
+def test_the_schema_has_analyses_with_task_lists():
+    assert ANALYSES_WITH_TASKS == ["order", "gd", "prompt_format"]
+    assert NESTED_TASK_LISTS == [("gd", "demo_counts")]
+
+
+@pytest.mark.parametrize("name", ANALYSES_WITH_TASKS)
+def test_an_analysis_task_outside_the_run_is_refused_at_start_up(tmp_path, name):
+    config = minimal(tmp_path, analyses={name: {"tasks": ["algorithmic_next_letter", "nope"]}})
+    assert refusal(config) == (
+        f"the run cannot start: analyses.{name}.tasks: ['nope'] are not tasks of this run "
+        "(its tasks: algorithmic_next_letter)"
+    )
+
+
+@pytest.mark.parametrize("name", ANALYSES_WITH_TASKS)
+def test_a_disabled_analysis_task_list_is_not_checked(tmp_path, name):
+    startup_config(minimal(tmp_path, analyses={name: {"enabled": False, "tasks": ["nope"]}}))
+
+
+@pytest.mark.parametrize(("name", "part"), NESTED_TASK_LISTS)
+def test_a_nested_task_list_must_name_known_tasks(tmp_path, name, part):
+    config = minimal(tmp_path, analyses={name: {part: {"tasks": ["algorithmic_nxt_letter"]}}})
+    assert refusal(config) == (
+        f"the run cannot start: analyses.{name}.{part}.tasks: ['algorithmic_nxt_letter'] are not "
+        "known tasks"
+    )
+
+
+def test_conflict_pairs_must_name_known_tasks(tmp_path):
+    pairs = [["algorithmic_next_letter", "algorithmic_to_uper"]]
+    assert refusal(minimal(tmp_path, analyses={"conflicts": {"pairs": pairs}})) == (
+        "the run cannot start: analyses.conflicts.pairs: ['algorithmic_to_uper'] are not known "
+        "tasks"
+    )
+
+
+def test_default_task_lists_fit_a_registry_without_the_builtin_tasks(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    pairs_file(data / "mine.jsonl", 12)
+    entry = "{family: custom, source: {file: mine.jsonl}, scoring: exact, filter: none, "
+    write(data / "tasks.yaml", f"tasks:\n  mine: {entry}default: true, description: ''}}\n")
+    config = minimal(
+        tmp_path, data_dir=str(data), tasks=["mine"], prompts={"n_dev": 2, "n_test": 2}
+    )
+    config["analyses"] = {"geometry": {"n_vectors": 4}}
+    validated, _ = startup_config(config)
+    assert validated["analyses"]["gd"]["demo_counts"]["tasks"] == ["algorithmic_next_letter"]
+
+
 def test_per_job_processes_can_skip_reading_the_task_files(tmp_path):
     config = minimal(tmp_path, prompts={"n_demos": 30})
     assert "25 pairs" in refusal(config)
@@ -552,6 +614,11 @@ def test_dry_run_writes_a_tilde_results_dir_below_home_not_in_the_working_folder
     assert result.returncode == 0, result.stderr
     assert f"{home}/tv_results/summary.csv" in result.stdout
     assert "~/tv_results/" not in result.stdout  # (the command line echoes "~/tv_results")
+
+
+def test_dry_run_refuses_an_unknown_order_task_without_a_traceback(tmp_path):
+    text = base_yaml(tmp_path, "analyses:\n  order: {tasks: [nope]}\n")
+    assert_refused(dry_run(tmp_path, text), "analyses.order.tasks: ['nope'] are not tasks of")
 
 
 def test_dry_run_of_a_config_that_is_fine_leaves_no_lock(tmp_path):

@@ -11,6 +11,8 @@ seconds, instead of two stages into a run. Checked (every problem listed, one li
   for disjoint dev and test queries);
 * ``TASKVECTORS_CPU_BF16``: 0, 1 or unset; a setting that forces bfloat16 on a CPU without it
   is not refused but warned about, once, with its measured cost (:mod:`taskvectors.precision`);
+* the analyses' task lists: an enabled analysis's ``tasks`` are tasks of the run, nested lists
+  and conflict pairs name known tasks (:func:`analysis_task_problems`);
 * the analyses: conflict pairs have enough pairs for their demonstrations; the order analysis asks
   for no more orders besides the original than the ``n_demos! - 1`` that exist; geometry asks for
   no more vectors per task than the ``n_dev + n_test`` examples whose activations it reads.
@@ -23,7 +25,7 @@ from __future__ import annotations
 import math
 import sys
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,18 +58,26 @@ def startup_config(
             processes of cluster executors re-read the Snakefile and can skip it.
     """
     check_config_files(configfiles)
-    validated = validate_config(normalize_overrides(config))
+    given = normalize_overrides(config)
+    validated = validate_config(given)
     try:
         registry = load_registry(Path(validated["data_dir"]), validated["user_tasks"])
     except TaskDataError as error:
         raise problems_error([str(error)]) from None
     if run_preflight:
-        preflight(validated, registry)
+        preflight(validated, registry, given)
     return validated, registry
 
 
-def preflight(config: Mapping[str, Any], registry: Mapping[str, TaskSpec]) -> None:
-    """Refuse a validated ``config`` that cannot run; :class:`ConfigError` lists every problem."""
+def preflight(
+    config: Mapping[str, Any],
+    registry: Mapping[str, TaskSpec],
+    given: Mapping[str, Any] | None = None,
+) -> None:
+    """Refuse a validated ``config`` that cannot run; :class:`ConfigError` lists every problem.
+
+    ``given``: the config as written (before defaults), whose task names are checked too.
+    """
     problems = template_problems(config["prompts"]["template"])
     try:
         tasks = select_tasks(config["tasks"], registry)
@@ -90,6 +100,7 @@ def preflight(config: Mapping[str, Any], registry: Mapping[str, TaskSpec]) -> No
         print(f"taskvectors: warning: {warning.message}", file=sys.stderr)
     problems += size_problems(config, counts)
     problems += analysis_problems(config, counts)
+    problems += analysis_task_problems(config, tasks, registry, given or {})
     problems += precision_problems()
     if not problems:
         for line in precision_warnings(config):
@@ -158,6 +169,50 @@ def size_problems(config: Mapping[str, Any], counts: Mapping[str, int]) -> list[
     return problems
 
 
+def analysis_task_problems(
+    config: Mapping[str, Any],
+    tasks: Sequence[str],
+    registry: Mapping[str, TaskSpec],
+    given: Mapping[str, Any],
+) -> list[str]:
+    """Task names in the analyses' settings that the run cannot use, one line per setting.
+
+    Every enabled analysis's ``tasks`` list must name tasks of the run (the workflow could not
+    build its jobs otherwise). A ``tasks`` list one level down (``gd.demo_counts``: a subset of
+    the analysis's tasks) and the ``conflicts.pairs``, as written in ``given`` (the defaults name
+    built-in tasks a custom registry may lack), must name known tasks: a task of the registry
+    outside the run is skipped, as documented, but a name no task has is a typo.
+    """
+    problems = []
+    for name, settings in config["analyses"].items():
+        if not settings.get("enabled", True):
+            continue
+        selection = settings.get("tasks")
+        if isinstance(selection, list):
+            unknown = [task for task in selection if task not in tasks]
+            if unknown:
+                problems.append(
+                    f"analyses.{name}.tasks: {unknown} are not tasks of this run (its tasks: "
+                    f"{', '.join(tasks)})"
+                )
+        written = (given.get("analyses") or {}).get(name) or {}
+        for part, sub in written.items() if isinstance(written, Mapping) else ():
+            if isinstance(sub, Mapping) and settings[part].get("enabled", True):
+                unknown = [t for t in _listed(sub.get("tasks")) if t not in registry]
+                if unknown:
+                    problems.append(f"analyses.{name}.{part}.tasks: {unknown} are not known tasks")
+        if name == "conflicts" and isinstance(written, Mapping):
+            named = [task for pair in _listed(written.get("pairs")) for task in pair]
+            unknown = list(dict.fromkeys(t for t in named if t not in registry))
+            if unknown:
+                problems.append(f"analyses.conflicts.pairs: {unknown} are not known tasks")
+    return problems
+
+
+def _listed(selection: Any) -> list[str]:
+    return list(selection) if isinstance(selection, list) else []
+
+
 def analysis_problems(config: Mapping[str, Any], counts: Mapping[str, int]) -> list[str]:
     """Enabled analyses whose settings no task of the run can satisfy."""
     analyses = config["analyses"]
@@ -195,6 +250,7 @@ def analysis_problems(config: Mapping[str, Any], counts: Mapping[str, int]) -> l
 __all__ = [
     "ConfigError",
     "analysis_problems",
+    "analysis_task_problems",
     "precision_problems",
     "precision_warnings",
     "preflight",
