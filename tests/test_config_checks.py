@@ -621,6 +621,16 @@ def test_dry_run_refuses_an_unknown_order_task_without_a_traceback(tmp_path):
     assert_refused(dry_run(tmp_path, text), "analyses.order.tasks: ['nope'] are not tasks of")
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files without read permission")
+def test_dry_run_refuses_an_unreadable_user_task_file_in_one_line(tmp_path):
+    pairs = pairs_file(tmp_path / "mine.jsonl", 12)
+    pairs.chmod(0)
+    text = base_yaml(tmp_path, f"user_tasks:\n  mine: {{file: {pairs}}}\n").replace(
+        "tasks: [algorithmic_next_letter]", "tasks: [mine]"
+    )
+    assert_refused(dry_run(tmp_path, text), f"task mine, {pairs}: cannot read the file")
+
+
 def test_dry_run_of_a_config_that_is_fine_leaves_no_lock(tmp_path):
     result = dry_run(tmp_path, base_yaml(tmp_path))
     assert result.returncode == 0, result.stderr
