@@ -521,6 +521,64 @@ def test_default_task_lists_fit_a_registry_without_the_builtin_tasks(tmp_path):
     assert validated["analyses"]["gd"]["demo_counts"]["tasks"] == ["algorithmic_next_letter"]
 
 
+# --- output folders apart from inputs -----------------------------------------------------------
+
+
+def overlap(key: str, value: str, relation: str, what: str, path: Path) -> str:
+    return (
+        f"the run cannot start: {key}: {value!r} {relation} {what} ({path}), which the run reads; "
+        "outputs need a folder of their own"
+    )
+
+
+@pytest.mark.parametrize("key", ["results_dir", "reports_dir"])
+def test_an_output_folder_inside_the_workflow_folder_is_refused(tmp_path, key):
+    templates = REPO / "workflow" / "taskvectors" / "report" / "templates"
+    assert refusal(minimal(tmp_path, **{key: str(templates)})) == overlap(
+        key, str(templates), "is inside", "the workflow folder", REPO / "workflow"
+    )
+
+
+@pytest.mark.parametrize("key", ["results_dir", "reports_dir"])
+def test_an_output_folder_holding_a_user_task_file_is_refused(tmp_path, key):
+    out = tmp_path / "out"
+    out.mkdir()
+    pairs = pairs_file(out / "summary.jsonl", 12)
+    config = minimal(tmp_path, user_tasks={"mine": {"file": str(pairs)}}, tasks=["mine"])
+    config[key] = str(out)
+    assert refusal(config) == overlap(key, str(out), "contains", "user_tasks.mine.file", pairs)
+
+
+@pytest.mark.parametrize("key", ["results_dir", "reports_dir"])
+def test_an_output_folder_that_is_or_holds_the_data_dir_is_refused(tmp_path, key, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").symlink_to(DATA)
+    config = minimal(tmp_path, data_dir="data")
+    config[key] = "."
+    assert refusal(config) == overlap(key, ".", "contains", "data_dir", tmp_path / "data")
+    config[key] = "data"
+    assert refusal(config) == overlap(key, "data", "is", "data_dir", tmp_path / "data")
+
+
+def test_an_output_folder_holding_a_local_model_is_refused(tmp_path):
+    model = tmp_path / "results" / "my-model"
+    config = minimal(tmp_path, models={"m": {"source": "local", "path": str(model)}})
+    assert refusal(config) == overlap(
+        "results_dir", str(tmp_path / "results"), "contains", "models.m.path", model
+    )
+
+
+def test_a_model_cache_inside_the_data_dir_is_refused(tmp_path):
+    cache = str(DATA / "cache")
+    assert refusal(minimal(tmp_path, model_cache_dir=cache)) == overlap(
+        "model_cache_dir", cache, "is inside", "data_dir", DATA
+    )
+
+
+def test_a_model_cache_holding_inputs_is_fine(tmp_path):
+    startup_config(minimal(tmp_path, model_cache_dir=str(REPO)))
+
+
 def test_per_job_processes_can_skip_reading_the_task_files(tmp_path):
     config = minimal(tmp_path, prompts={"n_demos": 30})
     assert "25 pairs" in refusal(config)
@@ -629,6 +687,14 @@ def test_dry_run_refuses_an_unreadable_user_task_file_in_one_line(tmp_path):
         "tasks: [algorithmic_next_letter]", "tasks: [mine]"
     )
     assert_refused(dry_run(tmp_path, text), f"task mine, {pairs}: cannot read the file")
+
+
+def test_dry_run_refuses_a_reports_dir_on_the_report_templates_and_leaves_them(tmp_path):
+    templates = REPO / "workflow" / "taskvectors" / "report" / "templates"
+    before = sorted(path.name for path in templates.iterdir())
+    text = base_yaml(tmp_path).replace(str(tmp_path / "reports"), str(templates))
+    assert_refused(dry_run(tmp_path, text), "reports_dir: ", "is inside the workflow folder")
+    assert sorted(path.name for path in templates.iterdir()) == before
 
 
 def test_dry_run_of_a_config_that_is_fine_leaves_no_lock(tmp_path):
