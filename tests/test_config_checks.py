@@ -697,6 +697,13 @@ def test_dry_run_refuses_a_reports_dir_on_the_report_templates_and_leaves_them(t
     assert sorted(path.name for path in templates.iterdir()) == before
 
 
+def test_dry_run_refuses_a_300_character_model_alias_in_one_line(tmp_path):
+    text = base_yaml(tmp_path).replace(
+        "  m: {source: embedded}", f"  {'m' * 300}: {{source: embedded}}"
+    )
+    assert_refused(dry_run(tmp_path, text), "(300 characters) is not valid: a model alias is")
+
+
 def test_dry_run_of_a_config_that_is_fine_leaves_no_lock(tmp_path):
     result = dry_run(tmp_path, base_yaml(tmp_path))
     assert result.returncode == 0, result.stderr
@@ -717,3 +724,62 @@ def test_a_config_file_with_a_yaml_error_has_its_line_from_taskvectors_check(tmp
     assert result.returncode == 2
     assert result.stderr.startswith(f"taskvectors check: {bad}, line 3")
     assert "Traceback" not in result.stderr
+
+
+# --- names that become file names --------------------------------------------------------------
+
+
+def test_a_model_alias_too_long_for_a_file_name_is_refused(tmp_path):
+    alias = "a" * 300
+    assert refusal(minimal(tmp_path, models={alias: {"source": "embedded"}})) == (
+        f"invalid configuration: models: '{'a' * 58}… (300 characters) is not valid: a model "
+        "alias is letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100 "
+        "characters (it names result files, and a file name has at most 255 bytes)"
+    )
+
+
+def test_a_model_alias_of_100_characters_is_fine(tmp_path):
+    startup_config(minimal(tmp_path, models={"a" * 100: {"source": "embedded"}}))
+
+
+@pytest.mark.parametrize("alias", ["a/b", "..", "a\\b"])
+def test_a_model_alias_with_a_path_separator_is_refused(tmp_path, alias):
+    assert "is not valid: a model alias is" in refusal(
+        minimal(tmp_path, models={alias: {"source": "embedded"}})
+    )
+
+
+def test_a_user_task_name_too_long_for_a_file_name_is_refused(tmp_path):
+    name = "t" * 300
+    pairs = pairs_file(tmp_path / "p.jsonl", 12)
+    config = minimal(tmp_path, user_tasks={name: {"file": str(pairs)}}, tasks=[name])
+    assert refusal(config) == (
+        f"invalid configuration: task {'t' * 40}…, config user_tasks: a task name must be letters, "
+        "digits and single underscores, at most 100 characters (it names files, and '__' "
+        f"separates task pairs), got '{'t' * 58}… (300 characters)"
+    )
+
+
+@pytest.mark.parametrize("name", ["a/b", "a__b", "../x"])
+def test_a_user_task_name_that_is_not_a_file_name_is_refused(tmp_path, name):
+    pairs = pairs_file(tmp_path / "p.jsonl", 12)
+    config = minimal(tmp_path, user_tasks={name: {"file": str(pairs)}}, tasks=[name])
+    assert "a task name must be letters, digits and single underscores" in refusal(config)
+
+
+def test_a_registry_task_name_too_long_is_refused(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    entry = "{family: algorithmic, source: {generator: next_letter}, scoring: exact, "
+    entry += "filter: none, default: true, description: ''}"
+    write(data / "tasks.yaml", f"tasks:\n  {'x' * 101}: {entry}\n")
+    assert "at most 100 characters" in refusal(minimal(tmp_path, data_dir=str(data)))
+
+
+@pytest.mark.parametrize("key", ["results_dir", "reports_dir", "data_dir", "model_cache_dir"])
+def test_a_folder_name_longer_than_a_file_system_allows_is_refused(tmp_path, key):
+    value = str(tmp_path / ("r" * 256) / "x")
+    assert path_problems(minimal(tmp_path, **{key: value})) == [
+        f"{key}: the folder name '{'r' * 58}… (256 characters) has 256 bytes; file systems "
+        "allow 255"
+    ]

@@ -39,6 +39,7 @@ SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.y
 OUTPUT_DIRS = ("results_dir", "reports_dir")
 FOLDER_KEYS = ("results_dir", "reports_dir", "data_dir", "model_cache_dir")
 OPTIONAL_FOLDER_KEYS = ("model_cache_dir",)
+MAX_FILE_NAME_BYTES = 255  # one file or folder name, on common file systems
 INTEGER_TEXT = re.compile(r"[-+]?[0-9]+")
 BOOLEAN_TEXT = {"true": True, "false": False}
 
@@ -273,16 +274,27 @@ def _schema_problems(error: ValidationError) -> list[str]:
         if fitting:
             branch_errors = [e for e in error.context if e.relative_schema_path[0] == fitting[0]]
             return [problem for e in branch_errors for problem in _schema_problems(e)]
-    if description and error.validator in ("oneOf", "anyOf", "pattern"):
-        return [f"{path}: {error.instance!r} is not valid: {description}"]
+    if description and error.validator in ("oneOf", "anyOf", "pattern", "maxLength"):
+        return [f"{path}: {shown(error.instance)} is not valid: {description}"]
     return [f"{path}: {error.message}"]
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters with the length said (a 300-character name)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return (
+        f"{text[: limit - 1]}… ({len(value) if isinstance(value, str) else len(text)} characters)"
+    )
 
 
 def path_problems(config: Mapping[str, Any]) -> list[str]:
     """Why a folder setting is unusable, one line per key (empty: all fine).
 
     Refused: an empty or blank path (``model_cache_dir: ""`` alone means the default location),
-    the filesystem root (also when reached through ``..``), and a path that is an existing file.
+    a folder name longer than a file system allows (255 bytes), the filesystem root (also when
+    reached through ``..``), and a path that is an existing file.
     """
     problems = []
     for key in FOLDER_KEYS:
@@ -293,6 +305,13 @@ def path_problems(config: Mapping[str, Any]) -> list[str]:
             problems.append(f"{key}: {value!r} is empty; name a folder, such as 'results/main'")
             continue
         folder = Path(value).expanduser()
+        too_long = [part for part in folder.parts if len(part.encode()) > MAX_FILE_NAME_BYTES]
+        if too_long:
+            problems.append(
+                f"{key}: the folder name {shown(too_long[0])} has {len(too_long[0].encode())} "
+                f"bytes; file systems allow {MAX_FILE_NAME_BYTES}"
+            )
+            continue
         resolved = folder.resolve()
         if resolved == Path(resolved.anchor):
             problems.append(
