@@ -27,9 +27,11 @@ from taskvectors.config import (
 )
 from taskvectors.preflight import preflight, startup_config
 from taskvectors.tasks.registry import load_registry
+from tiny_models import paper_with_llama_folders
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
+EMBEDDED = {"source": "embedded", "name": "gemma-3-270m"}
 
 
 def minimal(tmp_path: Path, **overrides) -> dict:
@@ -38,7 +40,7 @@ def minimal(tmp_path: Path, **overrides) -> dict:
         "results_dir": str(tmp_path / "results"),
         "reports_dir": str(tmp_path / "reports"),
         "data_dir": str(DATA),
-        "models": {"m": {"source": "embedded"}},
+        "models": {"m": {"source": "embedded", "name": "gemma-3-270m"}},
         "tasks": ["algorithmic_next_letter"],
         **overrides,
     }
@@ -355,12 +357,23 @@ def test_check_and_run_write_below_home_for_a_tilde_results_dir(tmp_path, monkey
 # --- preflight: templates, task files, sizes ------------------------------------------------------
 
 
-def test_the_shipped_configs_pass_every_start_up_check(monkeypatch):
+def test_the_shipped_configs_pass_every_start_up_check(monkeypatch, tmp_path):
     monkeypatch.chdir(REPO)
-    for name in ("config.yaml", "smoke.yaml", "paper.yaml"):
-        path = REPO / "config" / name
+    for path in (REPO / "config" / "config.yaml", REPO / "config" / "smoke.yaml"):
         config, registry = startup_config(read_config_file(path), [path])
         assert config["models"] and len(registry) >= 27
+    paper = paper_with_llama_folders(tmp_path)
+    config, _ = startup_config(read_config_file(paper), [paper])
+    assert len(config["models"]) == 7
+
+
+def test_the_papers_llama_placeholders_are_refused_until_set(monkeypatch):
+    monkeypatch.chdir(REPO)
+    path = REPO / "config" / "paper.yaml"
+    assert refusal(read_config_file(path)).splitlines()[1:] == [
+        f"- models.llama-{size}.path: '/path/to/llama/huggingface/{size.upper()}' does not exist"
+        for size in ("7b", "13b", "30b")
+    ]
 
 
 def test_a_template_without_y_is_refused(tmp_path):
@@ -563,9 +576,8 @@ def test_an_output_folder_that_is_or_holds_the_data_dir_is_refused(tmp_path, key
 def test_an_output_folder_holding_a_local_model_is_refused(tmp_path):
     model = tmp_path / "results" / "my-model"
     config = minimal(tmp_path, models={"m": {"source": "local", "path": str(model)}})
-    assert refusal(config) == overlap(
-        "results_dir", str(tmp_path / "results"), "contains", "models.m.path", model
-    )
+    line = overlap("results_dir", str(tmp_path / "results"), "contains", "models.m.path", model)
+    assert f"- {line.removeprefix('the run cannot start: ')}" in refusal(config).splitlines()
 
 
 def test_a_model_cache_inside_the_data_dir_is_refused(tmp_path):
@@ -616,7 +628,7 @@ def assert_refused(result: subprocess.CompletedProcess, *needles: str) -> None:
 def base_yaml(tmp_path: Path, extra: str = "") -> str:
     return (
         f"results_dir: {tmp_path / 'results'}\nreports_dir: {tmp_path / 'reports'}\n"
-        f"data_dir: {DATA}\nmodels:\n  m: {{source: embedded}}\n"
+        f"data_dir: {DATA}\nmodels:\n  m: {{source: embedded, name: gemma-3-270m}}\n"
         f"tasks: [algorithmic_next_letter]\n{extra}"
     )
 
@@ -699,7 +711,7 @@ def test_dry_run_refuses_a_reports_dir_on_the_report_templates_and_leaves_them(t
 
 def test_dry_run_refuses_a_300_character_model_alias_in_one_line(tmp_path):
     text = base_yaml(tmp_path).replace(
-        "  m: {source: embedded}", f"  {'m' * 300}: {{source: embedded}}"
+        "  m: {source: embedded, ", f"  {'m' * 300}: {{source: embedded, "
     )
     assert_refused(dry_run(tmp_path, text), "(300 characters) is not valid: a model alias is")
 
@@ -731,7 +743,7 @@ def test_a_config_file_with_a_yaml_error_has_its_line_from_taskvectors_check(tmp
 
 def test_a_model_alias_too_long_for_a_file_name_is_refused(tmp_path):
     alias = "a" * 300
-    assert refusal(minimal(tmp_path, models={alias: {"source": "embedded"}})) == (
+    assert refusal(minimal(tmp_path, models={alias: EMBEDDED})) == (
         f"invalid configuration: models: '{'a' * 58}… (300 characters) is not valid: a model "
         "alias is letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100 "
         "characters (it names result files, and a file name has at most 255 bytes)"
@@ -739,14 +751,12 @@ def test_a_model_alias_too_long_for_a_file_name_is_refused(tmp_path):
 
 
 def test_a_model_alias_of_100_characters_is_fine(tmp_path):
-    startup_config(minimal(tmp_path, models={"a" * 100: {"source": "embedded"}}))
+    startup_config(minimal(tmp_path, models={"a" * 100: EMBEDDED}))
 
 
 @pytest.mark.parametrize("alias", ["a/b", "..", "a\\b"])
 def test_a_model_alias_with_a_path_separator_is_refused(tmp_path, alias):
-    assert "is not valid: a model alias is" in refusal(
-        minimal(tmp_path, models={alias: {"source": "embedded"}})
-    )
+    assert "is not valid: a model alias is" in refusal(minimal(tmp_path, models={alias: EMBEDDED}))
 
 
 def test_a_user_task_name_too_long_for_a_file_name_is_refused(tmp_path):

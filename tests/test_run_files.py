@@ -30,7 +30,7 @@ def write_config(tmp_path: Path) -> Path:
         "results_dir": str(tmp_path / "results"),
         "reports_dir": str(tmp_path / "reports"),
         "data_dir": str(REPO / "data"),
-        "models": {"m": {"source": "embedded"}},
+        "models": {"m": {"source": "embedded", "name": "gemma-3-270m"}},
         "tasks": TASKS,
         "prompts": {"n_dev": 10, "n_test": 10},
         "analyses": {"geometry": {"n_vectors": 5}, "order": {"tasks": "all"}},
@@ -88,7 +88,7 @@ def test_every_declared_output_is_listed_once():
         "results_dir": "r",
         "reports_dir": "p",
         "data_dir": str(REPO / "data"),
-        "models": {"m": {"source": "embedded"}},
+        "models": {"m": {"source": "embedded", "name": "gemma-3-270m"}},
         "tasks": TASKS,
     }
     config = validate_config(normalize_overrides(config))

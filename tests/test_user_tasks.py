@@ -235,7 +235,7 @@ def test_check_refuses_an_unreadable_user_file_in_one_line(tmp_path, monkeypatch
     config = write(
         tmp_path,
         "c.yaml",
-        f"models: {{m: {{source: embedded}}}}\ndata_dir: {DATA_DIR}\n"
+        f"models: {{m: {{source: embedded, name: gemma-3-270m}}}}\ndata_dir: {DATA_DIR}\n"
         f"user_tasks: {{mine: {{file: {pairs}}}}}\ntasks: [mine]\n",
     )
     unreadable(monkeypatch, pairs)

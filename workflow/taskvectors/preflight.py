@@ -12,6 +12,9 @@ seconds, instead of two stages into a run. Checked (every problem listed, one li
 * output folders apart from inputs (:func:`overlap_problems`): ``results_dir`` and
   ``reports_dir`` neither are, nor are inside, nor contain ``data_dir``, a task's data file, a
   local model folder or the workflow folder; ``model_cache_dir`` is not one of them or inside one;
+* the models, without weights or network (:mod:`taskvectors.model_preflight`): embedded names,
+  local folders complete and no weights file cut short, hub snapshots cached under
+  ``HF_HUB_OFFLINE=1``, remote code allowed where a folder needs it; output folders creatable;
 * ``TASKVECTORS_CPU_BF16``: 0, 1 or unset; a setting that forces bfloat16 on a CPU without it
   is not refused but warned about, once, with its measured cost (:mod:`taskvectors.precision`);
 * the analyses' task lists: an enabled analysis's ``tasks`` are tasks of the run, nested lists
@@ -40,6 +43,7 @@ from taskvectors.config import (
     problems_error,
     validate_config,
 )
+from taskvectors.model_preflight import model_problems, output_folder_problems
 from taskvectors.pipeline import conflict_pairs, select_tasks, task_data_files
 from taskvectors.precision import PrecisionError, cpu_bf16_override, slow_precision_warning
 from taskvectors.prompt_files import check_spacing_config
@@ -106,6 +110,8 @@ def preflight(
     problems += analysis_problems(config, counts)
     problems += analysis_task_problems(config, tasks, registry, given or {})
     problems += overlap_problems(config, registry, tasks)
+    problems += model_problems(config)
+    problems += output_folder_problems(config)
     problems += precision_problems()
     if not problems:
         for line in precision_warnings(config):
