@@ -26,7 +26,7 @@ def test_tasks_validates_a_configs_user_task(tmp_path, capsys):
     config.write_text(
         yaml.safe_dump(
             {
-                "models": {"m": {"source": "embedded"}},
+                "models": {"m": {"source": "embedded", "name": "gemma-3-270m"}},
                 "data_dir": str(REPO / "data"),
                 "user_tasks": {"mine": {"file": str(pairs)}},
             }
@@ -69,7 +69,7 @@ def test_check_lists_every_start_up_problem_of_a_config(tmp_path, capsys):
     config.write_text(
         yaml.safe_dump(
             {
-                "models": {"m": {"source": "embedded"}},
+                "models": {"m": {"source": "embedded", "name": "gemma-3-270m"}},
                 "data_dir": str(REPO / "data"),
                 "results_dir": str(pairs),
                 "user_tasks": {"mine": {"file": str(pairs)}},

@@ -19,6 +19,7 @@ from taskvectors.config import (
     ConfigError,
     check_config_files,
     load_config,
+    load_schema,
     normalize_overrides,
     path_problems,
     read_config_file,
@@ -26,9 +27,11 @@ from taskvectors.config import (
 )
 from taskvectors.preflight import preflight, startup_config
 from taskvectors.tasks.registry import load_registry
+from tiny_models import paper_with_llama_folders
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
+EMBEDDED = {"source": "embedded", "name": "gemma-3-270m"}
 
 
 def minimal(tmp_path: Path, **overrides) -> dict:
@@ -37,7 +40,7 @@ def minimal(tmp_path: Path, **overrides) -> dict:
         "results_dir": str(tmp_path / "results"),
         "reports_dir": str(tmp_path / "reports"),
         "data_dir": str(DATA),
-        "models": {"m": {"source": "embedded"}},
+        "models": {"m": {"source": "embedded", "name": "gemma-3-270m"}},
         "tasks": ["algorithmic_next_letter"],
         **overrides,
     }
@@ -222,15 +225,155 @@ def test_normalize_overrides_leaves_its_input_alone(tmp_path):
     assert config["prompts"] == {"n_demos": "4"}
 
 
+# --- every key of a kind, found in the schema ----------------------------------------------------
+
+
+def schema_keys(schema: dict, path: tuple = ()):
+    """``(path, subschema)`` of every key and list item of the schema; ``*`` stands for any name
+    of an open mapping, ``0`` for a list item; ``oneOf``/``anyOf`` branches are walked too."""
+    yield path, schema
+    for name, sub in schema.get("properties", {}).items():
+        yield from schema_keys(sub, (*path, name))
+    if isinstance(schema.get("additionalProperties"), dict):
+        yield from schema_keys(schema["additionalProperties"], (*path, "*"))
+    if isinstance(schema.get("items"), dict):
+        yield from schema_keys(schema["items"], (*path, 0))
+    for branch in schema.get("oneOf", []) + schema.get("anyOf", []):
+        yield from schema_keys(branch, path)
+
+
+def types_of(schema: dict) -> set:
+    kind = schema.get("type", [])
+    return {kind} if isinstance(kind, str) else set(kind)
+
+
+def config_with(tmp_path: Path, path: tuple, value) -> dict:
+    """:func:`minimal` with ``value`` at ``path``: ``*`` is a model ``m`` (local, with a path)
+    or a user task ``u`` (with a file), ``0`` a one-item list."""
+    config = minimal(tmp_path)
+    node, key = config, None
+    for part, following in zip(path, [*path[1:], None], strict=True):
+        key = "m" if part == "*" and path[0] == "models" else "u" if part == "*" else part
+        if following is None:
+            break
+        if following == 0:
+            node[key] = [value]
+            return config
+        if part == "*" and path[0] == "models":
+            node[key] = {"source": "local", "path": str(tmp_path)}
+        elif part == "*":
+            node[key] = {"file": str(tmp_path / "pairs.jsonl")}
+        else:
+            node.setdefault(key, {})
+            if not isinstance(node[key], dict):
+                node[key] = {}
+        node = node[key]
+    node[key] = value
+    return config
+
+
+def unique(items) -> list:
+    return list(dict.fromkeys(items))
+
+
+SCHEMA_KEYS = list(schema_keys(load_schema()))
+SCHEMA_PATHS = unique(p for p, _ in SCHEMA_KEYS)
+INTEGER_KEYS = unique(p for p, s in SCHEMA_KEYS if "integer" in types_of(s) and "*" not in p)
+NUMBER_KEYS = unique(
+    p for p, s in SCHEMA_KEYS if types_of(s) & {"integer", "number"} and "*" not in p
+)
+PATH_KEYS = unique(p for p, s in SCHEMA_KEYS if s.get("format") == "path")
+ANALYSIS_TASKS = ("analyses", "tasks")
+
+
+def dotted(path: tuple) -> str:
+    return ".".join(map(str, path))
+
+
+def read_back(config: dict, path: tuple):
+    node = config
+    for part in path:
+        node = node[{"*": "m" if path[0] == "models" else "u"}.get(part, part)]
+    return node
+
+
+def test_the_schema_walk_finds_every_kind_of_key():
+    assert ("prompts", "seed") in INTEGER_KEYS and ("analyses", "gd", "epochs", 0) in INTEGER_KEYS
+    assert ("analyses", "gd", "learning_rates", 0) in NUMBER_KEYS
+    assert ("analyses", "gd", "lora_alpha") in NUMBER_KEYS
+    assert set(PATH_KEYS) == {
+        ("results_dir",), ("reports_dir",), ("data_dir",), ("model_cache_dir",),
+        ("models", "*", "path"), ("user_tasks", "*", "file"),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("path", INTEGER_KEYS, ids=dotted)
+def test_a_whole_float_becomes_an_int_for_every_integer_key(tmp_path, path):
+    value = 3.0 if path[-1] != "n_permutations" else 1.0
+    normalized = normalize_overrides(config_with(tmp_path, path, value))
+    assert type(read_back(normalized, path)) is int and read_back(normalized, path) == int(value)
+    text = normalize_overrides(config_with(tmp_path, path, str(value)))
+    assert type(read_back(text, path)) is int  # --config 'prompts={seed: 41.0}'
+
+
+def test_seed_41_0_is_seed_41_for_check_and_run(tmp_path):
+    config, _ = startup_config(minimal(tmp_path, prompts={"seed": 41.0}))
+    assert config["prompts"]["seed"] == 41 and type(config["prompts"]["seed"]) is int
+
+
+def test_a_fractional_integer_is_refused(tmp_path):
+    assert refusal(minimal(tmp_path, prompts={"seed": 41.5})) == (
+        "invalid configuration: prompts.seed: 41.5 is not of type 'integer'"
+    )
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")], ids=str)
+@pytest.mark.parametrize("path", NUMBER_KEYS, ids=dotted)
+def test_a_number_that_is_not_finite_is_refused_for_every_number_key(tmp_path, path, value):
+    message = refusal(config_with(tmp_path, path, value))
+    assert f"{dotted(path)}: {value} is not a finite number" in message
+
+
+def test_a_nan_learning_rate_is_one_line(tmp_path):
+    config = minimal(tmp_path, analyses={"gd": {"learning_rates": [float("nan")]}})
+    assert refusal(config) == (
+        "invalid configuration: analyses.gd.learning_rates.0: nan is not a finite number"
+    )
+
+
+@pytest.mark.parametrize("path", PATH_KEYS, ids=dotted)
+def test_every_path_key_has_its_leading_tilde_expanded(tmp_path, monkeypatch, path):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    normalized = normalize_overrides(config_with(tmp_path, path, "~/tv_results"))
+    assert read_back(normalized, path) == str(tmp_path / "home" / "tv_results")
+
+
+def test_check_and_run_write_below_home_for_a_tilde_results_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    config, _ = startup_config(minimal(tmp_path, results_dir="~/tv_results"))
+    assert config["results_dir"] == str(tmp_path / "home" / "tv_results")
+
+
 # --- preflight: templates, task files, sizes ------------------------------------------------------
 
 
-def test_the_shipped_configs_pass_every_start_up_check(monkeypatch):
+def test_the_shipped_configs_pass_every_start_up_check(monkeypatch, tmp_path):
     monkeypatch.chdir(REPO)
-    for name in ("config.yaml", "smoke.yaml", "paper.yaml"):
-        path = REPO / "config" / name
+    for path in (REPO / "config" / "config.yaml", REPO / "config" / "smoke.yaml"):
         config, registry = startup_config(read_config_file(path), [path])
         assert config["models"] and len(registry) >= 27
+    paper = paper_with_llama_folders(tmp_path)
+    config, _ = startup_config(read_config_file(paper), [paper])
+    assert len(config["models"]) == 7
+
+
+def test_the_papers_llama_placeholders_are_refused_until_set(monkeypatch):
+    monkeypatch.chdir(REPO)
+    path = REPO / "config" / "paper.yaml"
+    assert refusal(read_config_file(path)).splitlines()[1:] == [
+        f"- models.llama-{size}.path: '/path/to/llama/huggingface/{size.upper()}' does not exist"
+        for size in ("7b", "13b", "30b")
+    ]
 
 
 def test_a_template_without_y_is_refused(tmp_path):
@@ -337,6 +480,117 @@ def test_geometry_asks_for_no_more_vectors_than_dev_and_test_examples(tmp_path):
     startup_config(config)
 
 
+ANALYSES_WITH_TASKS = unique(p[1] for p in SCHEMA_PATHS if len(p) == 3 and p[::2] == ANALYSIS_TASKS)
+NESTED_TASK_LISTS = unique(p[1:3] for p in SCHEMA_PATHS if len(p) == 4 and p[::3] == ANALYSIS_TASKS)
+
+
+def test_the_schema_has_analyses_with_task_lists():
+    assert ANALYSES_WITH_TASKS == ["order", "gd", "prompt_format"]
+    assert NESTED_TASK_LISTS == [("gd", "demo_counts")]
+
+
+@pytest.mark.parametrize("name", ANALYSES_WITH_TASKS)
+def test_an_analysis_task_outside_the_run_is_refused_at_start_up(tmp_path, name):
+    config = minimal(tmp_path, analyses={name: {"tasks": ["algorithmic_next_letter", "nope"]}})
+    assert refusal(config) == (
+        f"the run cannot start: analyses.{name}.tasks: ['nope'] are not tasks of this run "
+        "(its tasks: algorithmic_next_letter)"
+    )
+
+
+@pytest.mark.parametrize("name", ANALYSES_WITH_TASKS)
+def test_a_disabled_analysis_task_list_is_not_checked(tmp_path, name):
+    startup_config(minimal(tmp_path, analyses={name: {"enabled": False, "tasks": ["nope"]}}))
+
+
+@pytest.mark.parametrize(("name", "part"), NESTED_TASK_LISTS)
+def test_a_nested_task_list_must_name_known_tasks(tmp_path, name, part):
+    config = minimal(tmp_path, analyses={name: {part: {"tasks": ["algorithmic_nxt_letter"]}}})
+    assert refusal(config) == (
+        f"the run cannot start: analyses.{name}.{part}.tasks: ['algorithmic_nxt_letter'] are not "
+        "known tasks"
+    )
+
+
+def test_conflict_pairs_must_name_known_tasks(tmp_path):
+    pairs = [["algorithmic_next_letter", "algorithmic_to_uper"]]
+    assert refusal(minimal(tmp_path, analyses={"conflicts": {"pairs": pairs}})) == (
+        "the run cannot start: analyses.conflicts.pairs: ['algorithmic_to_uper'] are not known "
+        "tasks"
+    )
+
+
+def test_default_task_lists_fit_a_registry_without_the_builtin_tasks(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    pairs_file(data / "mine.jsonl", 12)
+    entry = "{family: custom, source: {file: mine.jsonl}, scoring: exact, filter: none, "
+    write(data / "tasks.yaml", f"tasks:\n  mine: {entry}default: true, description: ''}}\n")
+    config = minimal(
+        tmp_path, data_dir=str(data), tasks=["mine"], prompts={"n_dev": 2, "n_test": 2}
+    )
+    config["analyses"] = {"geometry": {"n_vectors": 4}}
+    validated, _ = startup_config(config)
+    assert validated["analyses"]["gd"]["demo_counts"]["tasks"] == ["algorithmic_next_letter"]
+
+
+# --- output folders apart from inputs -----------------------------------------------------------
+
+
+def overlap(key: str, value: str, relation: str, what: str, path: Path) -> str:
+    return (
+        f"the run cannot start: {key}: {value!r} {relation} {what} ({path}), which the run reads; "
+        "outputs need a folder of their own"
+    )
+
+
+@pytest.mark.parametrize("key", ["results_dir", "reports_dir"])
+def test_an_output_folder_inside_the_workflow_folder_is_refused(tmp_path, key):
+    templates = REPO / "workflow" / "taskvectors" / "report" / "templates"
+    assert refusal(minimal(tmp_path, **{key: str(templates)})) == overlap(
+        key, str(templates), "is inside", "the workflow folder", REPO / "workflow"
+    )
+
+
+@pytest.mark.parametrize("key", ["results_dir", "reports_dir"])
+def test_an_output_folder_holding_a_user_task_file_is_refused(tmp_path, key):
+    out = tmp_path / "out"
+    out.mkdir()
+    pairs = pairs_file(out / "summary.jsonl", 12)
+    config = minimal(tmp_path, user_tasks={"mine": {"file": str(pairs)}}, tasks=["mine"])
+    config[key] = str(out)
+    assert refusal(config) == overlap(key, str(out), "contains", "user_tasks.mine.file", pairs)
+
+
+@pytest.mark.parametrize("key", ["results_dir", "reports_dir"])
+def test_an_output_folder_that_is_or_holds_the_data_dir_is_refused(tmp_path, key, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").symlink_to(DATA)
+    config = minimal(tmp_path, data_dir="data")
+    config[key] = "."
+    assert refusal(config) == overlap(key, ".", "contains", "data_dir", tmp_path / "data")
+    config[key] = "data"
+    assert refusal(config) == overlap(key, "data", "is", "data_dir", tmp_path / "data")
+
+
+def test_an_output_folder_holding_a_local_model_is_refused(tmp_path):
+    model = tmp_path / "results" / "my-model"
+    config = minimal(tmp_path, models={"m": {"source": "local", "path": str(model)}})
+    line = overlap("results_dir", str(tmp_path / "results"), "contains", "models.m.path", model)
+    assert f"- {line.removeprefix('the run cannot start: ')}" in refusal(config).splitlines()
+
+
+def test_a_model_cache_inside_the_data_dir_is_refused(tmp_path):
+    cache = str(DATA / "cache")
+    assert refusal(minimal(tmp_path, model_cache_dir=cache)) == overlap(
+        "model_cache_dir", cache, "is inside", "data_dir", DATA
+    )
+
+
+def test_a_model_cache_holding_inputs_is_fine(tmp_path):
+    startup_config(minimal(tmp_path, model_cache_dir=str(REPO)))
+
+
 def test_per_job_processes_can_skip_reading_the_task_files(tmp_path):
     config = minimal(tmp_path, prompts={"n_demos": 30})
     assert "25 pairs" in refusal(config)
@@ -374,7 +628,7 @@ def assert_refused(result: subprocess.CompletedProcess, *needles: str) -> None:
 def base_yaml(tmp_path: Path, extra: str = "") -> str:
     return (
         f"results_dir: {tmp_path / 'results'}\nreports_dir: {tmp_path / 'reports'}\n"
-        f"data_dir: {DATA}\nmodels:\n  m: {{source: embedded}}\n"
+        f"data_dir: {DATA}\nmodels:\n  m: {{source: embedded, name: gemma-3-270m}}\n"
         f"tasks: [algorithmic_next_letter]\n{extra}"
     )
 
@@ -419,6 +673,49 @@ def test_dry_run_refuses_a_template_without_x(tmp_path):
     assert_refused(dry_run(tmp_path, text), "prompts.template")
 
 
+def test_dry_run_writes_a_tilde_results_dir_below_home_not_in_the_working_folder(tmp_path):
+    home = tmp_path / "home"
+    config = write(tmp_path / "config.yaml", base_yaml(tmp_path))
+    command = [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "-s", str(SNAKEFILE)]
+    command += ["--directory", str(tmp_path), "--configfile", str(config)]
+    command += ["--config", "results_dir=~/tv_results"]
+    env = {**os.environ, "HOME": str(home)}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"{home}/tv_results/summary.csv" in result.stdout
+    assert "~/tv_results/" not in result.stdout  # (the command line echoes "~/tv_results")
+
+
+def test_dry_run_refuses_an_unknown_order_task_without_a_traceback(tmp_path):
+    text = base_yaml(tmp_path, "analyses:\n  order: {tasks: [nope]}\n")
+    assert_refused(dry_run(tmp_path, text), "analyses.order.tasks: ['nope'] are not tasks of")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files without read permission")
+def test_dry_run_refuses_an_unreadable_user_task_file_in_one_line(tmp_path):
+    pairs = pairs_file(tmp_path / "mine.jsonl", 12)
+    pairs.chmod(0)
+    text = base_yaml(tmp_path, f"user_tasks:\n  mine: {{file: {pairs}}}\n").replace(
+        "tasks: [algorithmic_next_letter]", "tasks: [mine]"
+    )
+    assert_refused(dry_run(tmp_path, text), f"task mine, {pairs}: cannot read the file")
+
+
+def test_dry_run_refuses_a_reports_dir_on_the_report_templates_and_leaves_them(tmp_path):
+    templates = REPO / "workflow" / "taskvectors" / "report" / "templates"
+    before = sorted(path.name for path in templates.iterdir())
+    text = base_yaml(tmp_path).replace(str(tmp_path / "reports"), str(templates))
+    assert_refused(dry_run(tmp_path, text), "reports_dir: ", "is inside the workflow folder")
+    assert sorted(path.name for path in templates.iterdir()) == before
+
+
+def test_dry_run_refuses_a_300_character_model_alias_in_one_line(tmp_path):
+    text = base_yaml(tmp_path).replace(
+        "  m: {source: embedded, ", f"  {'m' * 300}: {{source: embedded, "
+    )
+    assert_refused(dry_run(tmp_path, text), "(300 characters) is not valid: a model alias is")
+
+
 def test_dry_run_of_a_config_that_is_fine_leaves_no_lock(tmp_path):
     result = dry_run(tmp_path, base_yaml(tmp_path))
     assert result.returncode == 0, result.stderr
@@ -439,3 +736,60 @@ def test_a_config_file_with_a_yaml_error_has_its_line_from_taskvectors_check(tmp
     assert result.returncode == 2
     assert result.stderr.startswith(f"taskvectors check: {bad}, line 3")
     assert "Traceback" not in result.stderr
+
+
+# --- names that become file names --------------------------------------------------------------
+
+
+def test_a_model_alias_too_long_for_a_file_name_is_refused(tmp_path):
+    alias = "a" * 300
+    assert refusal(minimal(tmp_path, models={alias: EMBEDDED})) == (
+        f"invalid configuration: models: '{'a' * 58}… (300 characters) is not valid: a model "
+        "alias is letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100 "
+        "characters (it names result files, and a file name has at most 255 bytes)"
+    )
+
+
+def test_a_model_alias_of_100_characters_is_fine(tmp_path):
+    startup_config(minimal(tmp_path, models={"a" * 100: EMBEDDED}))
+
+
+@pytest.mark.parametrize("alias", ["a/b", "..", "a\\b"])
+def test_a_model_alias_with_a_path_separator_is_refused(tmp_path, alias):
+    assert "is not valid: a model alias is" in refusal(minimal(tmp_path, models={alias: EMBEDDED}))
+
+
+def test_a_user_task_name_too_long_for_a_file_name_is_refused(tmp_path):
+    name = "t" * 300
+    pairs = pairs_file(tmp_path / "p.jsonl", 12)
+    config = minimal(tmp_path, user_tasks={name: {"file": str(pairs)}}, tasks=[name])
+    assert refusal(config) == (
+        f"invalid configuration: task {'t' * 40}…, config user_tasks: a task name must be letters, "
+        "digits and single underscores, at most 100 characters (it names files, and '__' "
+        f"separates task pairs), got '{'t' * 58}… (300 characters)"
+    )
+
+
+@pytest.mark.parametrize("name", ["a/b", "a__b", "../x"])
+def test_a_user_task_name_that_is_not_a_file_name_is_refused(tmp_path, name):
+    pairs = pairs_file(tmp_path / "p.jsonl", 12)
+    config = minimal(tmp_path, user_tasks={name: {"file": str(pairs)}}, tasks=[name])
+    assert "a task name must be letters, digits and single underscores" in refusal(config)
+
+
+def test_a_registry_task_name_too_long_is_refused(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    entry = "{family: algorithmic, source: {generator: next_letter}, scoring: exact, "
+    entry += "filter: none, default: true, description: ''}"
+    write(data / "tasks.yaml", f"tasks:\n  {'x' * 101}: {entry}\n")
+    assert "at most 100 characters" in refusal(minimal(tmp_path, data_dir=str(data)))
+
+
+@pytest.mark.parametrize("key", ["results_dir", "reports_dir", "data_dir", "model_cache_dir"])
+def test_a_folder_name_longer_than_a_file_system_allows_is_refused(tmp_path, key):
+    value = str(tmp_path / ("r" * 256) / "x")
+    assert path_problems(minimal(tmp_path, **{key: value})) == [
+        f"{key}: the folder name '{'r' * 58}… (256 characters) has 256 bytes; file systems "
+        "allow 255"
+    ]

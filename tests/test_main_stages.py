@@ -11,6 +11,7 @@ import pytest
 
 from taskvectors.evaluation import choose_layer_on_dev, earliest_best_layer
 from taskvectors.models import ModelSpec, resolve_model
+from taskvectors.prompt_files import PromptTooLongError
 from taskvectors.results import (
     TABLE_KINDS,
     PromptDocument,
@@ -172,3 +173,19 @@ def test_score_tables_are_written_in_the_columns_their_readers_check(tmp_path):
 def test_prompt_document_round_trips(best_run):
     _, document, _ = best_run
     assert PromptDocument.from_dict(json.loads(json.dumps(document.to_dict()))) == document
+
+
+def test_prompts_longer_than_the_models_context_are_refused_in_one_line(tmp_path_factory):
+    folder = save_tiny_model("llama", tmp_path_factory.mktemp("short") / "llama")
+    config = json.loads((folder / "config.json").read_text())
+    config["max_position_embeddings"] = 24
+    (folder / "config.json").write_text(json.dumps(config))
+    short = resolve_model(ModelSpec.from_config("short", {"source": "local", "path": str(folder)}))
+    out = tmp_path_factory.mktemp("short_out")
+    with pytest.raises(PromptTooLongError) as caught:
+        run(short, out, "best")
+    message = str(caught.value)
+    assert message.count("\n") == 0
+    assert message.startswith("task algorithmic_next_letter on model short: the prompt of ")
+    assert "exceeds the model's context of 24 tokens (max_position_embeddings)" in message
+    assert not outputs(out).prompts.exists()

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from transformers import BertConfig, T5Config
 
-from taskvectors.model_check import check_model, format_check
+from taskvectors.cli import main
+from taskvectors.model_check import check_model, format_check, looks_like_a_path
 from taskvectors.resources import estimate_model_memory, parameters_in_folder
 from tiny_models import ARCHITECTURES, save_tiny_model, tiny_model
 
@@ -106,3 +107,31 @@ def test_hub_id_not_reachable_is_a_problem_not_a_crash(monkeypatch, tmp_path):
     check = check_model("EleutherAI/pythia-2.8b", revision="main")
     assert not check.supported
     assert check.problems[0].startswith("cannot read its config: ")
+
+
+@pytest.mark.parametrize("source", ["models/nope", "./nope", "nope/", "a/b/c", "~/no_such_model"])
+def test_a_missing_path_is_refused_as_a_missing_folder_not_a_hub_id(source, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    check = check_model(source)
+    assert check.problems == (
+        f"cannot read its config: no local folder {source} (it reads as a path, not as a hub id "
+        "such as org/name)",
+    )
+
+
+def test_hub_ids_do_not_read_as_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert not looks_like_a_path("Qwen/Qwen2.5-1.5B") and not looks_like_a_path("gpt2")
+    (tmp_path / "Qwen").mkdir()
+    assert looks_like_a_path("Qwen/Qwen2.5-1.5B")  # a folder of that name is here
+
+
+def test_check_model_command_names_the_missing_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    assert main(["check-model", "models/nope"]) == 1
+    assert capsys.readouterr().out == (
+        "models/nope: NOT supported\n  problem: cannot read its config: no local folder "
+        "models/nope (it reads as a path, not as a hub id such as org/name)\n"
+    )

@@ -167,6 +167,38 @@ def test_missing_fields_and_missing_registry(tmp_path) -> None:
         load_registry(tmp_path / "nowhere")
 
 
+def test_a_task_written_twice_in_the_registry_is_refused_with_both_lines(tmp_path) -> None:
+    entry = yaml.safe_dump({"t": GOOD}).replace("\n", "\n  ")
+    text = f"tasks:\n  {entry}\n  {entry}\n"
+    (tmp_path / REGISTRY_FILE).write_text(text, encoding="utf-8")
+    with pytest.raises(TaskDataError) as caught:
+        load_registry(tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path / REGISTRY_FILE}, line 11, column 3: duplicate key 't' (first at line 2); "
+        "the last would silently win, so remove one"
+    )
+
+
+def test_a_key_written_twice_on_one_line_is_refused(tmp_path) -> None:
+    (tmp_path / REGISTRY_FILE).write_text("tasks: {t: 1, t: 2}\n", encoding="utf-8")
+    with pytest.raises(TaskDataError, match="line 1, column 15: duplicate key 't'"):
+        load_registry(tmp_path)
+
+
+def test_an_unreadable_registry_is_one_line(tmp_path, monkeypatch) -> None:
+    write_registry(tmp_path, {"t": GOOD})
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_text", refuse)
+    with pytest.raises(TaskDataError) as caught:
+        load_registry(tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path / REGISTRY_FILE}: cannot read the task registry (Permission denied)"
+    )
+
+
 def test_generator_parameters_reach_the_generator(tmp_path) -> None:
     source = {"generator": "list_first", "n_lists": 10, "sample_seed": 3}
     data_dir = write_registry(tmp_path, {"t": {**GOOD, "source": source}})

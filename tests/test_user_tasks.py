@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from taskvectors.bench_validate import write_pairs_file
+from taskvectors.cli import main
 from taskvectors.prompt_files import validate_task_file
 from taskvectors.prompts import get_template
 from taskvectors.tasks import (
@@ -203,6 +204,46 @@ def test_bad_user_file_error_names_task_file_and_line(tmp_path) -> None:
     with pytest.raises(TaskDataError) as caught:
         load_pairs(spec, DATA_DIR)
     assert str(caught.value) == f"task mine, {path}, line 2: missing key 'output'"
+
+
+def unreadable(monkeypatch, path: Path) -> None:
+    """Reading ``path`` fails as without read permission (tests may run as root, who may read
+    any file, so the permission bits alone would not do)."""
+    read_text = Path.read_text
+
+    def refuse(self, *args, **kwargs):
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", refuse)
+
+
+def test_an_unreadable_user_file_names_the_task_and_file(tmp_path, monkeypatch) -> None:
+    path = write(tmp_path, "p.jsonl", '{"input": "cat", "output": "cats"}\n')
+    spec = load_registry(DATA_DIR, {"mine": {"file": str(path)}})["mine"]
+    unreadable(monkeypatch, path)
+    with pytest.raises(TaskDataError) as caught:
+        load_pairs(spec, DATA_DIR)
+    assert str(caught.value) == f"task mine, {path}: cannot read the file (Permission denied)"
+
+
+def test_check_refuses_an_unreadable_user_file_in_one_line(tmp_path, monkeypatch, capsys) -> None:
+    pairs = write(
+        tmp_path, "p.jsonl", "".join(f'{{"input": "i{n}", "output": "o{n}"}}\n' for n in range(12))
+    )
+    config = write(
+        tmp_path,
+        "c.yaml",
+        f"models: {{m: {{source: embedded, name: gemma-3-270m}}}}\ndata_dir: {DATA_DIR}\n"
+        f"user_tasks: {{mine: {{file: {pairs}}}}}\ntasks: [mine]\n",
+    )
+    unreadable(monkeypatch, pairs)
+    assert main(["check", "--config", str(config)]) == 2
+    assert capsys.readouterr().err == (
+        f"taskvectors check: {config}: the run cannot start: task mine, {pairs}: cannot read the "
+        "file (Permission denied)\n"
+    )
 
 
 # --- checks against the prompt template (start-up preflight) ---------------------------------

@@ -19,6 +19,7 @@ from taskvectors.codedeps import stage_sources
 from taskvectors.config import ConfigError, load_config, load_schema, validate_config
 from taskvectors.pipeline import conflict_pairs, select_tasks, task_data_files
 from taskvectors.tasks.registry import load_registry
+from tiny_models import paper_with_llama_folders
 
 REPO = Path(__file__).resolve().parents[1]
 MINIMAL = {"models": {"m": {"source": "embedded"}}}
@@ -117,7 +118,7 @@ def test_code_inputs_follow_imports_and_keep_scoring_out_of_model_stages():
 
 
 def test_slurm_profile_passes_a_dry_run(tmp_path):
-    paper = REPO / "config" / "paper.yaml"
+    paper = paper_with_llama_folders(tmp_path)
     command = workflow_command(tmp_path, paper, "-n", "--profile", str(REPO / "profiles" / "slurm"))
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

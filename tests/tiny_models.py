@@ -122,3 +122,16 @@ def save_tiny_model(arch: str, folder: str | Path, seed: int = 0) -> Path:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def paper_with_llama_folders(folder: Path) -> Path:
+    """config/paper.yaml with its LLaMA placeholders pointing at one tiny LLaMA model folder
+    (start-up refuses a local model folder that does not exist), written into ``folder``."""
+    model = save_tiny_model("llama", Path(folder) / "llama")
+    paper = Path(__file__).resolve().parents[1] / "config" / "paper.yaml"
+    text = paper.read_text(encoding="utf-8")
+    for size in ("7B", "13B", "30B"):
+        text = text.replace(f"/path/to/llama/huggingface/{size}", str(model))
+    path = Path(folder) / "paper.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path

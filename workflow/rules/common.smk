@@ -12,19 +12,10 @@ sys.path.insert(0, PACKAGE_ROOT)
 from taskvectors.codedeps import stage_sources
 from taskvectors import runlock
 from taskvectors.config import ConfigError
-from taskvectors.layout import Layout, conflict_item
-from taskvectors.pipeline import (
-    analysis_task_list,
-    conflict_pairs,
-    export_package_path,
-    model_params,
-    select_tasks,
-    task_data_files,
-)
+from taskvectors.pipeline import export_package_path, model_params, task_data_files
 from taskvectors.preflight import startup_config
-from taskvectors.prompt_files import resolve_spacing
-from taskvectors.prompts import get_template
 from taskvectors.resources import model_resources
+from taskvectors.run_plan import RunPlan
 
 export_package_path(PACKAGE_ROOT)
 # Everything that can be known before work starts is refused here, one line per problem: the
@@ -40,12 +31,13 @@ except ConfigError as error:
 config.clear()
 config.update(_validated)
 
-L = Layout(config["results_dir"], config["reports_dir"])
+# The run's models, tasks, analyses and every file they write (run_plan.py).
+PLAN = RunPlan(config, REGISTRY)
+L = PLAN.layout
 DATA = Path(config["data_dir"])
-MODELS = list(config["models"])
-TASKS = select_tasks(config["tasks"], REGISTRY)
-PAIRS = conflict_pairs(config["analyses"]["conflicts"]["pairs"], TASKS)
-ANALYSES = {name: entry["enabled"] for name, entry in config["analyses"].items()}
+MODELS = PLAN.models
+TASKS = PLAN.tasks
+PAIRS = PLAN.pairs
 EVALUATION = config["evaluation"]
 
 # Cheap, model-free jobs run on the submitting machine, not through a cluster queue
@@ -105,36 +97,28 @@ def per_model_task(path_of):
 
 def analysis_raw(name, model):
     """The raw files an analysis model job writes for ``model``."""
-    if name == "conflicts":
-        return [L.analysis("conflicts", model, conflict_item(a, b)) for a, b in PAIRS]
-    return [L.analysis(name, model, task) for task in analysis_tasks(name)]
+    return PLAN.analysis_raw(name, model)
 
 
 def enabled_analyses():
     """Analyses switched on that have something to do (tasks, or pairs for conflicts)."""
-    return [n for n, on in ANALYSES.items() if on and analysis_tasks(n)]
+    return PLAN.enabled_analyses()
 
 
 def get_final_targets():
-    return [L.summary(), L.report_page()]
+    """Every declared output of every job: Snakemake rebuilds a deleted intermediate file only
+    when it is a target (then everything after it too)."""
+    return [path for path, _ in PLAN.outputs()]
 
 
 # --- analyses ---------------------------------------------------------------------------------
 
-CONFLICT_TASKS = sorted({task for pair in PAIRS for task in pair})
+CONFLICT_TASKS = PLAN.conflict_tasks
 
 
 def analysis_tasks(name):
     """The tasks an analysis covers (order and prompt_format may take a subset)."""
-    if name == "conflicts":
-        return CONFLICT_TASKS
-    selection = config["analyses"][name].get("tasks", "all")
-    spacing = config["prompts"].get("spacing")
-    auto = [t for t in TASKS if resolve_spacing(REGISTRY[t], spacing) == "auto"]
-    template = get_template(config["prompts"]["template"])
-    if name == "prompt_format" and template.spaced() == template:
-        return []  # a template that is its own spaced form has no other spacing to compare
-    return analysis_task_list(name, selection, TASKS, auto)
+    return PLAN.analysis_tasks(name)
 
 
 def analysis_inputs(name, model, *kinds):
@@ -192,10 +176,4 @@ def get_score_settings(wildcards):
 
 def get_report_benchmarks(wildcards):
     """The benchmark files of every job the report depends on (its stage-time table)."""
-    jobs = [L.benchmark("prepare_model", m) for m in MODELS]
-    jobs += [L.benchmark(r, m, t) for r in ("run_task", "evaluate") for m in MODELS for t in TASKS]
-    jobs += [L.benchmark("summarize", "all")]
-    for name in enabled_analyses():
-        jobs += [L.benchmark(name, m) for m in MODELS]
-        jobs += [L.benchmark("score_analysis", name, m) for m in MODELS]
-    return jobs
+    return PLAN.benchmarks()

@@ -128,17 +128,24 @@ def verify(args: argparse.Namespace) -> int:
 
     config, registry = run_config(args.config)
     findings = list(verify_run(config, registry))
-    bad = [f for f in findings if f.problem]
+    bad = [f for f in findings if f.problem and not f.missing]
+    missing = [f for f in findings if f.missing]
     for finding in bad:
         action = "deleted" if args.fix else "bad"
         print(f"{action}: {finding.path}: {finding.problem}")
         if args.fix:  # with the job's other outputs, so that Snakemake reruns the job
             for path in (finding.path, *finding.siblings):
                 path.unlink(missing_ok=True)
-    print(f"{len(findings)} result files checked, {len(bad)} bad", file=sys.stderr)
+    for finding in missing:
+        print(f"missing: {finding.path}: {finding.problem}")
+    print(
+        f"{len(findings) - len(missing)} result files checked, {len(bad)} bad, "
+        f"{len(missing)} missing",
+        file=sys.stderr,
+    )
     if bad and not args.fix:
         print("rerun with --fix to delete them; the next run rebuilds them", file=sys.stderr)
-    return 1 if bad and not args.fix else 0
+    return 1 if (bad or missing) and not args.fix else 0
 
 
 def check_model_command(args: argparse.Namespace) -> int:

@@ -8,7 +8,12 @@ A wrong key or value is refused at start-up with every problem listed by its pat
   reports a syntax error without file or line; here both are one line with the file and line;
 * ``--config`` values arrive from Snakemake as strings when nested (``'prompts={n_demos: 4}'``
   gives ``{'n_demos': '4'}``); :func:`normalize_overrides` turns them into the types the schema
-  asks for, and dotted keys (``prompts.n_demos``) into nested ones;
+  asks for, and dotted keys (``prompts.n_demos``) into nested ones. It is the one normalisation
+  both ``taskvectors check`` and the Snakefile apply, so both see the same values: every key of
+  type integer holds an ``int`` (``seed: 41.0`` is 41, as JSON Schema counts it an integer; the
+  seed is hashed as text, so 41.0 would draw other prompts), and every path key (``format: path``
+  in the schema) has a leading ``~`` expanded (the run would otherwise write ``./~/...``);
+* numbers are finite (:func:`nonfinite_problems`): ``.nan`` or ``.inf`` pass every ``minimum``;
 * folders are checked (:func:`path_problems`): an empty path or the filesystem root would put
   results at ``/summary.csv``; a path that is an existing file cannot become a folder.
 """
@@ -17,6 +22,8 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -25,14 +32,16 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator, ValidationError, validators
 
+from taskvectors.strict_yaml import load_strict_yaml, yaml_problem
+
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 # Folders the run writes into or reads from; model_cache_dir may be "" (the default location).
 OUTPUT_DIRS = ("results_dir", "reports_dir")
 FOLDER_KEYS = ("results_dir", "reports_dir", "data_dir", "model_cache_dir")
 OPTIONAL_FOLDER_KEYS = ("model_cache_dir",)
+MAX_FILE_NAME_BYTES = 255  # one file or folder name, on common file systems
 INTEGER_TEXT = re.compile(r"[-+]?[0-9]+")
 BOOLEAN_TEXT = {"true": True, "false": False}
-YAML_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class ConfigError(ValueError):
@@ -48,42 +57,6 @@ def problems_error(problems: Iterable[str], headline: str = "invalid configurati
 
 
 # --- strict reading of config files ----------------------------------------------------------
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """A safe YAML loader that refuses a key written twice in one mapping."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        first_line: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == YAML_MERGE_TAG:
-                continue  # `<<: *anchor` merges are meant to be overridden
-            key = self.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            try:
-                earlier = first_line.setdefault(key, line)
-            except TypeError:
-                continue  # an unhashable key; the base class reports it
-            if earlier != line:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"duplicate key {key!r} (first at line {earlier}); the last would silently "
-                    "win, so remove one",
-                    key_node.start_mark,
-                )
-        return super().construct_mapping(node, deep=deep)
-
-
-def _yaml_problem(path: Path, error: yaml.YAMLError) -> str:
-    """``file, line L, column C: reason (while ... at line K)`` from a PyYAML error."""
-    mark = getattr(error, "problem_mark", None)
-    where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-    reason = getattr(error, "problem", None) or str(error).replace("\n", " ")
-    context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
-    if context:
-        reason += f" ({context}" + (f" at line {context_mark.line + 1})" if context_mark else ")")
-    return f"{path}{where}: {reason}"
 
 
 def _reject_duplicate_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -115,9 +88,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: {error}") from None
     else:
         try:
-            document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+            document = load_strict_yaml(text)
         except yaml.YAMLError as error:
-            raise ConfigError(_yaml_problem(path, error)) from None
+            raise ConfigError(yaml_problem(path, error)) from None
     if document is None:
         return {}
     if not isinstance(document, dict):
@@ -148,7 +121,9 @@ def normalize_overrides(config: Mapping[str, Any]) -> dict[str, Any]:
     ``{"prompts.n_demos": 4}`` becomes ``{"prompts": {"n_demos": 4}}`` (merged into an existing
     ``prompts`` mapping). A string where the schema allows no string but an integer, number,
     boolean or null is converted when it reads as one (``"4"``, ``"0.5"``, ``"true"``,
-    ``"null"``); anything else is left for validation to refuse with its path.
+    ``"null"``); anything else is left for validation to refuse with its path. A whole float
+    where the schema asks for an integer becomes an ``int`` (``41.0`` -> 41; ``41.5`` is left for
+    validation to refuse), and a path key's leading ``~`` is expanded.
     """
     nested: dict[str, Any] = {}
     dotted = []
@@ -182,11 +157,23 @@ def _schema_types(schema: Mapping[str, Any]) -> set[str]:
     return set().union(*(_schema_types(branch) for branch in branches)) if branches else set()
 
 
+def _whole_number(value: float, types: set[str]) -> int | float:
+    """``value`` as an ``int`` where the schema asks for an integer and it is whole."""
+    if "integer" in types and "number" not in types and math.isfinite(value):
+        return int(value) if value.is_integer() else value
+    return value
+
+
 def _coerce_text(text: str, types: set[str]) -> Any:
     if "string" in types or not types:
         return text
     if "integer" in types and INTEGER_TEXT.fullmatch(text.strip()):
         return int(text)
+    if "integer" in types and "number" not in types:
+        try:
+            return _whole_number(float(text), types)
+        except ValueError:
+            pass
     if "number" in types:
         try:
             return float(text)
@@ -219,7 +206,12 @@ def _array_items(schema: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 def _coerce(value: Any, schema: Mapping[str, Any]) -> Any:
     if isinstance(value, str):
-        return _coerce_text(value, _schema_types(schema))
+        value = _coerce_text(value, _schema_types(schema))
+        if isinstance(value, str) and schema.get("format") == "path":
+            return os.path.expanduser(value)
+        return value
+    if isinstance(value, float):
+        return _whole_number(value, _schema_types(schema))
     if isinstance(value, dict) and (branch := _object_branch(schema)):
         properties = branch.get("properties", {})
         extra = branch.get("additionalProperties")
@@ -282,16 +274,27 @@ def _schema_problems(error: ValidationError) -> list[str]:
         if fitting:
             branch_errors = [e for e in error.context if e.relative_schema_path[0] == fitting[0]]
             return [problem for e in branch_errors for problem in _schema_problems(e)]
-    if description and error.validator in ("oneOf", "anyOf", "pattern"):
-        return [f"{path}: {error.instance!r} is not valid: {description}"]
+    if description and error.validator in ("oneOf", "anyOf", "pattern", "maxLength"):
+        return [f"{path}: {shown(error.instance)} is not valid: {description}"]
     return [f"{path}: {error.message}"]
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters with the length said (a 300-character name)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return (
+        f"{text[: limit - 1]}… ({len(value) if isinstance(value, str) else len(text)} characters)"
+    )
 
 
 def path_problems(config: Mapping[str, Any]) -> list[str]:
     """Why a folder setting is unusable, one line per key (empty: all fine).
 
     Refused: an empty or blank path (``model_cache_dir: ""`` alone means the default location),
-    the filesystem root (also when reached through ``..``), and a path that is an existing file.
+    a folder name longer than a file system allows (255 bytes), the filesystem root (also when
+    reached through ``..``), and a path that is an existing file.
     """
     problems = []
     for key in FOLDER_KEYS:
@@ -302,6 +305,13 @@ def path_problems(config: Mapping[str, Any]) -> list[str]:
             problems.append(f"{key}: {value!r} is empty; name a folder, such as 'results/main'")
             continue
         folder = Path(value).expanduser()
+        too_long = [part for part in folder.parts if len(part.encode()) > MAX_FILE_NAME_BYTES]
+        if too_long:
+            problems.append(
+                f"{key}: the folder name {shown(too_long[0])} has {len(too_long[0].encode())} "
+                f"bytes; file systems allow {MAX_FILE_NAME_BYTES}"
+            )
+            continue
         resolved = folder.resolve()
         if resolved == Path(resolved.anchor):
             problems.append(
@@ -313,12 +323,27 @@ def path_problems(config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def nonfinite_problems(value: Any, path: str = "") -> list[str]:
+    """``path: nan is not a finite number`` for every NaN or infinity anywhere in ``value``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{path or '(top level)'}: {value} is not a finite number"]
+    if isinstance(value, Mapping):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    prefix = f"{path}." if path else ""
+    return [p for key, item in items for p in nonfinite_problems(item, f"{prefix}{key}")]
+
+
 def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``config`` with defaults filled in; :class:`ConfigError` if anything is wrong."""
     filled = copy.deepcopy(dict(config))
     validator = _with_defaults(Draft202012Validator)(load_schema())
     errors = sorted(validator.iter_errors(filled), key=lambda e: list(e.absolute_path))
     problems = [problem for error in errors for problem in _schema_problems(error)]
+    problems += nonfinite_problems(filled)
     problems += path_problems(filled)
     if problems:
         raise problems_error(problems)

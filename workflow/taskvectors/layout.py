@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+#: The longest model alias or task name: each names files (``{task}.dist.parquet``, a conflict
+#: pair's ``{a}__{b}.parquet``), and a file name has at most 255 bytes on common file systems.
+MAX_NAME_LENGTH = 100
 #: The analyses whose model jobs write one raw file per task (conflicts write one per pair).
 PER_TASK_ANALYSES = ("geometry", "top_tokens", "order", "prompt_format", "gd")
 #: Every analysis, in report order.

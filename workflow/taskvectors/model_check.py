@@ -11,7 +11,9 @@ memory, no weights) and checks what the method needs from it:
 
 then counts the parameters and estimates the memory per dtype (:mod:`taskvectors.resources`).
 A hub id needs its config from the hub (or the local Hugging Face cache under
-``HF_HUB_OFFLINE=1``); a folder needs its ``config.json``.
+``HF_HUB_OFFLINE=1``); a folder needs its ``config.json``. An argument that reads as a path
+(:func:`looks_like_a_path`) and does not exist is refused as a missing folder, not looked up on
+the hub.
 """
 
 from __future__ import annotations
@@ -76,10 +78,24 @@ def _read_config(source: str, revision: str | None, trust_remote_code: bool):
     folder = Path(source).expanduser()
     if folder.exists() and not (folder / "config.json").is_file():
         raise FileNotFoundError(f"{folder} has no config.json")
+    if not folder.exists() and looks_like_a_path(source):
+        raise FileNotFoundError(
+            f"no local folder {source} (it reads as a path, not as a hub id such as org/name)"
+        )
     target = folder if folder.exists() else source
     return AutoConfig.from_pretrained(
         target, revision=revision, trust_remote_code=trust_remote_code
     )
+
+
+def looks_like_a_path(source: str) -> bool:
+    """Whether ``source`` names a local folder rather than a hub id (``name`` or ``org/name``):
+    it starts with ``/``, ``.`` or ``~``, ends with ``/``, has a backslash or more than one ``/``,
+    or its first part is an existing folder here (``models/nope`` beside a ``models`` folder)."""
+    if source.startswith(("/", ".", "~")) or source.endswith("/") or "\\" in source:
+        return True
+    parts = source.split("/")
+    return len(parts) > 2 or (len(parts) == 2 and Path(parts[0]).is_dir())
 
 
 def _meta_model(config, trust_remote_code: bool):

@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 COMPLETE_MARKER = "taskvectors-complete.json"
+#: Names of the embedded models (``taskvectors.models.EMBEDDED_MODELS``, which imports torch;
+#: start-up checks read this list instead, and a test checks that the two agree).
+EMBEDDED_NAMES = ("gemma-3-270m",)
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tiktoken.model")
 WEIGHTS_INDEX = "model.safetensors.index.json"
 
@@ -92,6 +95,38 @@ def _weights_problems(folder: Path) -> list[str]:
     if not any(folder.glob("*.safetensors")):
         return ["no *.safetensors weights (weights load from safetensors only)"]
     return []
+
+
+def safetensors_problems(folder: Path) -> list[str]:
+    """Weights files cut short, from their headers alone (no tensor is read): each
+    ``*.safetensors`` must hold its header and every tensor's bytes that the header promises."""
+    problems = []
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        try:
+            size = path.stat().st_size
+            with open(path, "rb") as handle:
+                prefix = handle.read(8)
+                if len(prefix) < 8:
+                    problems.append(f"{path.name} is truncated ({size} bytes, no header)")
+                    continue
+                length = int.from_bytes(prefix, "little")
+                if length > size - 8:
+                    problems.append(
+                        f"{path.name} is truncated (its header alone needs {length} bytes)"
+                    )
+                    continue
+                header = json.loads(handle.read(length))
+            end = max(
+                (t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0
+            )
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+            problems.append(f"{path.name} is not a safetensors file ({error})")
+            continue
+        if 8 + length + end > size:
+            problems.append(
+                f"{path.name} is truncated: {size} bytes, its tensors need {8 + length + end}"
+            )
+    return problems
 
 
 def read_marker(folder: Path) -> dict[str, Any] | None:

@@ -9,8 +9,16 @@ seconds, instead of two stages into a run. Checked (every problem listed, one li
 * every selected task's pairs: the file parses, no input or answer holds the template's markers,
   and there are enough pairs for one example (``1 + n_demos + n_dummy`` distinct pairs, and two
   for disjoint dev and test queries);
+* output folders apart from inputs (:func:`overlap_problems`): ``results_dir`` and
+  ``reports_dir`` neither are, nor are inside, nor contain ``data_dir``, a task's data file, a
+  local model folder or the workflow folder; ``model_cache_dir`` is not one of them or inside one;
+* the models, without weights or network (:mod:`taskvectors.model_preflight`): embedded names,
+  local folders complete and no weights file cut short, hub snapshots cached under
+  ``HF_HUB_OFFLINE=1``, remote code allowed where a folder needs it; output folders creatable;
 * ``TASKVECTORS_CPU_BF16``: 0, 1 or unset; a setting that forces bfloat16 on a CPU without it
   is not refused but warned about, once, with its measured cost (:mod:`taskvectors.precision`);
+* the analyses' task lists: an enabled analysis's ``tasks`` are tasks of the run, nested lists
+  and conflict pairs name known tasks (:func:`analysis_task_problems`);
 * the analyses: conflict pairs have enough pairs for their demonstrations; the order analysis asks
   for no more orders besides the original than the ``n_demos! - 1`` that exist; geometry asks for
   no more vectors per task than the ``n_dev + n_test`` examples whose activations it reads.
@@ -21,9 +29,10 @@ Checks that need the tokenizer (how many pairs survive filtering) stay in ``buil
 from __future__ import annotations
 
 import math
+import os
 import sys
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +43,8 @@ from taskvectors.config import (
     problems_error,
     validate_config,
 )
-from taskvectors.pipeline import conflict_pairs, select_tasks
+from taskvectors.model_preflight import model_problems, output_folder_problems
+from taskvectors.pipeline import conflict_pairs, select_tasks, task_data_files
 from taskvectors.precision import PrecisionError, cpu_bf16_override, slow_precision_warning
 from taskvectors.prompt_files import check_spacing_config
 from taskvectors.prompts import check_template, template_markers
@@ -56,18 +66,26 @@ def startup_config(
             processes of cluster executors re-read the Snakefile and can skip it.
     """
     check_config_files(configfiles)
-    validated = validate_config(normalize_overrides(config))
+    given = normalize_overrides(config)
+    validated = validate_config(given)
     try:
         registry = load_registry(Path(validated["data_dir"]), validated["user_tasks"])
     except TaskDataError as error:
         raise problems_error([str(error)]) from None
     if run_preflight:
-        preflight(validated, registry)
+        preflight(validated, registry, given)
     return validated, registry
 
 
-def preflight(config: Mapping[str, Any], registry: Mapping[str, TaskSpec]) -> None:
-    """Refuse a validated ``config`` that cannot run; :class:`ConfigError` lists every problem."""
+def preflight(
+    config: Mapping[str, Any],
+    registry: Mapping[str, TaskSpec],
+    given: Mapping[str, Any] | None = None,
+) -> None:
+    """Refuse a validated ``config`` that cannot run; :class:`ConfigError` lists every problem.
+
+    ``given``: the config as written (before defaults), whose task names are checked too.
+    """
     problems = template_problems(config["prompts"]["template"])
     try:
         tasks = select_tasks(config["tasks"], registry)
@@ -90,12 +108,82 @@ def preflight(config: Mapping[str, Any], registry: Mapping[str, TaskSpec]) -> No
         print(f"taskvectors: warning: {warning.message}", file=sys.stderr)
     problems += size_problems(config, counts)
     problems += analysis_problems(config, counts)
+    problems += analysis_task_problems(config, tasks, registry, given or {})
+    problems += overlap_problems(config, registry, tasks)
+    problems += model_problems(config)
+    problems += output_folder_problems(config)
     problems += precision_problems()
     if not problems:
         for line in precision_warnings(config):
             print(f"taskvectors: warning: {line}", file=sys.stderr)
     if problems:
         raise problems_error(problems, "the run cannot start")
+
+
+#: The package, its rules' scripts and the report templates: never below an output folder.
+WORKFLOW_DIR = Path(__file__).resolve().parents[1]
+
+
+def run_inputs(
+    config: Mapping[str, Any], registry: Mapping[str, TaskSpec], tasks: Sequence[str]
+) -> list[tuple[str, Path]]:
+    """``(what, path)`` of everything the run reads: ``data_dir``, every task's data file (user
+    task files included), local model folders and the workflow folder (code, report templates)."""
+    inputs = [("data_dir", Path(config["data_dir"]))]
+    for task in tasks:
+        spec = registry[task]
+        what = f"user_tasks.{task}.file" if task in config["user_tasks"] else f"the file of {task}"
+        inputs += [(what, Path(path)) for path in task_data_files(spec, Path(config["data_dir"]))]
+    for alias, entry in config["models"].items():
+        if entry["source"] == "local" and entry.get("path"):
+            inputs.append((f"models.{alias}.path", Path(entry["path"])))
+    inputs.append(("the workflow folder", WORKFLOW_DIR))
+    return inputs
+
+
+def overlap_problems(
+    config: Mapping[str, Any], registry: Mapping[str, TaskSpec], tasks: Sequence[str]
+) -> list[str]:
+    """Output folders that are, are inside or contain something the run reads, one line each.
+
+    Snakemake deletes a job's outputs before it runs (the report's ``data`` folder below
+    ``reports_dir: .`` is ``./data``), and ``summarize`` writes ``summary.csv`` over a user task
+    file of that name, so ``results_dir`` and ``reports_dir`` share nothing with an input.
+    ``model_cache_dir`` (embedded models only) only adds a folder per model below itself, so it
+    is refused when it is an input or inside one.
+    """
+    outputs = [("results_dir", True), ("reports_dir", True)]
+    if config["model_cache_dir"] and any(
+        entry["source"] == "embedded" for entry in config["models"].values()
+    ):
+        outputs.append(("model_cache_dir", False))
+    inputs = run_inputs(config, registry, tasks)
+    problems = []
+    for key, may_not_contain in outputs:
+        folder = Path(config[key])
+        for what, path in inputs:
+            relation = _relation(folder, path, may_not_contain)
+            if relation:
+                problems.append(
+                    f"{key}: {config[key]!r} {relation} {what} ({Path(os.path.abspath(path))}), "
+                    "which the run reads; outputs need a folder of their own"
+                )
+    return problems
+
+
+def _relation(folder: Path, path: Path, may_not_contain: bool) -> str:
+    """``is``, ``is inside`` or ``contains`` between two paths, as written (a symlink is what
+    Snakemake deletes) or resolved (what it points to), else ''."""
+    folders = {Path(os.path.abspath(folder)), folder.resolve()}
+    paths = {Path(os.path.abspath(path)), path.resolve()}
+    pairs = [(f, p) for f in folders for p in paths]
+    if any(f == p for f, p in pairs):
+        return "is"
+    if any(f.is_relative_to(p) for f, p in pairs):
+        return "is inside"
+    if may_not_contain and any(p.is_relative_to(f) for f, p in pairs):
+        return "contains"
+    return ""
 
 
 def precision_problems() -> list[str]:
@@ -158,6 +246,50 @@ def size_problems(config: Mapping[str, Any], counts: Mapping[str, int]) -> list[
     return problems
 
 
+def analysis_task_problems(
+    config: Mapping[str, Any],
+    tasks: Sequence[str],
+    registry: Mapping[str, TaskSpec],
+    given: Mapping[str, Any],
+) -> list[str]:
+    """Task names in the analyses' settings that the run cannot use, one line per setting.
+
+    Every enabled analysis's ``tasks`` list must name tasks of the run (the workflow could not
+    build its jobs otherwise). A ``tasks`` list one level down (``gd.demo_counts``: a subset of
+    the analysis's tasks) and the ``conflicts.pairs``, as written in ``given`` (the defaults name
+    built-in tasks a custom registry may lack), must name known tasks: a task of the registry
+    outside the run is skipped, as documented, but a name no task has is a typo.
+    """
+    problems = []
+    for name, settings in config["analyses"].items():
+        if not settings.get("enabled", True):
+            continue
+        selection = settings.get("tasks")
+        if isinstance(selection, list):
+            unknown = [task for task in selection if task not in tasks]
+            if unknown:
+                problems.append(
+                    f"analyses.{name}.tasks: {unknown} are not tasks of this run (its tasks: "
+                    f"{', '.join(tasks)})"
+                )
+        written = (given.get("analyses") or {}).get(name) or {}
+        for part, sub in written.items() if isinstance(written, Mapping) else ():
+            if isinstance(sub, Mapping) and settings[part].get("enabled", True):
+                unknown = [t for t in _listed(sub.get("tasks")) if t not in registry]
+                if unknown:
+                    problems.append(f"analyses.{name}.{part}.tasks: {unknown} are not known tasks")
+        if name == "conflicts" and isinstance(written, Mapping):
+            named = [task for pair in _listed(written.get("pairs")) for task in pair]
+            unknown = list(dict.fromkeys(t for t in named if t not in registry))
+            if unknown:
+                problems.append(f"analyses.conflicts.pairs: {unknown} are not known tasks")
+    return problems
+
+
+def _listed(selection: Any) -> list[str]:
+    return list(selection) if isinstance(selection, list) else []
+
+
 def analysis_problems(config: Mapping[str, Any], counts: Mapping[str, int]) -> list[str]:
     """Enabled analyses whose settings no task of the run can satisfy."""
     analyses = config["analyses"]
@@ -195,6 +327,8 @@ def analysis_problems(config: Mapping[str, Any], counts: Mapping[str, int]) -> l
 __all__ = [
     "ConfigError",
     "analysis_problems",
+    "analysis_task_problems",
+    "overlap_problems",
     "precision_problems",
     "precision_warnings",
     "preflight",

@@ -19,7 +19,7 @@ holding ``->`` or ``example:``) is refused with its file, line and reason.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -159,6 +159,37 @@ def build_prompt_document(
             for example, ids in zip(examples, first_ids, strict=True)
         ],
     }
+
+
+class PromptTooLongError(ValueError):
+    """A task's prompts do not fit the model's context; the message is one line."""
+
+
+def context_problem(
+    tokenizer: Any,
+    template: PromptTemplate,
+    examples: Sequence[Any],
+    limit: int | None,
+    new_tokens: int,
+    where: str,
+) -> str:
+    """Why the longest ICL prompt of ``examples`` (query or dummy) plus ``new_tokens`` answer
+    tokens does not fit a context of ``limit`` tokens (empty: it fits, or no limit is known)."""
+    if not limit:
+        return ""
+    longest, worst = 0, None
+    for example in examples:
+        for x in (example.query, *example.dummies):
+            n_tokens = len(tokenizer(template.icl_prompt(list(example.demos), x))["input_ids"])
+            if n_tokens > longest:
+                longest, worst = n_tokens, example
+    if worst is None or longest + new_tokens <= limit:
+        return ""
+    return (
+        f"{where}: the prompt of {worst.split} example {worst.example_id} has {longest} tokens, "
+        f"and with {new_tokens} answer tokens it exceeds the model's context of {limit} tokens "
+        "(max_position_embeddings); shorten the task's inputs and answers or lower prompts.n_demos"
+    )
 
 
 def validate_task_file(

@@ -6,6 +6,10 @@ shared between configs). This walks the run's files through :class:`taskvectors.
 opens each with the typed readers of :mod:`taskvectors.results` (schema included), and compares
 the provenance of the model stages' files with the config. ``--fix`` deletes the bad files, so the
 next run rebuilds exactly them and what depends on them.
+
+Once a run has written any of its files, every declared output it lacks
+(:mod:`taskvectors.run_plan`: the analyses' files and the report too) is reported as missing; the
+next run rebuilds it, since every output is one of the run's targets.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from taskvectors.layout import Layout
-from taskvectors.pipeline import select_tasks
 from taskvectors.results import (
     ResultFileError,
     check_result_file,
@@ -24,6 +27,7 @@ from taskvectors.results import (
     read_prompt_document,
     table_provenance,
 )
+from taskvectors.run_plan import MAIN_KINDS, RunPlan
 from taskvectors.tasks.registry import TaskSpec
 
 PROMPT_KEYS = ("n_demos", "n_dev", "n_test", "n_dummy", "seed")
@@ -34,12 +38,14 @@ class Finding:
     path: Path
     problem: str  # empty when the file is good
     siblings: tuple[Path, ...] = ()  # what to delete with it (see ``downstream``)
+    missing: bool = False  # the file does not exist (the next run builds it; nothing to delete)
 
 
 def downstream(layout: Layout, kind: str, model: str, task: str) -> tuple[Path, ...]:
     """The files to delete with a bad file of ``kind`` so that the next run rebuilds it: the other
-    outputs of its job and the main-stage files after it, up to the report. Snakemake does not
-    rerun a job whose outputs are missing while every file after it is present and up to date."""
+    outputs of its job and the main-stage files after it, up to the report (every output is a
+    target of the run, so the bad file alone would do; the others go too, so that none of them is
+    trusted after a rebuild of the file they were made with or from)."""
     chain = []
     if kind in ("prompts", "activations", "predictions"):
         chain += [layout.prompts(model, task), layout.activations(model, task),
@@ -53,23 +59,24 @@ def downstream(layout: Layout, kind: str, model: str, task: str) -> tuple[Path, 
 
 
 def expected_files(config: Mapping[str, Any], registry: Mapping[str, TaskSpec]):
-    """``(path, kind, expected prompt settings or None, the job's outputs)`` of the run's
-    main-stage files."""
-    layout = Layout(config["results_dir"], config["reports_dir"])
-    tasks = select_tasks(config["tasks"], registry)
+    """``(path, kind, expected prompt settings or None, the files to delete with it)`` of every
+    declared output of the run (:meth:`taskvectors.run_plan.RunPlan.outputs`)."""
+    plan = RunPlan(config, registry)
+    layout = plan.layout
     settings = {key: config["prompts"][key] for key in PROMPT_KEYS}
-    for model in config["models"]:
-        yield Path(layout.model_record(model)), "model", None, ()
-        for task in tasks:
-            for kind, path in (
-                ("prompts", layout.prompts), ("activations", layout.activations),
-                ("predictions", layout.predictions), ("sweep", layout.sweep), ("eval", layout.eval),
-            ):  # fmt: skip
-                expected = settings if kind in ("prompts", "activations", "predictions") else None
-                outputs = downstream(layout, kind, model, task)
-                yield Path(path(model, task)), kind, expected, outputs
-    for name in ("summary", "summary_models", "summary_provenance"):
-        yield Path(getattr(layout, name)()), "summary", None, downstream(layout, "summary", "", "")
+    job_of: dict[str, tuple[str, str]] = {layout.model_record(m): (m, "") for m in plan.models}
+    for model in plan.models:
+        for task in plan.tasks:
+            for path_of in (layout.prompts, layout.activations, layout.predictions,
+                            layout.sweep, layout.eval):  # fmt: skip
+                job_of[path_of(model, task)] = (model, task)
+    for path, kind in plan.outputs():
+        expected = settings if kind in ("prompts", "activations", "predictions") else None
+        if kind in MAIN_KINDS:
+            outputs = downstream(layout, kind, *job_of.get(path, ("", "")))
+        else:
+            outputs = ()
+        yield Path(path), kind, expected, outputs
 
 
 def _model_problem(path: Path, entry: Mapping[str, Any], alias: str) -> str:
@@ -102,9 +109,15 @@ def check_file(path: Path, kind: str, settings, config: Mapping[str, Any]) -> st
 
 
 def verify_run(config: Mapping[str, Any], registry: Mapping[str, TaskSpec]) -> Iterator[Finding]:
-    """A finding for every existing main-stage file of the run (missing files are not findings:
-    the next run builds them)."""
-    for path, kind, settings, outputs in expected_files(config, registry):
+    """A finding for every declared output of the run: the main stages' files are opened and
+    checked, the others only found. Once the run has written any of them, a missing one is a
+    finding too (the next run rebuilds it); before that, nothing is."""
+    expected = list(expected_files(config, registry))
+    started = any(path.exists() for path, *_ in expected)
+    for path, kind, settings, outputs in expected:
         if path.exists():
             siblings = tuple(p for p in outputs if p != path)
-            yield Finding(path, check_file(path, kind, settings, config), siblings)
+            problem = check_file(path, kind, settings, config) if kind in MAIN_KINDS else ""
+            yield Finding(path, problem, siblings)
+        elif started:
+            yield Finding(path, "missing; the next run rebuilds it", missing=True)

@@ -27,7 +27,7 @@ from taskvectors import engine
 from taskvectors.inference import activations_table, example_vectors, icl_rows, sweep_rows
 from taskvectors.models import ModelRecord, load_model
 from taskvectors.predictions import predictions_frame
-from taskvectors.prompt_files import build_prompt_document
+from taskvectors.prompt_files import PromptTooLongError, build_prompt_document, context_problem
 from taskvectors.prompts import get_template
 from taskvectors.provenance import provenance
 from taskvectors.results import Example, PromptDocument, write_prompt_document
@@ -77,8 +77,15 @@ def run_task(
             record.to_dict(),
         )
     )
-    write_prompt_document(outputs.prompts, document)
     template = get_template(document.template)
+    limit = getattr(model.config.get_text_config(), "max_position_embeddings", None)
+    problem = context_problem(
+        tokenizer, template, document.examples, limit, settings.max_answer_tokens,
+        f"task {spec.name} on model {record.alias}",
+    )  # fmt: skip
+    if problem:
+        raise PromptTooLongError(problem)
+    write_prompt_document(outputs.prompts, document)
     examples, thetas, answers = _vectors_and_icl(model, tokenizer, template, document, settings)
     block = provenance(
         model=record.to_dict(),

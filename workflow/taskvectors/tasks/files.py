@@ -219,6 +219,11 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise TaskDataError("file not found", path=path) from None
+    except IsADirectoryError:
+        raise TaskDataError("a folder, not a file", path=path) from None
+    except OSError as error:  # no read permission, an I/O error: one line, not a traceback
+        reason = error.strerror or type(error).__name__
+        raise TaskDataError(f"cannot read the file ({reason})", path=path) from None
     except UnicodeDecodeError as error:
         raise TaskDataError(
             f"not UTF-8 text ({error.reason} at byte {error.start})", path=path

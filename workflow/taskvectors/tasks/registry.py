@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from taskvectors.layout import MAX_NAME_LENGTH
+from taskvectors.strict_yaml import load_strict_yaml, yaml_problem
 from taskvectors.tasks.algorithmic import GENERATORS, generate_pairs
 from taskvectors.tasks.files import (
     PAIR_FILE_SUFFIXES,
@@ -132,11 +134,16 @@ def load_registry(
     """
     registry_path = Path(data_dir) / REGISTRY_FILE
     try:
-        document = yaml.safe_load(registry_path.read_text(encoding="utf-8"))
+        document = load_strict_yaml(registry_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise TaskDataError("task registry not found", path=registry_path) from None
-    except yaml.YAMLError as error:
-        raise TaskDataError(f"not valid YAML ({error})", path=registry_path) from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise TaskDataError(
+            f"cannot read the task registry ({reason})", path=registry_path
+        ) from None
+    except yaml.YAMLError as error:  # a syntax error or a task written twice, with its line
+        raise TaskDataError(yaml_problem(registry_path, error)) from None
     entries = document.get("tasks") if isinstance(document, dict) else None
     if not isinstance(entries, dict) or not entries:
         raise TaskDataError(
@@ -220,7 +227,7 @@ def _task_spec(
     name: Any, entry: Any, where: Path | str, family_spacing: Mapping[str, str] | None = None
 ) -> TaskSpec:
     def fail(reason: str) -> TaskDataError:
-        return TaskDataError(reason, path=where, task=str(name))
+        return TaskDataError(reason, path=where, task=_short(name))
 
     _check_name(name, fail)
     if not isinstance(entry, Mapping):
@@ -252,6 +259,7 @@ def _task_spec(
 
 def _user_task_spec(name: Any, entry: Any, base_dir: Path) -> TaskSpec:
     where = "config user_tasks"
+    _check_name(name, lambda reason: TaskDataError(reason, path=where, task=_short(name)))
     if not isinstance(entry, Mapping):
         raise TaskDataError(
             f"expected a mapping, got {type(entry).__name__}", path=where, task=name
@@ -277,11 +285,30 @@ def _user_task_spec(name: Any, entry: Any, base_dir: Path) -> TaskSpec:
 
 
 def _check_name(name: Any, fail) -> None:
-    if not isinstance(name, str) or not TASK_NAME_PATTERN.fullmatch(name):
+    if (
+        not isinstance(name, str)
+        or not TASK_NAME_PATTERN.fullmatch(name)
+        or len(name) > MAX_NAME_LENGTH
+    ):
         raise fail(
-            "a task name must be letters, digits and single underscores (it names files, and "
-            f"'__' separates task pairs), got {name!r}"
+            f"a task name must be letters, digits and single underscores, at most "
+            f"{MAX_NAME_LENGTH} characters (it names files, and '__' separates task pairs), got "
+            f"{_shown(name)}"
         )
+
+
+def _short(name: Any) -> str:
+    """A task name to head an error with: a long one cut to its first 40 characters."""
+    text = str(name)
+    return text if len(text) <= 60 else f"{text[:40]}…"
+
+
+def _shown(name: Any, limit: int = 60) -> str:
+    """``repr(name)``, cut to ``limit`` characters with the length said."""
+    text = repr(name)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}… ({len(str(name))} characters)"
 
 
 def _check_choice(value: Any, field: str, choices: tuple[str, ...], fail) -> None:
