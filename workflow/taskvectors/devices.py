@@ -11,7 +11,8 @@ Kept apart from the loader so that the rules are explicit and testable without a
   On such a CPU, measured on the 18 default tasks with Gemma 3 270M: every task's baseline, ICL and
   task-vector accuracy stays inside its float32 95% interval (largest change 0.06, mean changes
   -0.001 to -0.007), every best layer is the same, and a ``run_task`` job takes 11.9 s instead of
-  19.3 s (README, "CPU bfloat16"). :data:`AUTO_BF16_ON_NATIVE_CPU` is the switch.
+  19.3 s (README, "CPUs with and without native bfloat16"). :data:`AUTO_BF16_ON_NATIVE_CPU` is
+  the switch.
 * A model too large for one GPU is spread over the available devices by accelerate
   (``device_map="auto"``); a config can also force a device map.
 """
