@@ -17,6 +17,7 @@ that is misdetected. The override is recorded in every result's provenance
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ class PrecisionError(ValueError):
     """``TASKVECTORS_CPU_BF16`` holds something other than ``0`` or ``1``."""
 
 
-def cpu_bf16_override(environ: os._Environ | dict[str, str] | None = None) -> bool | None:
+def cpu_bf16_override(environ: Mapping[str, str] | None = None) -> bool | None:
     """``TASKVECTORS_CPU_BF16`` as a bool, or None when unset (or empty)."""
     value = (os.environ if environ is None else environ).get(CPU_BF16_ENV, "").strip()
     if not value:
