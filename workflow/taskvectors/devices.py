@@ -186,9 +186,7 @@ def describe_cpu_kind(kind: dict[str, object]) -> str:
     """One line: ``CPU: AMD EPYC, native bfloat16 (forced off), float32 82.4 GFLOP/s/thread``."""
     native = "native bfloat16" if kind["cpu_native_bf16_detected"] else "no native bfloat16"
     used = kind["cpu_native_bf16_used"]
-    forced = (
-        "" if used == kind["cpu_native_bf16_detected"] else f" (forced {'on' if used else 'off'})"
-    )
+    forced = "" if used == kind["cpu_native_bf16_detected"] else f" (forced {_on_off(used)})"
     line = (
         f"CPU: {kind['cpu']}, {native}{forced}, float32 {kind['float32_gflops_1_thread']} GFLOP/s"
     )

@@ -23,7 +23,6 @@ import pandas as pd
 import yaml
 
 from taskvectors.config import load_schema
-from taskvectors.devices import cpu_kind, describe_cpu_kind
 
 REPO = Path(__file__).resolve().parents[2]
 TASKS = ("algorithmic_to_upper", "translation_fr_en", "linguistic_antonyms")
@@ -87,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--keep", type=Path, help="results folder to use and keep")
     args = parser.parse_args(argv)
+    from taskvectors.devices import cpu_kind, describe_cpu_kind  # torch: not for analysis_names
+
     kind = cpu_kind()
     print(describe_cpu_kind(kind), file=sys.stderr)
     result = {**kind, **run(args.model, args.dtype, args.cores, args.keep)}

@@ -126,9 +126,10 @@ def add_control_distributions(
 
 
 def _training_dtype_name(autocast: str, job: AnalysisJob) -> str:
-    """What the training passes ran in: ``autocast`` resolved on the job's device."""
-    resolved = training_dtype(autocast, next(job.model.parameters()).device.type)
-    return "model dtype" if resolved is None else dtype_name(resolved)
+    """What the training passes ran in: ``autocast`` resolved on the job's device, else the
+    model's own dtype."""
+    weight = next(job.model.parameters())
+    return dtype_name(training_dtype(autocast, weight.device.type) or weight.dtype)
 
 
 def _counts_task(counts: Mapping, task: str) -> bool:
