@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from taskvectors.analyses import registry
 from taskvectors.report import ReportInputs, build_report
-from taskvectors.results import score_kind, write_result_table
+from taskvectors.results import write_score_table
 from taskvectors.storage import write_json, write_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,7 +46,7 @@ CONFLICT_PAIRS = (
     ("algorithmic_next_letter", "algorithmic_to_upper"),
     ("algorithmic_list_last", "algorithmic_list_first"),
 )
-ANALYSES = ("geometry", "top_tokens", "conflicts", "order", "prompt_format", "gd")
+ANALYSES = tuple(registry())  # each has a ``<name>_scores`` maker below
 SPACING_TASKS = ("translation_fr_en", "knowledge_country_capital")
 GD_TASKS = ("algorithmic_to_upper", "translation_fr_en")
 N_TEST, N_DEV = 50, 50
@@ -110,7 +111,6 @@ class SyntheticRun:
             data_dir=reports / "data",
             models=list(self.models),
             tasks=list(self.tasks),
-            conflict_pairs=list(self.conflict_pairs),
             config=self.config,
         )
 
@@ -501,7 +501,8 @@ def write_synthetic_results(root: Path) -> SyntheticRun:
         }
         for name, table in tables.items():
             scores[name, model] = root / "scores" / name / f"{model}.parquet"
-            write_result_table(scores[name, model], table, score_kind(name), PROVENANCE)
+            columns = registry()[name].score_columns
+            write_score_table(scores[name, model], table, columns, PROVENANCE)
             benchmarks.append(_benchmark(bench / name / f"{model}.tsv", 20.0))
             benchmarks.append(_benchmark(bench / "score_analysis" / name / f"{model}.tsv", 1.0))
     summary = pd.DataFrame(rows)
@@ -528,4 +529,5 @@ def write_synthetic_results(root: Path) -> SyntheticRun:
         "evaluation": {"answer": "first_token"},
         "analyses": {name: {"enabled": True} for name in ANALYSES},
     }
+    config["analyses"]["conflicts"]["pairs"] = [list(pair) for pair in CONFLICT_PAIRS]
     return SyntheticRun(root, inputs, tuple(MODELS), TASKS, CONFLICT_PAIRS, config)

@@ -1,73 +1,53 @@
-"""The analyses on small hand-made frames whose answers are known."""
+"""The analyses' statistics and the report's helpers on small hand-made frames whose answers are
+known."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from taskvectors.analysis import (
-    best_layer,
-    conflict_rates,
-    cosine_distances,
-    display_token,
-    geometry_layer,
-    match_paper_model,
-    mean_layer_curve,
-    model_means,
-    order_sensitivity,
-    paper_conflicts,
-    paper_filter,
-    paper_layer_curves,
-    paper_model_means,
-    paper_task_results,
-    prediction_column,
-    scoring_mode,
-    short_task_name,
-    takeaway,
-    task_family,
-    top_tokens_at,
-    tsne_embedding,
-    tsne_perplexity,
-)
-from taskvectors.analysis.geometry import (
+from taskvectors.analyses.geometry.score import geometry_layer
+from taskvectors.analyses.geometry.statistics import (
     SHARED_INPUT_PAIRS,
     centre_vectors,
     cosine_distance_matrix,
+    cosine_distances,
     geometry_statistics,
     nearest_neighbour_accuracy,
     nearest_neighbours,
     permutation_null,
     shared_input_pairs,
     silhouette,
+    tsne_embedding,
+    tsne_perplexity,
 )
-from taskvectors.analysis.order import (
+from taskvectors.analyses.order.statistics import (
     example_agreement,
     order_comparison,
     order_matrices,
     order_table,
     order_verdict,
 )
-from taskvectors.analysis.reference import PAPER_TASK_NAMES
-from taskvectors.scoring import is_correct
+from taskvectors.report.headline import model_means, paper_filter, takeaway
+from taskvectors.report.names import display_token, short_task_name, task_family
+from taskvectors.report.reference import (
+    PAPER_TASK_NAMES,
+    match_paper_model,
+    paper_conflicts,
+    paper_layer_curves,
+    paper_model_means,
+    paper_task_results,
+)
+from taskvectors.results import best_layer
 from taskvectors.stats import Interval
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
 
 
 # -- common ----------------------------------------------------------------------------------
-
-
-def test_prediction_column_follows_the_answer_setting():
-    assert prediction_column({}) == "first_token"
-    assert prediction_column({"evaluation": {}}) == "first_token"
-    assert prediction_column({"evaluation": {"answer": "first_token"}}) == "first_token"
-    assert prediction_column({"evaluation": {"answer": "greedy"}}) == "answer"
-    with pytest.raises(ValueError, match="unknown answer mode .beam."):
-        prediction_column({"evaluation": {"answer": "beam"}})
 
 
 def test_task_family_from_category_or_prefix():
@@ -83,23 +63,6 @@ def test_short_task_name():
     assert short_task_name("algorithmic_next_letter") == "next letter"
     assert short_task_name("translation_en_fr") == "en fr"
     assert short_task_name("my_task") == "my_task"
-
-
-def test_scoring_mode_prefers_the_registry_entry():
-    assert scoring_mode("translation_fr_en") == "any_of"
-    assert scoring_mode("knowledge_country_capital") == "prefix"
-    assert scoring_mode("algorithmic_next_letter") == "exact"
-    assert scoring_mode("linguistic_antonyms", {"scoring": "exact"}) == "exact"
-    assert scoring_mode("my_task", SimpleNamespace(scoring="prefix")) == "prefix"
-
-
-def test_family_defaults_agree_with_the_registry():
-    from taskvectors.tasks.registry import load_registry
-
-    registry = load_registry(Path(__file__).resolve().parents[1] / "data")
-    assert {name: scoring_mode(name) for name in registry} == {
-        name: spec.scoring for name, spec in registry.items()
-    }
 
 
 # -- headline --------------------------------------------------------------------------------
@@ -165,34 +128,17 @@ def _sweep(dev: list[float], test: list[float] | None = None, is_best=None) -> p
     return frame
 
 
-def test_best_layer_is_the_earliest_dev_argmax():
-    assert best_layer(_sweep([0.1, 0.6, 0.3, 0.6], test=[0.9, 0.0, 0.0, 0.0])) == 1
-    assert best_layer(_sweep([0.5, 0.5, 0.5])) == 0
-    assert best_layer(_sweep([0.1, 0.2, 0.3]), split="test") == 0
-
-
-def test_best_layer_uses_the_pipelines_mark_when_unambiguous():
+def test_best_layer_is_the_layer_evaluate_marked():
     marked = [False, False, True, False, False, False, False, False]
     assert best_layer(_sweep([0.1, 0.6, 0.3, 0.6], is_best=marked)) == 2
-    two = [True, True, False, False] + [False] * 4
-    assert best_layer(_sweep([0.1, 0.6, 0.3, 0.6], is_best=two)) == 1
+    assert best_layer(_sweep([0.1, 0.6, 0.3, 0.6], is_best=[False] * 8)) is None
 
 
 def test_geometry_layer_maximises_the_mean_over_tasks():
     a = _sweep([0.2, 0.9, 0.1]).assign(task="a")
     b = _sweep([0.6, 0.1, 0.9]).assign(task="b")
     # means 0.4, 0.5, 0.5 -> layer 1 (earliest of the tie)
-    assert geometry_layer(pd.concat([a, b])) == 1
-
-
-def test_mean_layer_curve_normalises_depth():
-    a = _sweep([0.2, 0.4, 0.6]).assign(task="a", model="m")
-    b = _sweep([0.4, 0.6, 0.8]).assign(task="b", model="m")
-    curve = mean_layer_curve(pd.concat([a, b]), {"m": 3})
-    assert curve["accuracy"].tolist() == pytest.approx([0.3, 0.5, 0.7])
-    assert curve["depth"].tolist() == pytest.approx([0.0, 0.5, 1.0])
-    assert curve["n_tasks"].tolist() == [2, 2, 2]
-    assert mean_layer_curve(pd.concat([a, b]))["depth"].tolist() == pytest.approx([0, 0.5, 1])
+    assert geometry_layer({"a": a, "b": b}) == 1
 
 
 # -- geometry --------------------------------------------------------------------------------
@@ -331,83 +277,7 @@ def test_shared_input_pairs_are_filtered_to_present_tasks():
 # -- conflicts -------------------------------------------------------------------------------
 
 
-def test_conflict_rates_score_against_both_tasks():
-    frame = pd.DataFrame(
-        {
-            "condition": ["icl"] * 4 + ["tv"] * 4 + ["tv"] * 4,
-            "layer": [-1] * 4 + [2] * 4 + [3] * 4,
-            "first_token": ["d", "d", "D", "x", "D", "D", "D", "d", "d", "d", "d", "d"],
-            "answer": ["d"] * 12,
-            "answers_a": [np.array(["d"])] * 12,
-            "answers_b": [np.array(["D"])] * 12,
-        }
-    )
-    rates = conflict_rates(
-        frame,
-        layer=2,
-        column="first_token",
-        mode_a="exact",
-        mode_b="exact",
-        is_correct=is_correct,
-    ).set_index("condition")
-    assert rates.loc["icl", "n"] == 4 and rates.loc["tv", "n"] == 4
-    assert rates.loc["icl", "to_a"] == 0.5 and rates.loc["icl", "to_b"] == 0.25
-    assert rates.loc["tv", "to_a"] == 0.25 and rates.loc["tv", "to_b"] == 0.75
-    assert rates.loc["tv", "layer"] == 2
-    greedy = conflict_rates(
-        frame, layer=3, column="answer", mode_a="exact", mode_b="exact", is_correct=is_correct
-    ).set_index("condition")
-    assert greedy.loc["tv", "to_a"] == 1.0 and greedy.loc["icl", "to_b"] == 0.0
-
-
-def test_conflict_rates_use_each_tasks_mode():
-    frame = pd.DataFrame(
-        {
-            "condition": ["tv", "tv"],
-            "layer": [0, 0],
-            "first_token": ["Par", "Ber"],
-            "answers_a": [["Paris"], ["Berlin"]],
-            "answers_b": [["Par"], ["x"]],
-        }
-    )
-    rates = conflict_rates(
-        frame, layer=0, column="first_token", mode_a="prefix", mode_b="exact", is_correct=is_correct
-    ).set_index("condition")
-    assert rates.loc["tv", "to_a"] == 1.0 and rates.loc["tv", "to_b"] == 0.5
-    assert rates.loc["icl", "n"] == 0 and np.isnan(rates.loc["icl", "to_a"])
-
-
 # -- order -----------------------------------------------------------------------------------
-
-
-def test_order_sensitivity_agreement_and_spread():
-    # 3 examples x 3 permutations. Example 0 always "a"; example 1 "b","b","c"; example 2 all
-    # different. Correct answers: 0 -> a, 1 -> b, 2 -> x.
-    predictions = {0: ["a", "a", "a"], 1: ["b", "b", "c"], 2: ["x", "y", "z"]}
-    truth = {0: "a", 1: "b", 2: "x"}
-    rows = [
-        {"example_id": e, "permutation": p, "prediction": preds[p], "correct": preds[p] == truth[e]}
-        for e, preds in predictions.items()
-        for p in range(3)
-    ]
-    stats = order_sensitivity(pd.DataFrame(rows))
-    assert stats["n_examples"] == 3 and stats["n_permutations"] == 3
-    assert stats["agreement"] == pytest.approx(1 / 3)
-    # pairwise: example 0 -> 3/3, example 1 -> 1/3 (only (0,1) agree), example 2 -> 0/3
-    assert stats["pairwise_agreement"] == pytest.approx((1 + 1 / 3 + 0) / 3)
-    # per-permutation accuracy: p0 3/3, p1 2/3, p2 1/3
-    assert stats["accuracy_max"] == pytest.approx(1.0)
-    assert stats["accuracy_min"] == pytest.approx(1 / 3)
-    assert stats["spread"] == pytest.approx(2 / 3)
-    assert stats["accuracy_std"] == pytest.approx(np.std([1, 2 / 3, 1 / 3]))
-    assert stats["accuracy"] == pytest.approx(6 / 9)
-
-
-def test_order_sensitivity_of_nothing_is_nan():
-    stats = order_sensitivity(
-        pd.DataFrame(columns=["example_id", "permutation", "prediction", "correct"])
-    )
-    assert stats["n_examples"] == 0 and np.isnan(stats["agreement"])
 
 
 def _order_frame(task: str, condition: str, predictions: dict, truth: dict) -> pd.DataFrame:
@@ -512,13 +382,7 @@ def test_order_verdict_from_an_interval():
 # -- tokens ----------------------------------------------------------------------------------
 
 
-def test_top_tokens_at_a_layer_in_rank_order():
-    frame = pd.DataFrame(
-        {"layer": [0, 0, 1, 1, 1], "rank": [1, 0, 2, 0, 1], "token": ["x", "y", " c", " a", "b"]}
-    )
-    assert top_tokens_at(frame, 1) == [" a", "b", " c"]
-    assert top_tokens_at(frame, 1, k=2) == [" a", "b"]
-    assert top_tokens_at(frame, 7) == []
+def test_display_token_shows_whitespace():
     assert display_token(" Paris") == "␣Paris"
     assert display_token("\n") == "⏎"
     assert display_token("") == "∅"

@@ -7,14 +7,14 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from taskvectors.analysis_jobs import AnalysisJob
+from taskvectors.analyses.conflicts.job import TaskSide, conflict_examples, conflict_predictions
+from taskvectors.analyses.geometry.job import run_geometry
+from taskvectors.analyses.jobs import AnalysisJob
+from taskvectors.analyses.order.job import order_predictions
+from taskvectors.analyses.top_tokens.job import top_tokens
 from taskvectors.inference import activations_table, example_vectors
 from taskvectors.prompts import get_template
 from taskvectors.results import PromptDocument
-from taskvectors.stages.conflicts import TaskSide, conflict_examples, conflict_predictions
-from taskvectors.stages.geometry import run_geometry
-from taskvectors.stages.order import order_predictions
-from taskvectors.stages.top_tokens import top_tokens
 from taskvectors.storage import read_provenance, read_table, write_table
 from taskvectors.tasks.pairs import Pair
 from tiny_models import tiny_model

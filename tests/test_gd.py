@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from taskvectors import engine
-from taskvectors.gd import (
+from taskvectors.analyses.gd.compute import (
     COMPARISON_COLUMNS,
     GDSettings,
     Hyperparameters,
@@ -141,9 +141,9 @@ def test_kl_and_overlap_mean_what_they_say():
 def test_kl_a_few_rows_at_a_time_equals_all_rows_at_once(monkeypatch):
     generator = torch.Generator().manual_seed(0)
     reference, other = (torch.randn(7, 300, generator=generator) for _ in range(2))
-    monkeypatch.setattr("taskvectors.gd.KL_ROWS", 3)
+    monkeypatch.setattr("taskvectors.analyses.gd.compute.KL_ROWS", 3)
     few = kl_divergence(reference, other)
-    monkeypatch.setattr("taskvectors.gd.KL_ROWS", 100)
+    monkeypatch.setattr("taskvectors.analyses.gd.compute.KL_ROWS", 100)
     torch.testing.assert_close(few, kl_divergence(reference, other), rtol=0, atol=1e-12)
     assert kl_divergence(reference[:0], other[:0]).shape == (0,)
 

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from taskvectors.analysis_jobs import AnalysisJob
+from taskvectors.analyses.gd.job import run_gd
+from taskvectors.analyses.gd.score import score_gd
+from taskvectors.analyses.jobs import AnalysisJob
 from taskvectors.config import validate_config
 from taskvectors.evaluation import choose_layer_on_dev
 from taskvectors.models import ModelSpec, load_model, resolve_model
 from taskvectors.results import read_result_table
 from taskvectors.stages.evaluate import evaluate
-from taskvectors.stages.gd import run_gd
 from taskvectors.stages.run_task import InferenceSettings, RunTaskOutputs, run_task
-from taskvectors.stages.score_analyses import score_gd
 from taskvectors.tasks.registry import load_registry
 from tiny_models import save_tiny_model
 

@@ -9,23 +9,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from taskvectors.analyses import get
+from taskvectors.analyses.order.score import score_order
 from taskvectors.evaluation import choose_layer_on_dev, earliest_best_layer
 from taskvectors.models import ModelSpec, resolve_model
 from taskvectors.prompt_files import PromptTooLongError
 from taskvectors.results import (
-    TABLE_KINDS,
     PromptDocument,
     ResultFileError,
     check_result_file,
     read_prompt_document,
     read_result_table,
-    score_kind,
-    table_columns,
-    write_result_table,
+    read_score_table,
+    write_score_table,
 )
 from taskvectors.stages.evaluate import evaluate
 from taskvectors.stages.run_task import InferenceSettings, RunTaskOutputs, run_task
-from taskvectors.stages.score_analyses import score_order, score_table
 from taskvectors.stages.summarize import TaskRun, summarize
 from taskvectors.tasks.registry import load_registry
 from tiny_models import save_tiny_model
@@ -156,18 +155,18 @@ def test_readers_refuse_truncated_foreign_and_malformed_files(best_run, tmp_path
 
 
 def test_score_tables_are_written_in_the_columns_their_readers_check(tmp_path):
-    """One schema per score table (``TABLE_KINDS``): the stage writes it, the report reads it."""
-    for kind in (kind for kind in TABLE_KINDS if kind.startswith("scores/")):
-        empty = score_table(kind.removeprefix("scores/"), [])
-        assert list(empty.columns) == list(table_columns(kind)) and empty.empty
-    kind = score_kind("order")
+    """One schema per score table (the analysis's ``score_columns``): its scoring writes it, the
+    report reads it."""
+    columns = get("order").score_columns
     empty = score_order({}, {}, "first_token")  # no task had rows
-    assert list(empty.columns) == list(table_columns(kind))
-    write_result_table(tmp_path / "order.parquet", empty, kind, {"test": True})
-    assert read_result_table(tmp_path / "order.parquet", kind).empty
-    with pytest.raises(ValueError, match=r"a scores/order table needs columns \['verdict'\]"):
-        write_result_table(tmp_path / "bad.parquet", empty.drop(columns="verdict"), kind, {})
+    assert list(empty.columns) == list(columns) and empty.empty
+    write_score_table(tmp_path / "order.parquet", empty, columns, {"test": True})
+    assert read_score_table(tmp_path / "order.parquet", columns).empty
+    with pytest.raises(ValueError, match=r"this score table needs columns \['verdict'\]"):
+        write_score_table(tmp_path / "bad.parquet", empty.drop(columns="verdict"), columns, {})
     assert not (tmp_path / "bad.parquet").exists()
+    with pytest.raises(ResultFileError, match=r"missing columns \['extra'\]"):
+        read_score_table(tmp_path / "order.parquet", [*columns, "extra"])
 
 
 def test_prompt_document_round_trips(best_run):

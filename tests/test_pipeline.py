@@ -7,6 +7,7 @@ repository. After one complete run, dry runs check the partial-rerun promises of
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -209,6 +210,152 @@ def test_changing_a_models_revision_reruns_only_that_model(project):
         "summarize": 1,
         "report": 1,
     }
+
+
+#: One settings edit per analysis this run covers (prompt_format has no task here: the tiny run's
+#: tasks are unspaced; tests/test_run_plan.py covers every analysis's params).
+SETTING_EDITS = {
+    "geometry": ("n_vectors", 6),
+    "top_tokens": ("k", 6),
+    "conflicts": ("n_examples", 5),
+    "order": ("n_examples", 2),
+    "gd": ("n_test", 2),
+}
+
+
+def test_every_analysis_of_the_run_has_a_settings_edit(project):
+    ran = {p.name for p in (project / "results" / "scores").iterdir()}
+    assert ran == set(SETTING_EDITS)
+
+
+@pytest.mark.parametrize("name", sorted(SETTING_EDITS))
+def test_editing_one_analysis_reruns_that_analysis_its_score_and_the_report(project, name):
+    config = base_config(project)
+    key, value = SETTING_EDITS[name]
+    config["analyses"].setdefault(name, {})[key] = value
+    jobs = scheduled(snakemake(project, config, "-n"))
+    assert jobs == {name: 2, "score_analysis": 2, "report": 1}
+
+
+def test_editing_the_conflict_pairs_reruns_no_other_analysis(project):
+    config = base_config(project)
+    config["analyses"]["conflicts"]["pairs"].append(
+        ["algorithmic_prev_letter", "algorithmic_next_letter"]
+    )
+    jobs = scheduled(snakemake(project, config, "-n"))
+    assert jobs == {"conflicts": 2, "score_analysis": 2, "report": 1}
+
+
+def _reordered(value):
+    """``value`` with every mapping's keys in reverse order."""
+    if isinstance(value, dict):
+        return {key: _reordered(value[key]) for key in reversed(list(value))}
+    return value
+
+
+def test_reordered_keys_or_values_given_on_the_command_line_schedule_nothing(project):
+    """Params are canonical: the same config written in another key order, or with a value moved
+    from the file to ``--config``, is the same run."""
+    config = _reordered(base_config(project))
+    path = project / "reordered.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    command = [sys.executable, "-m", "snakemake", "-n", "--cores", "2", "--configfile", str(path)]
+    result = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=600)
+    assert scheduled(result) == {}
+    moved = base_config(project)
+    del moved["evaluation"]
+    given = "evaluation={batch_rows: 64, batch_size: 4}"
+    assert scheduled(snakemake(project, moved, "-n", "--config", given)) == {}
+
+
+TOY_PLUGIN = {
+    "__init__.py": """
+from pathlib import Path
+
+from taskvectors.analyses.spec import Analysis
+
+ANALYSIS = Analysis(
+    name="toy",
+    title="toy analysis",
+    folder=Path(__file__).parent,
+    job="toy_analysis.job:run",
+    score="toy_analysis.score:score",
+    section="toy_analysis.section:section",
+    score_columns=("task", "n_layers", "mean_norm"),
+    job_inputs=("activations",),
+)
+""",
+    "schema.yaml": """
+type: object
+additionalProperties: false
+default: {}
+properties:
+  enabled: {type: boolean, default: true}
+  scale: {type: number, default: 1.0}
+""",
+    "job.py": """
+import numpy as np
+import pandas as pd
+
+from taskvectors.results import read_result_table
+from taskvectors.storage import column_vectors, write_table
+
+
+def run(job, request):
+    for task in request.tasks:
+        vectors = column_vectors(read_result_table(request.inputs["activations"][task]))
+        norm = float(np.linalg.norm(vectors, axis=1).mean()) * request.settings["scale"]
+        layers = job.model.config.num_hidden_layers
+        frame = pd.DataFrame({"task": [task], "n_layers": [layers], "mean_norm": [norm]})
+        write_table(request.output(task), frame, job.provenance(task=task))
+""",
+    "score.py": """
+import pandas as pd
+
+from taskvectors.results import read_result_table
+
+
+def score(request):
+    return pd.concat([read_result_table(request.raw[""][t]) for t in request.tasks])
+""",
+    "section.py": """
+from taskvectors.report.page import Section
+
+
+def section(ctx):
+    part = Section("toy", "Toy analysis", "An analysis registered by a test.")
+    for model in ctx.models:
+        scores = ctx.scores("toy", model)
+        part.p(f"{model}: {len(scores)} tasks of {int(scores['n_layers'].iloc[0])} layers")
+    return part
+""",
+}
+
+
+def test_an_analysis_registered_outside_the_package_runs_and_reaches_the_report(project, tmp_path):
+    """The plugin path: one folder (declaration, schema, job, score, section) named in
+    ``TASKVECTORS_ANALYSES`` runs through the workflow on the tiny models, reruns nothing else,
+    and has its section in the report. It runs in the module's project (a copy would rerun
+    everything: code inputs are absolute paths) and leaves the toy's files there, so the tests
+    after it expect nothing of the report."""
+    plugin = tmp_path / "plugins" / "toy_analysis"
+    plugin.mkdir(parents=True)
+    for name, text in TOY_PLUGIN.items():
+        (plugin / name).write_text(text.lstrip(), encoding="utf-8")
+    env = {**os.environ, "TASKVECTORS_ANALYSES": "toy_analysis", "PYTHONPATH": str(plugin.parent)}
+    path = project / "config.yaml"
+    path.write_text(yaml.safe_dump(base_config(project)))
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", str(path)]
+    planned = subprocess.run([*command, "-n"], cwd=project, env=env, capture_output=True, text=True)
+    assert scheduled(planned) == {"toy": 2, "score_analysis": 2, "report": 1}
+    done = subprocess.run(
+        command, cwd=project, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    scores = read_table(project / "results" / "scores" / "toy" / "tiny-llama.parquet")
+    assert sorted(scores["task"]) == sorted(TASKS) and (scores["mean_norm"] > 0).all()
+    page = (project / "reports" / "tiny" / "index.html").read_text(encoding="utf-8")
+    assert "Toy analysis" in page and "tiny-llama: 3 tasks of 4 layers" in page
 
 
 def test_a_wrong_config_key_is_refused_at_start_up(project):

@@ -22,8 +22,8 @@ from synthetic_results import (
     TASKS,
     write_synthetic_results,
 )
-from taskvectors.analysis.common import short_task_name
 from taskvectors.report.inputs import benchmark_rule, read_benchmarks, stage_times
+from taskvectors.report.names import short_task_name
 from taskvectors.results import ResultFileError, read_result_table
 from taskvectors.storage import write_table
 

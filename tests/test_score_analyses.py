@@ -6,9 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from taskvectors.analyses.conflicts.score import score_conflicts
+from taskvectors.analyses.geometry.score import score_geometry
+from taskvectors.analyses.order.score import score_order
+from taskvectors.analyses.prompt_format.score import score_prompt_format
+from taskvectors.analyses.top_tokens.score import score_top_tokens
 from taskvectors.inference import activations_table
 from taskvectors.results import PromptDocument
-from taskvectors.stages import score_analyses as scores
 from taskvectors.storage import write_table
 
 BLOCK = {"test": True}
@@ -43,8 +47,8 @@ def test_geometry_separates_two_clustered_tasks(tmp_path):
     """The raw files of the geometry stage (rows of run_task's activations) score as clusters."""
     import torch
 
+    from taskvectors.analyses.geometry.job import run_geometry
     from taskvectors.results import Example
-    from taskvectors.stages.geometry import run_geometry
 
     rng = np.random.default_rng(0)
     activations, raw = {}, {}
@@ -54,7 +58,7 @@ def test_geometry_separates_two_clustered_tasks(tmp_path):
         activations[t], raw[t] = tmp_path / f"{t}.activations.parquet", tmp_path / f"{t}.parquet"
         write_table(activations[t], activations_table(examples, vectors), BLOCK)
     run_geometry(activations, raw, {"n_vectors": 8})
-    table = scores.score_geometry(raw, {"t1": sweep(1), "t2": sweep(1)})
+    table = score_geometry(raw, {"t1": sweep(1), "t2": sweep(1)})
     assert (table["kind"] == "tsne").sum() == 2 * 8
     assert set(table["kind"]) == {"tsne", "distance", "stat"} and set(table["layer"]) == {1}
     nn = table[(table["kind"] == "stat") & (table["statistic"] == "nn_accuracy")].iloc[0]
@@ -72,7 +76,7 @@ def test_top_tokens_kept_at_the_best_layer_only(tmp_path):
          "token": ["a", "b", "c", "d"], "logit": [2.0, 1.0, 2.0, 1.0]}
     )  # fmt: skip
     write_table(path, frame, BLOCK)
-    table = scores.score_top_tokens({"t": path, "u": path}, {"t": sweep(2), "u": sweep(None)})
+    table = score_top_tokens({"t": path, "u": path}, {"t": sweep(2), "u": sweep(None)})
     assert list(table["token"]) == ["c", "d"] and set(table["task"]) == {"t"}
 
 
@@ -85,7 +89,7 @@ def test_conflicts_count_answers_of_a_and_b(tmp_path):
     )  # fmt: skip
     write_table(path, frame, BLOCK)
     modes = {"a": "exact", "b": "exact"}
-    table = scores.score_conflicts({("a", "b"): path}, modes, {"b": sweep(1)})
+    table = score_conflicts({("a", "b"): path}, modes, {"b": sweep(1)})
     icl = table[table["condition"] == "icl"].iloc[0]
     tv = table[table["condition"] == "tv"].iloc[0]
     assert (icl["to_a"], icl["to_b"], tv["to_a"], tv["to_b"]) == (1.0, 0.0, 0.5, 0.5)
@@ -104,7 +108,7 @@ def test_order_rows_carry_sensitivity_and_a_verdict(tmp_path):
     frame["permutation"] = np.repeat(range(3), 8).astype("int16")
     path = tmp_path / "t.parquet"
     write_table(path, frame, BLOCK)
-    table = scores.score_order({"t": path}, {"t": document("t")}, "first_token")
+    table = score_order({"t": path}, {"t": document("t")}, "first_token")
     sensitivity = table[(table["metric"] == "sensitivity") & (table["task"] == "t")]
     by_condition = sensitivity.set_index("condition")["value"]
     assert by_condition["tv"] == 0 and by_condition["icl"] > 0
@@ -126,7 +130,7 @@ def test_prompt_format_sets_both_spacings_side_by_side(tmp_path, other_correct):
     main = pd.DataFrame(
         {"example_id": [0], "condition": ["icl"], "layer": [-1], "correct_first": [True]}
     )
-    table = scores.score_prompt_format({"t": path}, {"t": document("t")}, {"t": main})
+    table = score_prompt_format({"t": path}, {"t": document("t")}, {"t": main})
     assert set(table["spacing"]) == {"none", "leading"}
     other = table[~table["is_default"]].iloc[0]
     assert other["accuracy"] == (1.0 if other_correct else 0.0)

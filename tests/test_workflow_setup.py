@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from snakemake_command import workflow_command
+from taskvectors.analyses import get, registry
 from taskvectors.codedeps import stage_sources
 from taskvectors.config import ConfigError, load_config, load_schema, validate_config
 from taskvectors.pipeline import conflict_pairs, select_tasks, task_data_files
@@ -105,16 +106,29 @@ def test_code_inputs_follow_imports_and_keep_scoring_out_of_model_stages():
     evaluate = _names(stage_sources("taskvectors.stages.evaluate"))
     assert {"scoring.py", "stages/evaluate.py", "storage.py"} <= evaluate
     assert "engine.py" not in evaluate
-    model_stages = ("run_task", "top_tokens", "conflicts", "order", "prompt_format")
-    for stage in (*model_stages, "prepare_model", "geometry"):
-        sources = _names(stage_sources(f"taskvectors.stages.{stage}"))
-        assert "scoring.py" not in sources, stage
+    for stage in ("run_task", "prepare_model"):
+        assert "scoring.py" not in _names(stage_sources(f"taskvectors.stages.{stage}")), stage
+    for name, analysis in registry().items():
+        if name != "gd":  # GD scores its dev grid inside its job
+            assert "scoring.py" not in _names(stage_sources(*analysis.modules("job"))), name
     assert {"engine.py", "layers.py", "models.py"} <= _names(
         stage_sources("taskvectors.stages.run_task")
     )
     # geometry copies rows of the activations: no model code, so only new activations rerun it
-    geometry = _names(stage_sources("taskvectors.stages.geometry"))
-    assert not {"engine.py", "inference.py", "models.py", "analysis_jobs.py"} & geometry
+    geometry = _names(stage_sources(*get("geometry").modules("job")))
+    assert not {"engine.py", "inference.py", "models.py", "analyses/jobs.py"} & geometry
+
+
+def test_no_analysis_imports_another_and_no_stage_imports_an_analysis():
+    """An analysis's jobs depend on its own folder and the shared package only, so editing one
+    analysis reruns that analysis alone."""
+    for name, analysis in registry().items():
+        sources = _names(stage_sources(*analysis.modules("job", "score", "section")))
+        folders = {Path(p).parts[1] for p in sources if p.startswith("analyses/") and "/" in p[9:]}
+        assert folders <= {name}, (name, folders)
+    for stage in ("run_task", "evaluate", "summarize", "prepare_model"):
+        sources = _names(stage_sources(f"taskvectors.stages.{stage}"))
+        assert not any(p.startswith("analyses/") for p in sources), stage
 
 
 def test_slurm_profile_passes_a_dry_run(tmp_path):

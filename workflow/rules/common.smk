@@ -9,10 +9,11 @@ from pathlib import Path
 PACKAGE_ROOT = str(Path(workflow.basedir, "workflow").resolve())
 sys.path.insert(0, PACKAGE_ROOT)
 
+from taskvectors.analyses import registry as analysis_registry
 from taskvectors.codedeps import stage_sources
 from taskvectors import runlock
 from taskvectors.config import ConfigError
-from taskvectors.pipeline import export_package_path, model_params, task_data_files
+from taskvectors.pipeline import canonical, export_package_path, model_params, task_data_files
 from taskvectors.preflight import startup_config
 from taskvectors.resources import model_resources
 from taskvectors.run_plan import RunPlan
@@ -28,8 +29,9 @@ try:
     )
 except ConfigError as error:
     raise SystemExit(f"taskvectors: {error}")
+# Canonical (sorted keys): rule params then compare equal however the config was written.
 config.clear()
-config.update(_validated)
+config.update(canonical(_validated))
 
 # The run's models, tasks, analyses and every file they write (run_plan.py).
 PLAN = RunPlan(config, REGISTRY)
@@ -37,12 +39,11 @@ L = PLAN.layout
 DATA = Path(config["data_dir"])
 MODELS = PLAN.models
 TASKS = PLAN.tasks
-PAIRS = PLAN.pairs
 EVALUATION = config["evaluation"]
 
 # Cheap, model-free jobs run on the submitting machine, not through a cluster queue
 # (prepare_model too: it needs network for hub models, and compute nodes often have none).
-# geometry is one too; analyses.smk declares it with its rule, which exists only when enabled.
+# An analysis whose job loads no model (geometry) is one too: analyses.smk marks its rule.
 localrules:
     prepare_model,
     evaluate,
@@ -58,7 +59,12 @@ wildcard_constraints:
 
 def code(*modules):
     """Source files of the package modules a rule calls (edits to them rerun the rule)."""
-    return list(stage_sources(*(f"taskvectors.{m}" for m in modules)))
+    return code_of(*(f"taskvectors.{m}" for m in modules))
+
+
+def code_of(*modules):
+    """Source files of fully named modules and of the package modules they import."""
+    return list(stage_sources(*modules))
 
 
 @cache
@@ -79,7 +85,7 @@ def get_model_entry(wildcards):
 
 
 def get_task_entry(wildcards):
-    return REGISTRY[wildcards.task].to_dict()
+    return canonical(REGISTRY[wildcards.task].to_dict())
 
 
 def get_task_data(wildcards):
@@ -95,13 +101,8 @@ def per_model_task(path_of):
     return [path_of(model, task) for model in MODELS for task in TASKS]
 
 
-def analysis_raw(name, model):
-    """The raw files an analysis model job writes for ``model``."""
-    return PLAN.analysis_raw(name, model)
-
-
 def enabled_analyses():
-    """Analyses switched on that have something to do (tasks, or pairs for conflicts)."""
+    """Analyses switched on that have something to do (tasks, or pairs), in report order."""
     return PLAN.enabled_analyses()
 
 
@@ -111,65 +112,39 @@ def get_final_targets():
     return [path for path, _ in PLAN.outputs()]
 
 
-# --- analyses ---------------------------------------------------------------------------------
+# --- analyses (each is declared once in the registry: taskvectors/analyses/) -------------------
 
-CONFLICT_TASKS = PLAN.conflict_tasks
-
-
-def analysis_tasks(name):
-    """The tasks an analysis covers (order and prompt_format may take a subset)."""
-    return PLAN.analysis_tasks(name)
+ANALYSES = analysis_registry()
 
 
-def analysis_inputs(name, model, *kinds):
-    """Per-task inputs of an analysis job: prompts, activations, sweeps or data files."""
-    tasks = analysis_tasks(name)
-    paths = {"prompts": L.prompts, "activations": L.activations, "sweeps": L.sweep, "evals": L.eval}
-    inputs = {kind: [paths[kind](model, t) for t in tasks] for kind in kinds if kind in paths}
-    if "data" in kinds:
-        inputs["data"] = sorted({f for t in tasks for f in task_data_files(REGISTRY[t], DATA)})
-    return inputs
+def analysis_job_inputs(name):
+    """Inputs of an analysis model job: the model record (when it loads one), the main-stage files
+    its declaration reads, and the source of the modules its job imports."""
+    analysis = ANALYSES[name]
 
-
-def model_job_inputs(name, *kinds):
     def inputs(wildcards):
-        return {
-            "model": L.model_record(wildcards.model),
-            **analysis_inputs(name, wildcards.model, *kinds),
-            "code": code(f"stages.{name}"),
-        }
+        files = PLAN.job_inputs(name, wildcards.model)
+        if analysis.loads_model:
+            files["model"] = L.model_record(wildcards.model)
+        return {**files, "code": code_of(*analysis.modules("job"))}
 
     return inputs
 
 
-MODEL_JOB_INPUTS = {
-    "top_tokens": ("activations", "sweeps"),
-    "conflicts": ("prompts", "data"),
-    "order": ("prompts", "sweeps"),
-    "prompt_format": ("prompts", "sweeps", "data"),
-    "gd": ("prompts", "activations", "sweeps"),
-}
+def analysis_runtime(name):
+    """The model job's cluster time limit (minutes), from its declaration, times the attempt."""
+    minutes = ANALYSES[name].runtime_minutes
+    return lambda wildcards, attempt: minutes * attempt
 
 
 def score_inputs(wildcards):
-    name, model = wildcards.analysis, wildcards.model
-    inputs = {"raw": analysis_raw(name, model), "code": code("stages.score_analyses")}
-    if name == "gd":
-        inputs["distributions"] = [L.gd_distributions(model, t) for t in analysis_tasks("gd")]
-    if name != "conflicts":
-        kinds = ("prompts", "sweeps") + (("evals",) if name in ("prompt_format", "gd") else ())
-        inputs.update(analysis_inputs(name, model, *kinds))
-    else:
-        inputs["sweeps"] = [L.sweep(model, t) for t in CONFLICT_TASKS]
-    return inputs
+    name = wildcards.analysis
+    files = PLAN.score_inputs(name, wildcards.model)
+    return {**files, "code": code_of(*ANALYSES[name].modules("score"))}
 
 
-def get_score_tasks(wildcards):
-    return analysis_tasks(wildcards.analysis)
-
-
-def get_score_settings(wildcards):
-    return config["analyses"][wildcards.analysis]
+def score_params(wildcards):
+    return PLAN.score_params(wildcards.analysis)
 
 
 # --- report -----------------------------------------------------------------------------------

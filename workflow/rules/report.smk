@@ -18,7 +18,8 @@ rule report:
         scores=[L.scores(n, m) for n in enabled_analyses() for m in MODELS],
         reference=list(REFERENCE.values()),
         benchmarks=get_report_benchmarks,
-        code=code("report.build"),
+        code=code("report.build")
+        + code_of(*(m for n in enabled_analyses() for m in ANALYSES[n].modules("section"))),
         templates=[
             f"{PACKAGE_ROOT}/taskvectors/report/templates/index.html",
             f"{PACKAGE_ROOT}/taskvectors/report/style.css",
@@ -31,7 +32,6 @@ rule report:
         models=MODELS,
         tasks=TASKS,
         analyses=enabled_analyses(),
-        pairs=PAIRS,
         config=config,
     resources:
         mem_mb=4000,

@@ -34,6 +34,5 @@ build_report(
     data_dir=Path(sm.output.data),
     models=models,
     tasks=tasks,
-    conflict_pairs=[tuple(p) for p in sm.params.pairs],
     config=sm.params.config,
 )

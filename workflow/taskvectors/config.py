@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator, ValidationError, validators
 
+from taskvectors.analyses import registry
 from taskvectors.strict_yaml import load_strict_yaml, yaml_problem
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
@@ -242,7 +243,13 @@ def _with_defaults(validator_class):
 
 
 def load_schema() -> dict[str, Any]:
-    return yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+    """The config schema, with each registered analysis's slice (its folder's ``schema.yaml``)
+    under ``analyses``."""
+    schema = yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+    analyses = schema["properties"]["analyses"]["properties"]
+    for name, analysis in registry().items():
+        analyses[name] = copy.deepcopy(analysis.schema)
+    return schema
 
 
 JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array"}

@@ -13,10 +13,6 @@ from pathlib import Path
 #: The longest model alias or task name: each names files (``{task}.dist.parquet``, a conflict
 #: pair's ``{a}__{b}.parquet``), and a file name has at most 255 bytes on common file systems.
 MAX_NAME_LENGTH = 100
-#: The analyses whose model jobs write one raw file per task (conflicts write one per pair).
-PER_TASK_ANALYSES = ("geometry", "top_tokens", "order", "prompt_format", "gd")
-#: Every analysis, in report order.
-ANALYSES = ("geometry", "top_tokens", "conflicts", "order", "prompt_format", "gd")
 
 
 @dataclass(frozen=True)
@@ -60,12 +56,11 @@ class Layout:
 
     # --- analyses --------------------------------------------------------------------------
 
-    def analysis(self, name: str, model: str, item: str) -> str:
-        """Raw output of an analysis model job for one task (or ``A__B`` conflict pair)."""
-        return self._r("analyses", name, model, f"{item}.parquet")
-
-    def gd_distributions(self, model: str, task: str) -> str:
-        return self._r("analyses", "gd", model, f"{task}.dist.parquet")
+    def analysis(self, name: str, model: str, item: str, part: str = "") -> str:
+        """Raw output of an analysis model job for one task (or ``A__B`` pair): ``<item>.parquet``,
+        or ``<item>.<part>.parquet`` for a further part (GD's ``dist``)."""
+        suffix = f".{part}" if part else ""
+        return self._r("analyses", name, model, f"{item}{suffix}.parquet")
 
     def scores(self, name: str, model: str) -> str:
         """The documented score table of an analysis for one model."""

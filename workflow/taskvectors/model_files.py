@@ -16,8 +16,11 @@ load compares the folder with it using ``stat`` only (no hashing, milliseconds e
 from __future__ import annotations
 
 import json
+import math
 import os
+import struct
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +157,27 @@ def marker_problems(folder: Path) -> list[str]:
     if "files" not in marker:
         return ["the completion marker has no file list (written by an older taskvectors)"]
     return manifest_problems(folder, marker["files"])
+
+
+def parameters_in_folder(folder: Path) -> int | None:
+    """Parameters stored in the folder's safetensors files (headers only), ``None`` without any."""
+    shards = sorted(Path(folder).glob("*.safetensors"))
+    if not shards:
+        return None
+    try:
+        return sum(_parameters_in_shard(shard, shard.stat().st_mtime_ns) for shard in shards)
+    except (OSError, ValueError, KeyError, TypeError, struct.error):  # not a safetensors header
+        return None
+
+
+@cache
+def _parameters_in_shard(path: Path, mtime_ns: int) -> int:
+    """Sum of the tensor sizes in one safetensors file, read from its JSON header."""
+    with open(path, "rb") as handle:
+        (length,) = struct.unpack("<Q", handle.read(8))
+        if length > path.stat().st_size - 8:
+            raise ValueError(f"{path}: header length {length} exceeds the file")
+        header = json.loads(handle.read(length))
+    return sum(
+        math.prod(tensor["shape"]) for name, tensor in header.items() if name != "__metadata__"
+    )

@@ -56,6 +56,7 @@ from taskvectors.model_files import (
     check_structure,
     manifest,
     marker_problems,
+    parameters_in_folder,
     read_marker,
     write_marker,
 )
@@ -478,8 +479,6 @@ def load_model(record: ModelRecord):
 
 def _load_weights(record: ModelRecord, folder: Path, device: torch.device, dtype: torch.dtype):
     from transformers import AutoModelForCausalLM
-
-    from taskvectors.resources import parameters_in_folder
 
     n_params = parameters_in_folder(folder) or 0
     device_map = choose_device_map(record.device_map, device, n_params * dtype.itemsize)

@@ -45,7 +45,8 @@ def task_data_files(spec: TaskSpec, data_dir: Path) -> list[str]:
     return [str(path if path.is_absolute() else Path(data_dir) / path)]
 
 
-#: The tasks the costly per-example analyses (order, gd) run on by default: one per family.
+#: ``tasks: default`` of an analysis declared ``one_per_family`` (order, gd): the budget of a
+#: 2-core run (a family's first task of the run stands in when one is absent).
 DEFAULT_ANALYSIS_TASKS = (
     "algorithmic_next_letter",
     "translation_fr_en",
@@ -54,32 +55,20 @@ DEFAULT_ANALYSIS_TASKS = (
 )
 
 
-def analysis_task_list(
-    name: str, selection: str | Sequence[str], tasks: Sequence[str], auto_spaced: Sequence[str]
-) -> list[str]:
-    """The tasks of the run an analysis covers.
-
-    ``all``: every task. ``default``: for ``prompt_format``, the tasks whose spacing is decided by
-    the tokenizer (``auto``: the other spacing is the comparison); for the others, one task per
-    family (``DEFAULT_ANALYSIS_TASKS``, or a family's first task of the run when it is absent).
-    A list is checked against the run's tasks.
-    """
-    if selection == "all":
-        return list(tasks)
-    if selection == "default":
-        if name == "prompt_format":
-            return [t for t in tasks if t in set(auto_spaced)]
-        chosen = [t for t in DEFAULT_ANALYSIS_TASKS if t in tasks]
-        return chosen or list(tasks)
-    unknown = [t for t in selection if t not in tasks]
-    if unknown:
-        raise ValueError(f"analyses.{name}.tasks: {unknown} are not tasks of this run")
-    return list(selection)
+def canonical(value: Any) -> Any:
+    """``value`` with every mapping's keys sorted, recursively (tuples as lists): rule params in
+    this form compare equal however the config was written (key order, ``--config`` or a file),
+    so Snakemake's params trigger reruns a job only when a value it reads changed."""
+    if isinstance(value, Mapping):
+        return {str(key): canonical(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(item) for item in value]
+    return value
 
 
 def model_params(entry: Mapping[str, Any]) -> dict[str, Any]:
     """A model's config entry as a plain dict (rule params must be deterministic)."""
-    return {key: entry[key] for key in sorted(entry)}
+    return canonical(entry)
 
 
 def export_package_path(package_root: str) -> None:

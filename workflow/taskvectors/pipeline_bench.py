@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from taskvectors.config import load_schema
+from taskvectors.analyses import registry
 
 REPO = Path(__file__).resolve().parents[2]
 TASKS = ("algorithmic_to_upper", "translation_fr_en", "linguistic_antonyms")
@@ -30,7 +30,7 @@ TASKS = ("algorithmic_to_upper", "translation_fr_en", "linguistic_antonyms")
 
 def analysis_names() -> list[str]:
     """Every analysis the config schema knows (all are switched off here)."""
-    return list(load_schema()["properties"]["analyses"]["properties"])
+    return list(registry())
 
 
 def bench_config(results: Path, model: str, dtype: str) -> dict:

@@ -28,7 +28,6 @@ Checks that need the tokenizer (how many pairs survive filtering) stay in ``buil
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import warnings
@@ -36,6 +35,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from taskvectors.analyses import registry as analysis_registry
+from taskvectors.analyses.spec import load_function
 from taskvectors.config import (
     ConfigError,
     check_config_files,
@@ -44,7 +45,7 @@ from taskvectors.config import (
     validate_config,
 )
 from taskvectors.model_preflight import model_problems, output_folder_problems
-from taskvectors.pipeline import conflict_pairs, select_tasks, task_data_files
+from taskvectors.pipeline import select_tasks, task_data_files
 from taskvectors.precision import PrecisionError, cpu_bf16_override, slow_precision_warning
 from taskvectors.prompt_files import check_spacing_config
 from taskvectors.prompts import check_template, template_markers
@@ -206,10 +207,9 @@ def precision_warnings(config: Mapping[str, Any]) -> list[str]:
             dtype = str(entry.get("dtype", "auto"))
             line = slow_precision_warning(f"models.{alias}.dtype", dtype, "cpu")
             lines += [line] if line else []
-    gd = config["analyses"]["gd"]
-    if gd["enabled"] and gd.get("autocast") == "bfloat16":
-        line = slow_precision_warning("analyses.gd.autocast (on a CPU)", "bfloat16", "cpu")
-        lines += [line] if line else []
+    for name, analysis in analysis_registry().items():
+        if config["analyses"][name]["enabled"] and analysis.warnings:
+            lines += load_function(analysis.warnings)(config)
     return lines
 
 
@@ -256,11 +256,13 @@ def analysis_task_problems(
 
     Every enabled analysis's ``tasks`` list must name tasks of the run (the workflow could not
     build its jobs otherwise). A ``tasks`` list one level down (``gd.demo_counts``: a subset of
-    the analysis's tasks) and the ``conflicts.pairs``, as written in ``given`` (the defaults name
-    built-in tasks a custom registry may lack), must name known tasks: a task of the registry
-    outside the run is skipped, as documented, but a name no task has is a typo.
+    the analysis's tasks) and the ``pairs`` of a pair analysis (conflicts), as written in
+    ``given`` (the defaults name built-in tasks a custom registry may lack), must name known
+    tasks: a task of the registry outside the run is skipped, as documented, but a name no task
+    has is a typo.
     """
     problems = []
+    analyses = analysis_registry()
     for name, settings in config["analyses"].items():
         if not settings.get("enabled", True):
             continue
@@ -278,11 +280,11 @@ def analysis_task_problems(
                 unknown = [t for t in _listed(sub.get("tasks")) if t not in registry]
                 if unknown:
                     problems.append(f"analyses.{name}.{part}.tasks: {unknown} are not known tasks")
-        if name == "conflicts" and isinstance(written, Mapping):
+        if analyses[name].items == "pair" and isinstance(written, Mapping):
             named = [task for pair in _listed(written.get("pairs")) for task in pair]
             unknown = list(dict.fromkeys(t for t in named if t not in registry))
             if unknown:
-                problems.append(f"analyses.conflicts.pairs: {unknown} are not known tasks")
+                problems.append(f"analyses.{name}.pairs: {unknown} are not known tasks")
     return problems
 
 
@@ -291,36 +293,12 @@ def _listed(selection: Any) -> list[str]:
 
 
 def analysis_problems(config: Mapping[str, Any], counts: Mapping[str, int]) -> list[str]:
-    """Enabled analyses whose settings no task of the run can satisfy."""
-    analyses = config["analyses"]
+    """Enabled analyses whose settings no task of the run can satisfy (each analysis's own
+    ``checks``)."""
     problems = []
-    order = analyses["order"]
-    n_demos = config["prompts"]["n_demos"]
-    other_orders = math.factorial(n_demos) - 1
-    if order["enabled"] and order["n_permutations"] > other_orders:
-        problems.append(
-            f"analyses.order.n_permutations: {order['n_permutations']} orders besides the "
-            f"original requested, but prompts.n_demos ({n_demos}) demonstrations have only "
-            f"{other_orders}"
-        )
-    geometry = analyses["geometry"]
-    n_examples = config["prompts"]["n_dev"] + config["prompts"]["n_test"]
-    if geometry["enabled"] and geometry["n_vectors"] > n_examples:
-        problems.append(
-            f"analyses.geometry.n_vectors: {geometry['n_vectors']} vectors per task requested, "
-            f"but they are taken from the task's prompts.n_dev ({config['prompts']['n_dev']}) + "
-            f"prompts.n_test ({config['prompts']['n_test']}) = {n_examples} examples; lower "
-            "n_vectors or raise n_dev/n_test"
-        )
-    conflicts = analyses["conflicts"]
-    if conflicts["enabled"]:
-        needed = conflicts["n_demos"] + 1
-        for task_a, _ in conflict_pairs(conflicts["pairs"], list(counts)):
-            if counts[task_a] < needed:
-                problems.append(
-                    f"analyses.conflicts: task {task_a} has {counts[task_a]} pairs, but "
-                    f"n_demos ({conflicts['n_demos']}) demonstrations and a query need {needed}"
-                )
+    for name, analysis in analysis_registry().items():
+        if config["analyses"][name]["enabled"] and analysis.checks:
+            problems += load_function(analysis.checks)(config, counts)
     return problems
 
 

@@ -17,15 +17,14 @@ docs/huggingface.md); on GPUs they are estimates, not measurements.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
+
+from taskvectors.model_files import parameters_in_folder
 
 log = logging.getLogger(__name__)
 
@@ -162,30 +161,6 @@ def _cached_snapshot(repo_id: str, revision: str | None) -> Path | None:
     except Exception:  # noqa: BLE001 - an unusable cache entry means "not here"
         return None
     return Path(found).parent if isinstance(found, str) else None
-
-
-def parameters_in_folder(folder: Path) -> int | None:
-    """Parameters stored in the folder's safetensors files (headers only), ``None`` without any."""
-    shards = sorted(Path(folder).glob("*.safetensors"))
-    if not shards:
-        return None
-    try:
-        return sum(_parameters_in_shard(shard, shard.stat().st_mtime_ns) for shard in shards)
-    except (OSError, ValueError, KeyError, TypeError, struct.error):  # not a safetensors header
-        return None
-
-
-@cache
-def _parameters_in_shard(path: Path, mtime_ns: int) -> int:
-    """Sum of the tensor sizes in one safetensors file, read from its JSON header."""
-    with open(path, "rb") as handle:
-        (length,) = struct.unpack("<Q", handle.read(8))
-        if length > path.stat().st_size - 8:
-            raise ValueError(f"{path}: header length {length} exceeds the file")
-        header = json.loads(handle.read(length))
-    return sum(
-        math.prod(tensor["shape"]) for name, tensor in header.items() if name != "__metadata__"
-    )
 
 
 def parameters_from_config(config, trust_remote_code: bool = False) -> int:

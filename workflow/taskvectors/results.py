@@ -10,7 +10,7 @@ fix, never a pyarrow traceback. ``taskvectors verify`` runs the same checks over
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,11 @@ from taskvectors.storage import PROVENANCE_KEY, write_json, write_table
 
 # fmt: off
 #: Per kind: the rule that writes its tables (for the fix message) and the columns every table of
-#: the kind must have (a writer that selects its columns takes them in this order). The analyses'
-#: score tables (``scores/{analysis}/{model}.parquet``) are the kinds ``score_kind(analysis)``: the
-#: ``score_analysis`` stage writes them through ``write_result_table``, which refuses a table
-#: without one of these columns, and the report reads them through ``read_result_table``.
+#: the kind must have (a writer that selects its columns takes them in this order). An analysis's
+#: score table (``scores/{analysis}/{model}.parquet``) has the columns its declaration names
+#: (``Analysis.score_columns``): ``score_analysis`` writes it through :func:`write_score_table`,
+#: which refuses a table without one of them, and the report reads it through
+#: :func:`read_score_table`.
 TABLE_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "activations": ("run_task", ("example_id", "split", "layer", "hidden")),
     "predictions": (
@@ -41,37 +42,10 @@ TABLE_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
         "evaluate",
         ("example_id", "query", "answers", "condition", "layer", "correct", "correct_full"),
     ),
-    "scores/geometry": (
-        "score_analysis",
-        ("kind", "layer", "task", "x", "y", "within", "distance", "scope", "statistic", "value",
-         "null_mean", "null_p95", "p_value"),
-    ),
-    "scores/top_tokens": ("score_analysis", ("task", "layer", "rank", "token", "logit")),
-    "scores/conflicts": (
-        "score_analysis",
-        ("task_a", "task_b", "condition", "layer", "is_best", "n", "to_a", "to_a_low", "to_a_high",
-         "to_b", "to_b_low", "to_b_high"),
-    ),
-    "scores/order": (
-        "score_analysis",
-        ("task", "condition", "metric", "value", "low", "high", "n", "n_permutations", "verdict"),
-    ),
-    "scores/prompt_format": (
-        "score_analysis",
-        ("task", "spacing", "is_default", "condition", "layer", "n", "accuracy", "low", "high"),
-    ),
-    "scores/gd": (
-        "score_analysis",
-        ("kind", "task", "model_init", "condition", "metric", "value", "low", "high", "n",
-         "n_demos", "text"),
-    ),
 }
 # fmt: on
-
-
-def score_kind(analysis: str) -> str:
-    """The ``TABLE_KINDS`` kind of an analysis's score table (``scores/{analysis}/...``)."""
-    return f"scores/{analysis}"
+#: The rule that writes every score table (for the fix message).
+SCORE_RULE = "score_analysis"
 
 
 def table_columns(kind: str) -> tuple[str, ...]:
@@ -276,6 +250,32 @@ def write_result_table(
     if missing:
         raise ValueError(f"{path}: a {kind} table needs columns {missing}")
     write_table(path, table, provenance)
+
+
+def write_score_table(
+    path: str | Path, table: pd.DataFrame, columns: Sequence[str], provenance: dict[str, Any]
+) -> None:
+    """Write an analysis's score table, refusing one that lacks a declared column."""
+    missing = [column for column in columns if column not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: this score table needs columns {missing}")
+    write_table(path, table, provenance)
+
+
+def read_score_table(path: str | Path, columns: Sequence[str]) -> pd.DataFrame:
+    """An analysis's score table, checked against its declared ``columns``."""
+    table = read_result_table(path)
+    missing = sorted(set(columns) - set(table.columns))
+    if missing:
+        raise ResultFileError(path, f"missing columns {missing} (an older layout?)", SCORE_RULE)
+    return table
+
+
+def best_layer(sweep: pd.DataFrame) -> int | None:
+    """A task's best layer from its sweep table (the dev argmax ``evaluate`` marked
+    ``is_best``), None when no layer is best (no patched answer beat the others)."""
+    best = sweep.loc[sweep["is_best"], "layer"]
+    return int(best.iloc[0]) if len(best) else None
 
 
 def check_result_file(path: str | Path, kind: str | None = None) -> str | None:

@@ -11,12 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from taskvectors.analyses import registry as analysis_registry
+from taskvectors.analyses.spec import Analysis, config_slice, load_function
 from taskvectors.layout import Layout, conflict_item
-from taskvectors.pipeline import analysis_task_list, conflict_pairs, select_tasks
-from taskvectors.prompt_files import resolve_spacing
-from taskvectors.prompts import get_template
+from taskvectors.pipeline import (
+    DEFAULT_ANALYSIS_TASKS,
+    canonical,
+    conflict_pairs,
+    select_tasks,
+    task_data_files,
+)
 from taskvectors.tasks.registry import TaskSpec
 
 #: Kinds of the main stages' files (``taskvectors verify`` reads their contents).
@@ -35,36 +42,111 @@ class RunPlan:
         self.layout = Layout(self.config["results_dir"], self.config["reports_dir"])
         self.models = list(self.config["models"])
         self.tasks = select_tasks(self.config["tasks"], self.registry)
-        self.pairs = conflict_pairs(self.config["analyses"]["conflicts"]["pairs"], self.tasks)
-        self.conflict_tasks = sorted({task for pair in self.pairs for task in pair})
+        self.analyses = analysis_registry()
+
+    # --- what each analysis covers -------------------------------------------------------------
+
+    def pairs(self, name: str) -> list[tuple[str, str]]:
+        """An analysis's ``(A, B)`` pairs whose two tasks are in the run (``pairs`` setting)."""
+        return conflict_pairs(self.config["analyses"][name].get("pairs", []), self.tasks)
 
     def analysis_tasks(self, name: str) -> list[str]:
-        """The tasks an analysis covers (order, gd and prompt_format may take a subset)."""
+        """The tasks an analysis covers: its ``tasks`` setting (default: what its declaration
+        says), or the tasks of its pairs."""
         if name not in self._analysis_tasks:
-            self._analysis_tasks[name] = self._compute_analysis_tasks(name)
+            self._analysis_tasks[name] = self._compute_analysis_tasks(self.analyses[name])
         return self._analysis_tasks[name]
 
-    def _compute_analysis_tasks(self, name: str) -> list[str]:
-        if name == "conflicts":
-            return self.conflict_tasks
-        selection = self.config["analyses"][name].get("tasks", "all")
-        spacing = self.config["prompts"].get("spacing")
-        auto = [t for t in self.tasks if resolve_spacing(self.registry[t], spacing) == "auto"]
-        template = get_template(self.config["prompts"]["template"])
-        if name == "prompt_format" and template.spaced() == template:
-            return []  # a template that is its own spaced form has no other spacing to compare
-        return analysis_task_list(name, selection, self.tasks, auto)
+    def _compute_analysis_tasks(self, analysis: Analysis) -> list[str]:
+        if analysis.items == "pair":
+            return sorted({task for pair in self.pairs(analysis.name) for task in pair})
+        selection = self.config["analyses"][analysis.name].get("tasks", "all")
+        if isinstance(selection, list):
+            unknown = [t for t in selection if t not in self.tasks]
+            if unknown:
+                raise ValueError(
+                    f"analyses.{analysis.name}.tasks: {unknown} are not tasks of this run"
+                )
+        if analysis.select_tasks:
+            choose = load_function(analysis.select_tasks)
+            return choose(selection, self.tasks, self.config, self.registry)
+        if selection == "default" and analysis.default_tasks == "one_per_family":
+            return [t for t in DEFAULT_ANALYSIS_TASKS if t in self.tasks] or list(self.tasks)
+        return list(self.tasks) if selection in ("all", "default") else list(selection)
+
+    def analysis_items(self, name: str) -> list[str]:
+        """The file stems of an analysis's raw files: its tasks, or ``A__B`` per pair."""
+        if self.analyses[name].items == "pair":
+            return [conflict_item(a, b) for a, b in self.pairs(name)]
+        return self.analysis_tasks(name)
 
     def enabled_analyses(self) -> list[str]:
-        """Analyses switched on that have something to do (tasks, or pairs for conflicts)."""
-        analyses = self.config["analyses"]
-        return [n for n, entry in analyses.items() if entry["enabled"] and self.analysis_tasks(n)]
+        """Analyses switched on that have something to do (tasks, or pairs), in report order."""
+        settings = self.config["analyses"]
+        return [n for n in self.analyses if settings[n]["enabled"] and self.analysis_items(n)]
+
+    # --- the files and params of each analysis's jobs -----------------------------------------
+
+    def analysis_outputs(self, name: str, model: str) -> dict[str, list[str]]:
+        """The raw files of an analysis model job per part (``raw``, or the part's name)."""
+        items = self.analysis_items(name)
+        return {
+            part or "raw": [self.layout.analysis(name, model, item, part) for item in items]
+            for part in self.analyses[name].parts
+        }
 
     def analysis_raw(self, name: str, model: str) -> list[str]:
-        """The raw files an analysis model job writes for ``model``."""
-        if name == "conflicts":
-            return [self.layout.analysis(name, model, conflict_item(a, b)) for a, b in self.pairs]
-        return [self.layout.analysis(name, model, task) for task in self.analysis_tasks(name)]
+        """Every raw file an analysis model job writes for ``model``."""
+        return [path for paths in self.analysis_outputs(name, model).values() for path in paths]
+
+    def _main_inputs(self, name: str, model: str, kinds: tuple[str, ...]) -> dict[str, list[str]]:
+        tasks = self.analysis_tasks(name)
+        layout = self.layout
+        paths = {
+            "prompts": layout.prompts, "activations": layout.activations,
+            "sweeps": layout.sweep, "evals": layout.eval,
+        }  # fmt: skip
+        inputs = {kind: [paths[kind](model, t) for t in tasks] for kind in kinds if kind in paths}
+        if "data" in kinds:
+            data_dir = Path(self.config["data_dir"])
+            files = {f for t in tasks for f in task_data_files(self.registry[t], data_dir)}
+            inputs["data"] = sorted(files)
+        return inputs
+
+    def job_inputs(self, name: str, model: str) -> dict[str, list[str]]:
+        """The main-stage files an analysis model job reads (named by kind)."""
+        return self._main_inputs(name, model, self.analyses[name].job_inputs)
+
+    def score_inputs(self, name: str, model: str) -> dict[str, list[str]]:
+        """The raw files (named by part) and main-stage files an analysis's scoring reads."""
+        raw = {f"raw_{part}": paths for part, paths in self.analysis_outputs(name, model).items()}
+        return {**raw, **self._main_inputs(name, model, self.analyses[name].score_inputs)}
+
+    def _params(self, name: str, config_keys: tuple[str, ...]) -> dict[str, Any]:
+        analysis = self.analyses[name]
+        params: dict[str, Any] = {
+            "analysis": name,
+            "tasks": self.analysis_tasks(name),
+            "items": self.analysis_items(name),
+            "settings": self.config["analyses"][name],
+            "config": config_slice(self.config, config_keys),
+        }
+        if analysis.items == "pair":
+            params["pairs"] = [list(pair) for pair in self.pairs(name)]
+        return params
+
+    def job_params(self, name: str) -> dict[str, Any]:
+        """Exactly what an analysis model job reads besides its files, canonical (sorted keys):
+        editing anything else never reruns it."""
+        params = self._params(name, self.analyses[name].job_config)
+        if "data" in self.analyses[name].job_inputs:
+            params["task_specs"] = {t: self.registry[t].to_dict() for t in params["tasks"]}
+            params["data_dir"] = str(self.config["data_dir"])
+        return canonical(params)
+
+    def score_params(self, name: str) -> dict[str, Any]:
+        """Exactly what an analysis's scoring reads besides its files, canonical."""
+        return canonical(self._params(name, self.analyses[name].score_config))
 
     def benchmarks(self) -> list[str]:
         """The benchmark file of every job (Snakemake counts them among a job's outputs)."""
@@ -99,9 +181,6 @@ class RunPlan:
         for name in self.enabled_analyses():
             for model in self.models:
                 files += [(path, "analysis") for path in self.analysis_raw(name, model)]
-                if name == "gd":
-                    tasks = self.analysis_tasks("gd")
-                    files += [(layout.gd_distributions(model, t), "analysis") for t in tasks]
                 files.append((layout.scores(name, model), "scores"))
         files += [(layout.report_page(), "report"), (layout.report_figures(), "report")]
         files += [(layout.report_data(), "report")]

@@ -16,15 +16,9 @@ from typing import Any
 
 import jinja2
 
-from taskvectors.report.analysis_sections import (
-    conflicts_section,
-    geometry_section,
-    order_section,
-    prompt_format_section,
-    top_tokens_section,
-)
-from taskvectors.report.context import ANALYSIS_TITLES, Context
-from taskvectors.report.gd_section import gd_section
+from taskvectors.analyses import registry
+from taskvectors.analyses.spec import load_function
+from taskvectors.report.context import Context
 from taskvectors.report.inputs import ReportInputs, load_tables
 from taskvectors.report.page import Output, Section, plural
 from taskvectors.report.provenance_section import provenance_section
@@ -36,14 +30,6 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 ANSWER_LABELS = {"first_token": "first-token answers", "greedy": "greedy multi-token answers"}
-ANALYSIS_SECTIONS = (
-    ("geometry", geometry_section),
-    ("top_tokens", top_tokens_section),
-    ("conflicts", conflicts_section),
-    ("order", order_section),
-    ("prompt_format", prompt_format_section),
-    ("gd", gd_section),
-)
 
 
 def build_report(
@@ -54,7 +40,6 @@ def build_report(
     data_dir: Path,
     models: Sequence[str],
     tasks: Sequence[str],
-    conflict_pairs: Sequence[tuple[str, str]],
     config: Mapping[str, Any],
 ) -> Path:
     """Write the page (plus ``figures_dir`` and ``data_dir``) and return its path.
@@ -64,8 +49,6 @@ def build_report(
         page: the HTML file to write.
         figures_dir, data_dir: folders for the PNGs and CSVs (linked relative to the page).
         models, tasks: the run's model aliases and task names, in display order.
-        conflict_pairs: ``(A demos, B vector)`` pairs of the conflicts analysis (the paper's
-            panel shows the same pairs).
         config: the validated run config (shown as YAML; ``evaluation.answer`` names the
             headline score).
     """
@@ -76,11 +59,14 @@ def build_report(
         config=config,
         models=list(models),
         tasks=list(tasks),
-        conflict_pairs=[tuple(p) for p in conflict_pairs],
     )
     headline, takeaways = headline_section(ctx)
     sections = [headline, per_task_section(ctx), layers_section(ctx)]
-    sections += [make(ctx) for name, make in ANALYSIS_SECTIONS if ctx.has(name)]
+    sections += [
+        load_function(analysis.section)(ctx)
+        for name, analysis in registry().items()
+        if ctx.has(name)
+    ]
     sections.append(provenance_section(ctx))
     Path(page).write_text(render(sections, header=_header(ctx, takeaways)), encoding="utf-8")
     log.info("report written to %s", page)
@@ -97,7 +83,7 @@ def _header(ctx: Context, takeaways: list[str]) -> dict[str, Any]:
     commit = str(ctx.tables.provenance.get("git_commit") or "")
     if commit:
         facts.append(f"commit {commit[:10]}{'-dirty' if commit.endswith('-dirty') else ''}")
-    off = [ANALYSIS_TITLES[name] for name in ctx.switched_off()]
+    off = [registry()[name].title for name in ctx.switched_off()]
     return {"models": models, "facts": facts, "takeaways": takeaways, "switched_off": off}
 
 

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from taskvectors.analysis.reference import match_paper_model
+import pandas as pd
+
+from taskvectors.analyses import registry
 from taskvectors.report.inputs import RunTables
 from taskvectors.report.page import Output
-
-ANALYSIS_TITLES = {
-    "geometry": "geometry of task vectors",
-    "top_tokens": "top tokens",
-    "conflicts": "conflicting tasks",
-    "order": "order sensitivity",
-    "prompt_format": "prompt-format sensitivity",
-    "gd": "ICL versus gradient descent",
-}
+from taskvectors.report.reference import match_paper_model
 
 
 @dataclass
@@ -29,7 +23,6 @@ class Context:
     config: Mapping[str, Any]
     models: list[str]
     tasks: list[str]
-    conflict_pairs: Sequence[tuple[str, str]]
     paper_models: dict[str, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -38,6 +31,16 @@ class Context:
             self.paper_models[model] = match_paper_model(
                 model, record.get("name_or_path"), record.get("source")
             )
+
+    def scores(self, analysis: str, model: str) -> pd.DataFrame:
+        """The analysis's score table of one model."""
+        frame = self.tables.scores[analysis]
+        return frame[frame["model"] == model]
+
+    def pairs(self, analysis: str) -> set[tuple[str, str]]:
+        """The ``(A, B)`` pairs of an analysis's ``pairs`` setting whose tasks are in the run."""
+        pairs = (self.config.get("analyses") or {}).get(analysis, {}).get("pairs", [])
+        return {(a, b) for a, b in pairs if a in self.tasks and b in self.tasks and a != b}
 
     def has(self, analysis: str) -> bool:
         """Whether the analysis ran (its score tables are among the declared inputs)."""
@@ -50,4 +53,4 @@ class Context:
 
     def switched_off(self) -> list[str]:
         """The analyses this run did not compute."""
-        return [name for name in ANALYSIS_TITLES if not self.has(name)]
+        return [name for name in registry() if not self.has(name)]

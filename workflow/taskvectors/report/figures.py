@@ -22,7 +22,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from taskvectors.analysis.common import short_task_name  # noqa: E402
+from taskvectors.report.names import short_task_name  # noqa: E402
 
 CONDITION_COLOURS = {
     "baseline": "#9aa0a6",
@@ -498,3 +498,9 @@ def depth_overview(ours: pd.DataFrame, paper_means: pd.DataFrame, models: Sequen
 def model_colours(models: Sequence[str]) -> Mapping[str, tuple]:
     """Distinct colours for models."""
     return dict(zip(models, sns.color_palette("colorblind", max(len(models), 3)), strict=False))
+
+
+def task_palette(tasks: Sequence[str]) -> dict[str, tuple]:
+    """Distinct colours for up to ~20 tasks."""
+    base = sns.color_palette("tab20", 20) if len(tasks) > 10 else sns.color_palette("tab10", 10)
+    return {task: base[i % len(base)] for i, task in enumerate(tasks)}

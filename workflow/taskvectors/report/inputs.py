@@ -15,12 +15,12 @@ from typing import Any
 
 import pandas as pd
 
+from taskvectors.analyses import registry
 from taskvectors.results import (
-    TABLE_KINDS,
     ResultFileError,
     read_json_result,
     read_result_table,
-    score_kind,
+    read_score_table,
 )
 
 
@@ -178,12 +178,13 @@ def read_sweeps(paths: Mapping[tuple[str, str], Path]) -> pd.DataFrame:
 
 def read_scores(paths: Mapping[tuple[str, str], Path]) -> dict[str, pd.DataFrame]:
     """Each analysis's score tables of every model as one frame with a ``model`` column, each
-    checked against its kind ``score_kind(analysis)`` (the columns the stage writes)."""
+    checked against the columns its declaration names (the columns its scoring writes)."""
+    analyses = registry()
     parts: dict[str, list[pd.DataFrame]] = {}
     for (analysis, model), path in paths.items():
-        if score_kind(analysis) not in TABLE_KINDS:
+        if analysis not in analyses:
             raise ValueError(f"{path}: unknown analysis {analysis!r}")
-        frame = read_result_table(path, score_kind(analysis))
+        frame = read_score_table(path, analyses[analysis].score_columns)
         parts.setdefault(analysis, []).append(frame.assign(model=model))
     return {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
 

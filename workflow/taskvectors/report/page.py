@@ -180,6 +180,11 @@ def accuracy_cell(
     return Cell(fmt(value), bar=bar, kind=kind, cls=cls, interval=fmt_interval(low, high))
 
 
+def interval_cell(value: float, low: float, high: float, condition: str) -> Cell:
+    """A compact number with its interval in the condition's colour (no bar)."""
+    return Cell(fmt(value), cls=f"cond {condition}", interval=fmt_interval(low, high))
+
+
 def plural(n: int, noun: str, plural_form: str | None = None) -> str:
     """``1 task``, ``2 tasks``, ``0 tasks``."""
     return f"{n} {noun if n == 1 else plural_form or noun + 's'}"

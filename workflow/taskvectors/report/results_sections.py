@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from taskvectors.analysis.common import FAMILIES, short_task_name, task_family
-from taskvectors.analysis.headline import MIN_ICL_GAIN
-from taskvectors.analysis.reference import (
-    paper_layer_curves,
-    paper_model_means,
-    paper_task_results,
-)
 from taskvectors.report import figures
 from taskvectors.report.context import Context
+from taskvectors.report.headline import MIN_ICL_GAIN
 from taskvectors.report.inputs import split_tasks
+from taskvectors.report.names import FAMILIES, short_task_name, task_family
 from taskvectors.report.page import (
     Cell,
     Row,
@@ -31,6 +26,11 @@ from taskvectors.report.page import (
     missing,
     plural,
     with_interval,
+)
+from taskvectors.report.reference import (
+    paper_layer_curves,
+    paper_model_means,
+    paper_task_results,
 )
 
 MAIN = ("baseline", "tv", "icl")

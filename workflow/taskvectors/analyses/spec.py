@@ -1,0 +1,227 @@
+"""What an analysis declares, and what its two jobs receive.
+
+An analysis is a folder of this package with an ``ANALYSIS = Analysis(...)`` declaration in its
+``__init__.py`` and a ``schema.yaml`` (its config slice). The declaration names everything the
+workflow, the results contract, the report and the checks need to know, so none of them lists
+analyses by hand:
+
+- its **model job** (``job``: ``"module:function"``, called with an :class:`AnalysisJob`, or None
+  for a model-free job, and a :class:`JobRequest`), and which main-stage files it reads;
+- its **scoring** (``score``: called with a :class:`ScoreRequest`, returns the score table whose
+  columns are ``score_columns``), and which main-stage files it reads;
+- its **report section** (``section``: called with the report's ``Context``).
+
+Functions are named by string and imported only when called: the Snakefile reads every declaration
+at start-up without importing torch, and a rule's code inputs are exactly the modules its job
+imports (``taskvectors.codedeps``), so editing one analysis reruns that analysis only.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: Main-stage files an analysis job may read, per task (``data``: the task's data files).
+INPUT_KINDS = ("prompts", "activations", "sweeps", "evals", "data")
+#: What an analysis's items are: tasks of the run, or the (A, B) pairs of its ``pairs`` setting.
+ITEM_KINDS = ("task", "pair")
+#: What ``tasks: default`` can mean: every task of the run, or one per family.
+DEFAULT_TASKS = ("all", "one_per_family")
+
+
+def load_function(reference: str) -> Callable[..., Any]:
+    """The function ``"package.module:function"`` names."""
+    module, _, name = reference.partition(":")
+    if not name:
+        raise ValueError(f"{reference!r} is not of the form 'package.module:function'")
+    return getattr(importlib.import_module(module), name)
+
+
+def module_of(reference: str) -> str:
+    return reference.partition(":")[0]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One analysis: its name, its jobs, its score table and its report section.
+
+    Attributes:
+        name: the config key (``analyses.<name>``), rule name and results folder.
+        title: how the report names it.
+        folder: the analysis's folder (holds ``schema.yaml``).
+        job: its model job, ``"module:function"`` (``function(job, request)``).
+        score: its scoring, ``"module:function"`` (``function(request) -> DataFrame``).
+        section: its report section, ``"module:function"`` (``function(ctx) -> Section``).
+        score_columns: the columns of its score table (``scores/<name>/<model>.parquet``).
+        loads_model: whether the job loads the model (else it is cheap and runs locally).
+        job_inputs, score_inputs: main-stage files per task (``INPUT_KINDS``) each job reads.
+        job_config, score_config: dotted config keys outside ``analyses.<name>`` each job reads
+            (its params carry exactly these and its own settings).
+        parts: raw files per item and model: ``""`` is ``<item>.parquet``, ``"dist"`` is
+            ``<item>.dist.parquet``.
+        items: ``task`` (its ``tasks`` setting, or every task) or ``pair`` (its ``pairs``).
+        default_tasks: what ``tasks: default`` means: ``all`` or ``one_per_family``.
+        select_tasks: replaces the task selection: ``"module:function"`` of ``(selection, run
+            tasks, config, registry) -> tasks``.
+        checks: ``"module:function"`` of ``(config, pair counts) -> problems`` run at start-up.
+        warnings: ``"module:function"`` of ``(config) -> warning lines`` shown at start-up.
+        runtime_minutes: the model job's time limit on a cluster (times the attempt).
+    """
+
+    name: str
+    title: str
+    folder: Path
+    job: str
+    score: str
+    section: str
+    score_columns: tuple[str, ...]
+    loads_model: bool = True
+    job_inputs: tuple[str, ...] = ()
+    score_inputs: tuple[str, ...] = ()
+    job_config: tuple[str, ...] = ()
+    score_config: tuple[str, ...] = ()
+    parts: tuple[str, ...] = ("",)
+    items: str = "task"
+    default_tasks: str = "all"
+    select_tasks: str | None = None
+    checks: str | None = None
+    warnings: str | None = None
+    runtime_minutes: int = 60
+
+    def __post_init__(self) -> None:
+        unknown = set(self.job_inputs + self.score_inputs) - set(INPUT_KINDS)
+        if unknown:
+            raise ValueError(f"analysis {self.name}: unknown input kinds {sorted(unknown)}")
+        if self.default_tasks not in DEFAULT_TASKS:
+            raise ValueError(f"analysis {self.name}: default_tasks must be one of {DEFAULT_TASKS}")
+        if self.items not in ITEM_KINDS:
+            raise ValueError(f"analysis {self.name}: items must be one of {ITEM_KINDS}")
+
+    @cached_property
+    def schema(self) -> dict[str, Any]:
+        """Its config slice's JSON schema (``analyses.<name>``), from its ``schema.yaml``."""
+        return yaml.safe_load((Path(self.folder) / "schema.yaml").read_text(encoding="utf-8"))
+
+    def modules(self, *roles: str) -> list[str]:
+        """The modules of its ``job``, ``score`` or ``section`` functions."""
+        return [module_of(getattr(self, role)) for role in roles]
+
+
+def config_slice(config: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    """The nested part of ``config`` that the dotted ``keys`` name, sorted (``prompts.seed`` ->
+    ``{"prompts": {"seed": 41}}``)."""
+    picked: dict[str, Any] = {}
+    for key in sorted(keys):
+        *parents, leaf = key.split(".")
+        source, target = config, picked
+        for part in parents:
+            source, target = source[part], target.setdefault(part, {})
+        target[leaf] = source[leaf]
+    return picked
+
+
+@dataclass
+class JobRequest:
+    """What an analysis model job gets from its rule.
+
+    ``inputs[kind][task]`` are the main-stage files (``data``: ``inputs["data"]`` lists files),
+    ``outputs[part][item]`` the files to write, ``settings`` its ``analyses.<name>`` slice and
+    ``config`` the other keys it declared (nested, e.g. ``config["evaluation"]["batch_size"]``).
+    """
+
+    analysis: str
+    tasks: list[str]
+    items: list[str]
+    inputs: dict[str, dict[str, Path]]
+    outputs: dict[str, dict[str, Path]]
+    settings: dict[str, Any]
+    config: dict[str, Any] = field(default_factory=dict)
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    task_specs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    data_dir: Path | None = None
+    data_files: list[Path] = field(default_factory=list)
+
+    def output(self, item: str, part: str = "") -> Path:
+        return self.outputs[part][item]
+
+    @classmethod
+    def from_rule(
+        cls, inputs: Mapping[str, Any], outputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> JobRequest:
+        """The request of a job from its rule's named inputs, outputs and params
+        (``RunPlan.job_inputs``, ``analysis_outputs`` and ``job_params`` made them)."""
+        tasks, items = list(params["tasks"]), list(params["items"])
+        data_dir = params.get("data_dir")
+        return cls(
+            analysis=params["analysis"],
+            tasks=tasks,
+            items=items,
+            inputs=_per_task_inputs(inputs, tasks),
+            outputs={_part(name): _zip(items, paths) for name, paths in outputs.items()},
+            settings=dict(params["settings"]),
+            config=dict(params["config"]),
+            pairs=[(a, b) for a, b in params.get("pairs", [])],
+            task_specs=dict(params.get("task_specs", {})),
+            data_dir=Path(data_dir) if data_dir else None,
+            data_files=[Path(p) for p in inputs.get("data", [])],
+        )
+
+
+@dataclass
+class ScoreRequest:
+    """What an analysis's scoring gets: its raw files, the main-stage files it declared, and its
+    settings; ``modes`` are the tasks' scoring modes."""
+
+    analysis: str
+    model: str
+    tasks: list[str]
+    items: list[str]
+    raw: dict[str, dict[str, Path]]
+    inputs: dict[str, dict[str, Path]]
+    settings: dict[str, Any]
+    config: dict[str, Any] = field(default_factory=dict)
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def from_rule(
+        cls, model: str, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> ScoreRequest:
+        """The request of a score job from its rule's named inputs (``raw_<part>`` and main-stage
+        kinds, ``RunPlan.score_inputs``) and params (``RunPlan.score_params``)."""
+        tasks, items = list(params["tasks"]), list(params["items"])
+        raw = {
+            _part(name.removeprefix("raw_")): _zip(items, paths)
+            for name, paths in inputs.items()
+            if name.startswith("raw_")
+        }
+        return cls(
+            analysis=params["analysis"],
+            model=model,
+            tasks=tasks,
+            items=items,
+            raw=raw,
+            inputs=_per_task_inputs(inputs, tasks),
+            settings=dict(params["settings"]),
+            config=dict(params["config"]),
+            pairs=[(a, b) for a, b in params.get("pairs", [])],
+        )
+
+
+def _part(name: str) -> str:
+    """A rule's output name as a part: ``raw`` is the main file (``""``)."""
+    return "" if name == "raw" else name
+
+
+def _zip(keys: Sequence[str], paths: Sequence[Any]) -> dict[str, Path]:
+    return {key: Path(path) for key, path in zip(keys, paths, strict=True)}
+
+
+def _per_task_inputs(inputs: Mapping[str, Any], tasks: Sequence[str]) -> dict[str, dict]:
+    kinds = [kind for kind in INPUT_KINDS if kind != "data" and kind in inputs]
+    return {kind: _zip(tasks, inputs[kind]) for kind in kinds}
