@@ -122,14 +122,21 @@ def record_last_position(blocks: Sequence[nn.Module]) -> Iterator[list[torch.Ten
 
 @contextmanager
 def patch_last_position(
-    blocks: Sequence[nn.Module], layer_of_row: torch.Tensor, vectors: torch.Tensor
+    blocks: Sequence[nn.Module],
+    layer_of_row: torch.Tensor,
+    vectors: torch.Tensor,
+    *,
+    add: bool = False,
 ) -> Iterator[None]:
-    """Replace the output of block ``layer_of_row[i]`` at the last position of row ``i``.
+    """Replace the output of block ``layer_of_row[i]`` at the last position of row ``i``, or, with
+    ``add``, add to it (a function vector is added to the residual stream, a task vector replaces
+    it).
 
     Args:
         blocks: the decoder blocks.
         layer_of_row: ``(batch,)`` long; the block to patch in each row, ``-1`` for no patch.
-        vectors: ``(batch, d_model)``; the hidden state written into each patched row.
+        vectors: ``(batch, d_model)``; the hidden state written into (or added to) each patched row.
+        add: add ``vectors`` to the hidden state instead of replacing it.
 
     Several layers can be patched in one batch (one row each), which is what batched layer sweeps
     use. The patch applies to every forward pass inside the context, so keep the context around
@@ -144,7 +151,9 @@ def patch_last_position(
 
         def hook(module, args, output):
             hidden = block_hidden(output).clone()
-            hidden[rows.to(hidden.device), -1, :] = vectors[rows].to(hidden.device, hidden.dtype)
+            at = rows.to(hidden.device)
+            value = vectors[rows].to(hidden.device, hidden.dtype)
+            hidden[at, -1, :] = hidden[at, -1, :] + value if add else value
             return with_block_hidden(output, hidden)
 
         return hook
