@@ -286,8 +286,10 @@ def indirect_effects(
     """The CIE of every head on every prompt, batched over heads against a prefix cache.
 
     Rows are ``(prompt, variant)`` prompt-major, variant 0 unpatched and variant ``1 + l * H + h``
-    head ``(l, h)`` patched with ``means[l, h]``; they run ``batch_rows`` at a time, each chunk
-    computing the prefixes of the prompts it touches once.
+    head ``(l, h)`` patched with ``means[l, h]``; they run at most ``batch_rows`` at a time, each
+    chunk computing the prefixes of the prompts it touches once. Chunks hold whole prompts when a
+    prompt's rows fit in ``batch_rows`` (each prefix then runs once); otherwise a prompt's rows
+    are split over several chunks, each running its prefix again.
 
     Args:
         prompts: ``n`` corrupted prompts (at least two tokens each).
@@ -301,8 +303,9 @@ def indirect_effects(
     _check_means(means, shape)
     n_variants = 1 + shape.n_layers * shape.n_heads
     total = len(prompts) * n_variants
+    whole_prompts = (batch_rows // n_variants) * n_variants
     probabilities = torch.empty(total)
-    for rows in engine.chunks(range(total), batch_rows):
+    for rows in engine.chunks(range(total), whole_prompts or batch_rows):
         probabilities[rows.start : rows.stop] = _chunk_probabilities(
             model, tokenizer, prompts, torch.as_tensor(target_ids), means, rows, shape
         )
