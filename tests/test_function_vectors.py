@@ -161,7 +161,7 @@ def test_batched_indirect_effects_equal_one_head_at_a_time(tiny):
     shape = head_shape(model)
     assert reference.shape == (len(prompts), shape.n_layers, shape.n_heads)
     assert reference.abs().max() > 1e-4  # the heads matter: the comparison is not 0 == 0
-    for batch_rows in (7, 10_000):  # chunks that split prompts, and one batch for everything
+    for batch_rows in (7, 40, 10_000):  # split prompts, two whole prompts a chunk, one chunk
         batched = indirect_effects(model, tokenizer, prompts, ids, means, batch_rows=batch_rows)
         torch.testing.assert_close(batched, reference, atol=1e-6, rtol=1e-4)
 
@@ -297,7 +297,7 @@ def test_gemma_normalised_heads_are_shares_of_the_layer():
 # --- vectors as files ---------------------------------------------------------------------------
 
 
-def artifact_for(model, kind: str = "function", **changes) -> fv.VectorArtifact:
+def artifact_for(model, kind: str = "function", /, **changes) -> fv.VectorArtifact:
     fields = {
         "vector": torch.randn(hidden_size(model)),
         "kind": kind,
@@ -383,3 +383,27 @@ def test_artifacts_refuse_inconsistent_fields():
         fv.VectorArtifact(vector, "task", 0, "m", None, "t", heads=((0, 0),))
     with pytest.raises(ValueError, match="1-D"):
         fv.VectorArtifact(torch.zeros(2, 2), "task", 0, "m", None, "t")
+
+
+def test_apply_command_answers_queries_and_refuses_another_model(tmp_path, capsys):
+    from taskvectors import cli
+    from tiny_models import save_tiny_model
+
+    folder = save_tiny_model("llama", tmp_path / "llama")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"models:\n  tiny: {{source: local, path: '{folder}'}}\n")
+    model, tokenizer = tiny_model("llama")
+    artifact = artifact_for(model, model=str(folder), revision=None)
+    path = fv.save_vector(tmp_path / "v.safetensors", artifact)
+    queries = tmp_path / "queries.txt"
+    queries.write_text("vw\n\nyz\n")
+    argv = ["apply", str(path), "st", "--file", str(queries), "--model", "tiny"]
+    assert cli.main([*argv, "--config", str(config), "--max-new-tokens", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    expected = fv.apply_vector(
+        model, tokenizer, artifact, ["st", "vw", "yz"], model_name=str(folder), max_new_tokens=2
+    )
+    assert lines == [f"{q}\t{a}" for q, a in zip(["st", "vw", "yz"], expected.answers, strict=True)]
+    other = fv.save_vector(tmp_path / "o.safetensors", artifact_for(model, model="elsewhere"))
+    assert cli.main(["apply", str(other), "st", "--model", "tiny", "--config", str(config)]) == 2
+    assert "refused: it was made on model 'elsewhere'" in capsys.readouterr().err

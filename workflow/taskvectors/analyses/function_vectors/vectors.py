@@ -390,6 +390,13 @@ def load_vector(path: str | Path) -> VectorArtifact:
     return artifact
 
 
+def model_identity(record: Any) -> tuple[str, str | None]:
+    """The ``(model, revision)`` a vector file records, from a
+    :class:`taskvectors.models.ModelRecord`: the embedded name, hub id or local folder, and the
+    revision resolved (a hub snapshot's commit). Writers and :func:`apply_vector` both use it."""
+    return record.name_or_path, record.revision
+
+
 def mismatch(
     artifact: VectorArtifact, model: nn.Module, model_name: str, revision: str | None
 ) -> str | None:
