@@ -14,7 +14,9 @@ one model and one task, and how far apart their effects are:
 * ``batched``: :func:`~.heads.indirect_effects` with ``--batch-rows`` rows per forward.
 
 ``python -m taskvectors.analyses.function_vectors.bench`` prints the CPU's kind and the figures;
-it asserts no time. The top heads are printed as a sanity check, not as a result.
+it asserts no time. Beside the measured speed-up it prints the FLOP ratio of the two
+(:func:`flop_ratio`), which on a CPU shared with other work is the steadier figure. The top heads
+are printed as a sanity check, not as a result.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from taskvectors.analyses.function_vectors.heads import (
     top_heads,
 )
 from taskvectors.devices import dtype_name
+from taskvectors.layers import decoder_blocks
 from taskvectors.prompts import get_template
 from taskvectors.splits import choose_spacing, make_examples
 from taskvectors.tasks.registry import load_pairs, load_registry
@@ -75,6 +78,20 @@ def task_prompts(
         "targets": answer_first_tokens(tokenizer, form, corrupted_prompts, answers),
         "template": form.name,
     }
+
+
+def flop_ratio(model, prompt_tokens: float, n_variants: int) -> float:
+    """The naive/batched ratio of matrix-product FLOPs per prompt, a model of the speed-up that
+    contention on a shared machine cannot blur: a token through the decoder costs ``c = 2 ×``
+    the blocks' parameters, a row of logits ``v = 2 × vocab × d_model``; the naive CIE runs
+    ``n_variants`` full prompts of ``T`` tokens with one row of logits each, the batched one runs
+    the ``T - 1``-token prefix once and ``n_variants`` single-token rows with their logits.
+    Attention over the context is left out (small at these lengths)."""
+    c = 2 * sum(p.numel() for p in decoder_blocks(model).parameters())
+    v = 2 * model.get_output_embeddings().weight.numel()
+    naive = n_variants * (prompt_tokens * c + v)
+    batched = (prompt_tokens - 1) * c + n_variants * (c + v)
+    return naive / batched
 
 
 def _timed(function) -> tuple[Any, float]:
@@ -116,6 +133,9 @@ def run_bench(
         "batched_seconds": batched_s,
         "batched_repeats": repeats,
         "speedup_naive_over_batched": naive_s / batched_s,
+        "flop_ratio_naive_over_batched": flop_ratio(
+            model, sum(lengths) / len(lengths), shape.n_layers * shape.n_heads + 1
+        ),
         "max_abs_effect_diff": float((batched - naive).abs().max()),
         "max_abs_effect": float(naive.abs().max()),
         "top_heads": [
@@ -142,6 +162,7 @@ def format_table(result: dict[str, Any]) -> str:
             f"{result['batched_seconds']:.2f} s (best of {result['batched_repeats']})",
         ),
         ("speed-up naive / batched", f"{result['speedup_naive_over_batched']:.1f}×"),
+        ("FLOP ratio naive / batched", f"{result['flop_ratio_naive_over_batched']:.1f}×"),
         ("max |CIE difference|", f"{result['max_abs_effect_diff']:.2e}"),
         ("max |CIE|", f"{result['max_abs_effect']:.2e}"),
         ("top heads (layer, head, CIE)", result["top_heads"]),
