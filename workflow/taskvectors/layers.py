@@ -1,9 +1,10 @@
 """Decoder blocks and the two hooks the method needs: read the residual stream, overwrite it.
 
 The paper's task vector is the output of decoder block ``L`` (the residual stream after the block)
-at the last position of the prompt; patching replaces that same hidden state in another run. This
-module finds the blocks of any causal LM and wraps forward hooks in context managers that always
-remove their handles, even when the forward pass raises.
+at the last position of the prompt; patching replaces that same hidden state in another run (a
+function vector is added to it instead: ``patch_last_position(..., add=True)``). This module
+finds the blocks of any causal LM and wraps forward hooks in context managers that always remove
+their handles, even when the forward pass raises.
 
 Blocks are found by a table of known architectures (GPT-2, GPT-J, GPT-NeoX/Pythia, LLaMA, Mistral,
 Qwen2, Gemma 3, ...). The documented fallback for an unknown architecture is the longest
