@@ -9,6 +9,8 @@ Subcommands:
 * ``check``: run the pipeline's start-up checks on a config (strict YAML, schema, folders, task
   files, sizes) and list every problem; Snakemake reports a YAML syntax error in a
   ``--configfile`` without its line, this names the file and line.
+* ``apply``: answer queries with a saved task or function vector (see
+  :mod:`taskvectors.analyses.function_vectors.vectors`), refused when it was made on another model.
 
 A config that cannot be read or is invalid is one line per problem on stderr, exit status 2.
 
@@ -159,6 +161,39 @@ def check_model_command(args: argparse.Namespace) -> int:
     return 0 if check.supported else 1
 
 
+def apply_command(args: argparse.Namespace) -> int:
+    """Answer queries (arguments, or one per line of ``--file``) with a saved vector applied."""
+    from taskvectors.analyses.function_vectors.vectors import (
+        VectorFileError,
+        VectorMismatchError,
+        apply_vector,
+        model_identity,
+    )
+
+    queries = list(args.queries)
+    if args.file is not None:
+        lines = args.file.read_text(encoding="utf-8").splitlines()
+        queries += [line for line in lines if line.strip()]
+    if not queries:
+        print("taskvectors apply: no queries (give them as arguments or --file)", file=sys.stderr)
+        return 2
+    record = resolve_model(model_spec(args.model, args.config))
+    model, tokenizer = load_model(record)
+    name, revision = model_identity(record)
+    try:
+        decoded = apply_vector(
+            model, tokenizer, args.vector, queries, args.template, model_name=name,
+            revision=revision, max_new_tokens=args.max_new_tokens,
+        )  # fmt: skip
+    except (VectorFileError, VectorMismatchError) as error:
+        print(f"taskvectors apply: {error}", file=sys.stderr)
+        return 2
+    for query, answer in zip(queries, decoded.answers, strict=True):
+        line = {"query": query, "answer": answer}
+        print(json.dumps(line, ensure_ascii=False) if args.json else f"{query}\t{answer}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(prog="taskvectors", description=__doc__.split("\n")[0])
     commands = main_parser.add_subparsers(dest="command", required=True)
@@ -227,6 +262,26 @@ def parser() -> argparse.ArgumentParser:
     model_parser.add_argument("--revision", help="hub revision (branch, tag or commit)")
     model_parser.add_argument("--trust-remote-code", action="store_true")
     model_parser.set_defaults(run=check_model_command)
+    apply_parser = commands.add_parser(
+        "apply", help="answer queries with a saved task or function vector (safetensors)"
+    )
+    apply_parser.add_argument("vector", type=Path, help="a vector file written by a run")
+    apply_parser.add_argument("queries", nargs="*", help="queries (inputs x, without template)")
+    apply_parser.add_argument("--file", type=Path, help="more queries, one per line")
+    apply_parser.add_argument(
+        "--model", default=DEFAULT_MODEL, help="model alias (default: %(default)s)"
+    )
+    apply_parser.add_argument(
+        "--config", type=Path, help="config file whose models: mapping holds the alias"
+    )
+    apply_parser.add_argument(
+        "--template", help="prompt template name (default: the one stored with the vector)"
+    )
+    apply_parser.add_argument(
+        "--max-new-tokens", type=positive_int, default=16, help="answer length (%(default)s)"
+    )
+    apply_parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    apply_parser.set_defaults(run=apply_command)
     return main_parser
 
 

@@ -53,7 +53,8 @@ class Batch:
 
 @dataclass(frozen=True)
 class Patch:
-    """Overwrite block ``layer_of_row[i]`` at the last position of row ``i`` with ``vectors[i]``.
+    """Overwrite block ``layer_of_row[i]`` at the last position of row ``i`` with ``vectors[i]``
+    (or, with ``add``, add ``vectors[i]`` to it: function vectors).
 
     ``layer_of_row`` is ``(batch,)`` (``-1`` = leave the row alone); ``vectors`` is
     ``(batch, d_model)``.
@@ -61,6 +62,7 @@ class Patch:
 
     layer_of_row: torch.Tensor
     vectors: torch.Tensor
+    add: bool = False
 
 
 @dataclass(frozen=True)
@@ -302,7 +304,9 @@ def decode(
     patching = (
         contextlib.nullcontext()
         if patch is None
-        else patch_last_position(decoder_blocks(model), patch.layer_of_row, patch.vectors)
+        else patch_last_position(
+            decoder_blocks(model), patch.layer_of_row, patch.vectors, add=patch.add
+        )
     )
     with patching:
         step = _greedy_step(
@@ -389,6 +393,35 @@ def _gather_vectors(vectors: torch.Tensor, variant_layers: Sequence[int]) -> tor
 
 
 @torch.no_grad()
+def last_token_rows(
+    model: nn.Module, batch: Batch, prompt_of_row: torch.Tensor
+) -> tuple[Batch, object]:
+    """Each prompt's prefix (all but its last token) run once, and its cache spread over rows.
+
+    A patch at the last position leaves every earlier position unchanged, so the variants of a
+    prompt (one per layer, one per head...) need only a single-token forward each against the
+    prompt's prefix cache: this is what makes the layer sweep and the head patching cheap.
+
+    Args:
+        batch: ``n`` left-padded prompts ``(n, pos)``, at least two tokens wide.
+        prompt_of_row: ``(rows,)`` long; the prompt each row continues (repeats allowed).
+    Returns:
+        the rows' last tokens ``(rows, 1)`` with their attention mask over prefix and last token
+        ``(rows, pos)``, and the prefix key/value cache with ``rows`` rows (used up by one
+        forward: it grows in place).
+    """
+    if batch.input_ids.shape[1] < 2:
+        raise ValueError("the prompts need at least two tokens (a prefix to cache)")
+    prefix = _forward(
+        model, batch.input_ids[:, :-1], batch.attention_mask[:, :-1], use_cache=True, logits=False
+    )
+    cache = prefix.past_key_values
+    index = prompt_of_row.to(torch.long).to(batch.input_ids.device)
+    cache.batch_select_indices(index)
+    return Batch(batch.input_ids[index, -1:], batch.attention_mask[index]), cache
+
+
+@torch.no_grad()
 def sweep_layers(
     model: nn.Module,
     tokenizer,
@@ -399,6 +432,7 @@ def sweep_layers(
     include_unpatched: bool = True,
     max_new_tokens: int = 1,
     keep_first_logits: bool = True,
+    add: bool = False,
 ) -> Decoded:
     """Patched predictions of every (prompt, layer) with one shared prefix cache per prompt.
 
@@ -408,6 +442,7 @@ def sweep_layers(
         layers: the layers to sweep.
         include_unpatched: also return the unpatched prediction (first variant, layer ``-1``).
         keep_first_logits: return the first step's logits (else greedy tokens only, faster).
+        add: add the vectors to the block outputs instead of replacing them.
     Returns:
         :class:`Decoded` with ``n * n_variants`` rows, prompt-major: row ``i * n_variants + j`` is
         prompt ``i`` with variant ``j`` (variants: ``[-1] + layers`` or ``layers``).
@@ -415,20 +450,12 @@ def sweep_layers(
     variant_layers = _variant_layers(layers, include_unpatched)
     repeats = len(variant_layers)
     batch = encode(tokenizer, prompts, model.device)
-    if batch.input_ids.shape[1] < 2:
-        raise ValueError("sweep_layers needs prompts of at least two tokens (a prefix to cache)")
-    prefix = _forward(
-        model, batch.input_ids[:, :-1], batch.attention_mask[:, :-1], use_cache=True, logits=False
-    )
-    cache = prefix.past_key_values
-    cache.batch_repeat_interleave(repeats)
-    step = Batch(
-        batch.input_ids[:, -1:].repeat_interleave(repeats, dim=0),
-        batch.attention_mask.repeat_interleave(repeats, dim=0),
-    )
+    prompt_of_row = torch.arange(len(prompts)).repeat_interleave(repeats)
+    step, cache = last_token_rows(model, batch, prompt_of_row)
     patch = Patch(
         torch.tensor(variant_layers).repeat(len(prompts)),
         _gather_vectors(vectors, variant_layers).to(model.device),
+        add=add,
     )
     return decode(
         model,
@@ -452,6 +479,7 @@ def sweep_layers_naive(
     include_unpatched: bool = True,
     max_new_tokens: int = 1,
     keep_first_logits: bool = True,
+    add: bool = False,
 ) -> Decoded:
     """The reference loop :func:`sweep_layers` must equal: one full forward per layer, no cache."""
     variant_layers = _variant_layers(layers, include_unpatched)
@@ -461,7 +489,7 @@ def sweep_layers_naive(
         patch = None
         if layer != NO_PATCH:
             layer_of_row = torch.full((len(prompts),), layer)
-            patch = Patch(layer_of_row, vectors[:, layer, :].to(model.device))
+            patch = Patch(layer_of_row, vectors[:, layer, :].to(model.device), add=add)
         results.append(
             decode(
                 model,

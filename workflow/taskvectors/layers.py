@@ -1,9 +1,10 @@
 """Decoder blocks and the two hooks the method needs: read the residual stream, overwrite it.
 
 The paper's task vector is the output of decoder block ``L`` (the residual stream after the block)
-at the last position of the prompt; patching replaces that same hidden state in another run. This
-module finds the blocks of any causal LM and wraps forward hooks in context managers that always
-remove their handles, even when the forward pass raises.
+at the last position of the prompt; patching replaces that same hidden state in another run (a
+function vector is added to it instead: ``patch_last_position(..., add=True)``). This module
+finds the blocks of any causal LM and wraps forward hooks in context managers that always remove
+their handles, even when the forward pass raises.
 
 Blocks are found by a table of known architectures (GPT-2, GPT-J, GPT-NeoX/Pythia, LLaMA, Mistral,
 Qwen2, Gemma 3, ...). The documented fallback for an unknown architecture is the longest
@@ -122,14 +123,21 @@ def record_last_position(blocks: Sequence[nn.Module]) -> Iterator[list[torch.Ten
 
 @contextmanager
 def patch_last_position(
-    blocks: Sequence[nn.Module], layer_of_row: torch.Tensor, vectors: torch.Tensor
+    blocks: Sequence[nn.Module],
+    layer_of_row: torch.Tensor,
+    vectors: torch.Tensor,
+    *,
+    add: bool = False,
 ) -> Iterator[None]:
-    """Replace the output of block ``layer_of_row[i]`` at the last position of row ``i``.
+    """Replace the output of block ``layer_of_row[i]`` at the last position of row ``i``, or, with
+    ``add``, add to it (a function vector is added to the residual stream, a task vector replaces
+    it).
 
     Args:
         blocks: the decoder blocks.
         layer_of_row: ``(batch,)`` long; the block to patch in each row, ``-1`` for no patch.
-        vectors: ``(batch, d_model)``; the hidden state written into each patched row.
+        vectors: ``(batch, d_model)``; the hidden state written into (or added to) each patched row.
+        add: add ``vectors`` to the hidden state instead of replacing it.
 
     Several layers can be patched in one batch (one row each), which is what batched layer sweeps
     use. The patch applies to every forward pass inside the context, so keep the context around
@@ -144,7 +152,9 @@ def patch_last_position(
 
         def hook(module, args, output):
             hidden = block_hidden(output).clone()
-            hidden[rows.to(hidden.device), -1, :] = vectors[rows].to(hidden.device, hidden.dtype)
+            at = rows.to(hidden.device)
+            value = vectors[rows].to(hidden.device, hidden.dtype)
+            hidden[at, -1, :] = hidden[at, -1, :] + value if add else value
             return with_block_hidden(output, hidden)
 
         return hook

@@ -1,0 +1,207 @@
+"""Benchmark of the causal indirect effect: batched over heads against one forward per head.
+
+The CIE needs one patched run per head and prompt (Gemma 3 270M: 72 heads; GPT-J: 448). The
+authors' code runs each as a full forward. :func:`~.heads.indirect_effects` runs each prompt's
+prefix once and every head's patch as a row of single-token forwards; this module measures both on
+one model and one task, and how far apart their effects are:
+
+* the task's prompts are built with the project's own code (registry, spacing rule, seeded
+  examples, paper template): ``n`` clean 10-shot prompts give the mean head outputs, ``n`` others
+  with their demonstration outputs shuffled are the corrupted prompts;
+* ``naive``: :func:`~.heads.indirect_effects_naive`, one full forward of the ``n`` corrupted
+  prompts per head (``layers × heads + 1`` forwards of ``n`` rows, already kinder than one forward
+  per head *and* prompt);
+* ``batched``: :func:`~.heads.indirect_effects` with ``--batch-rows`` rows per forward.
+
+``python -m taskvectors.analyses.function_vectors.bench`` prints the CPU's kind and the figures;
+it asserts no time. Beside the measured speed-up it prints the FLOP ratio of the two
+(:func:`flop_ratio`), which on a CPU shared with other work is the steadier figure. The top heads
+are printed as a sanity check, not as a result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from taskvectors.analyses.function_vectors.heads import (
+    answer_first_tokens,
+    head_shape,
+    indirect_effects,
+    indirect_effects_naive,
+    mean_head_activations,
+    shuffled_outputs,
+    top_heads,
+)
+from taskvectors.devices import dtype_name
+from taskvectors.layers import decoder_blocks
+from taskvectors.prompts import get_template
+from taskvectors.splits import choose_spacing, make_examples
+from taskvectors.tasks.registry import load_pairs, load_registry
+
+REPO = Path(__file__).resolve().parents[4]
+SEED = 41
+
+
+def task_prompts(
+    tokenizer, task: str, n: int, n_demos: int, data_dir: Path = REPO / "data"
+) -> dict[str, Any]:
+    """``n`` clean and ``n`` corrupted ICL prompts of ``task``, and the corrupted prompts'
+    answer first tokens, built as the pipeline builds prompts (spacing rule, seeded draws)."""
+    spec = load_registry(data_dir)[task]
+    template = get_template("paper")
+    choice = choose_spacing(
+        load_pairs(spec, data_dir, template.markers()), tokenizer, template, spec.filter,
+        spec.spacing,
+    )  # fmt: skip
+    examples = make_examples(
+        choice.pairs, n_demos=n_demos, n_dev=2 * n, n_test=0, n_dummy=0, seed=SEED,
+        task_name=task,
+    )  # fmt: skip
+    clean, corrupted = examples[:n], examples[n:]
+    form = choice.template
+    corrupted_prompts = [
+        form.icl_prompt(shuffled_outputs(ex.demos, SEED, task, ex.example_id), ex.query)
+        for ex in corrupted
+    ]
+    answers = [ex.answers[0] for ex in corrupted]
+    return {
+        "clean": [form.icl_prompt(ex.demos, ex.query) for ex in clean],
+        "corrupted": corrupted_prompts,
+        "targets": answer_first_tokens(tokenizer, form, corrupted_prompts, answers),
+        "template": form.name,
+    }
+
+
+def flop_ratio(model, prompt_tokens: float, n_variants: int) -> float:
+    """The naive/batched ratio of matrix-product FLOPs per prompt, a model of the speed-up that
+    contention on a shared machine cannot blur: a token through the decoder costs ``c = 2 ×``
+    the blocks' parameters, a row of logits ``v = 2 × vocab × d_model``; the naive CIE runs
+    ``n_variants`` full prompts of ``T`` tokens with one row of logits each, the batched one runs
+    the ``T - 1``-token prefix once and ``n_variants`` single-token rows with their logits.
+    Attention over the context is left out (small at these lengths)."""
+    c = 2 * sum(p.numel() for p in decoder_blocks(model).parameters())
+    v = 2 * model.get_output_embeddings().weight.numel()
+    naive = n_variants * (prompt_tokens * c + v)
+    batched = (prompt_tokens - 1) * c + n_variants * (c + v)
+    return naive / batched
+
+
+def _timed(function) -> tuple[Any, float]:
+    start = time.perf_counter()
+    result = function()
+    return result, time.perf_counter() - start
+
+
+def run_bench(
+    model, tokenizer, task: str, n_prompts: int, n_demos: int, batch_rows: int, repeats: int
+) -> dict[str, Any]:
+    """Every figure of the benchmark for one loaded model, as a flat JSON-ready dict."""
+    prompts = task_prompts(tokenizer, task, n_prompts, n_demos)
+    shape = head_shape(model)
+    means, means_s = _timed(lambda: mean_head_activations(model, tokenizer, prompts["clean"]))
+    args = (model, tokenizer, prompts["corrupted"], prompts["targets"], means)
+    indirect_effects(*args[:2], prompts["corrupted"][:1], prompts["targets"][:1], means)  # warm-up
+    batched_s, batched = float("inf"), None
+    for _ in range(max(1, repeats)):
+        batched, seconds = _timed(lambda: indirect_effects(*args, batch_rows=batch_rows))
+        batched_s = min(batched_s, seconds)
+    naive, naive_s = _timed(lambda: indirect_effects_naive(*args))
+    mean_effect = batched.mean(0)
+    lengths = [len(tokenizer(p)["input_ids"]) for p in prompts["corrupted"]]
+    return {
+        "task": task,
+        "template": prompts["template"],
+        "n_prompts": n_prompts,
+        "n_demos": n_demos,
+        "prompt_tokens_mean": sum(lengths) / len(lengths),
+        "layers_x_heads": f"{shape.n_layers} x {shape.n_heads} = {shape.n_layers * shape.n_heads}",
+        "head_dim": shape.head_dim,
+        "dtype": dtype_name(next(model.parameters()).dtype),
+        "threads": torch.get_num_threads(),
+        "batch_rows": batch_rows,
+        "mean_activations_seconds": means_s,
+        "naive_forwards": shape.n_layers * shape.n_heads + 1,
+        "naive_seconds": naive_s,
+        "batched_seconds": batched_s,
+        "batched_repeats": repeats,
+        "speedup_naive_over_batched": naive_s / batched_s,
+        "flop_ratio_naive_over_batched": flop_ratio(
+            model, sum(lengths) / len(lengths), shape.n_layers * shape.n_heads + 1
+        ),
+        "max_abs_effect_diff": float((batched - naive).abs().max()),
+        "max_abs_effect": float(naive.abs().max()),
+        "top_heads": [
+            [layer, head, round(float(mean_effect[layer, head]), 4)]
+            for layer, head in top_heads(mean_effect, 5)
+        ],
+    }
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The figures as a two-column plain-text table."""
+    rows = [
+        ("model", result.get("model", "")),
+        ("task (template)", f"{result['task']} ({result['template']})"),
+        ("prompts × demos", f"{result['n_prompts']} × {result['n_demos']}"),
+        ("mean prompt length", f"{result['prompt_tokens_mean']:.0f} tokens"),
+        ("layers × heads", result["layers_x_heads"]),
+        ("head_dim", result["head_dim"]),
+        ("dtype, torch threads", f"{result['dtype']}, {result['threads']}"),
+        ("mean head activations", f"{result['mean_activations_seconds']:.2f} s"),
+        ("naive CIE (forwards)", f"{result['naive_seconds']:.2f} s ({result['naive_forwards']})"),
+        (
+            f"batched CIE (batch_rows {result['batch_rows']})",
+            f"{result['batched_seconds']:.2f} s (best of {result['batched_repeats']})",
+        ),
+        ("speed-up naive / batched", f"{result['speedup_naive_over_batched']:.1f}×"),
+        ("FLOP ratio naive / batched", f"{result['flop_ratio_naive_over_batched']:.1f}×"),
+        ("max |CIE difference|", f"{result['max_abs_effect_diff']:.2e}"),
+        ("max |CIE|", f"{result['max_abs_effect']:.2e}"),
+        ("top heads (layer, head, CIE)", result["top_heads"]),
+    ]
+    return "\n".join(f"{label:<34} {value}" for label, value in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="gemma-3-270m", help="embedded alias or config alias")
+    parser.add_argument("--config", type=Path, help="config whose models: mapping names --model")
+    parser.add_argument("--dtype", help="override the model's dtype (auto, float32, bfloat16)")
+    parser.add_argument("--task", default="linguistic_antonyms")
+    parser.add_argument("--prompts", type=int, default=5, help="clean and corrupted prompts each")
+    parser.add_argument("--demos", type=int, default=10, help="demonstrations per prompt")
+    parser.add_argument("--batch-rows", type=int, default=128, help="rows per batched forward")
+    parser.add_argument("--repeats", type=int, default=2, help="batched runs (the best is kept)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    from taskvectors.cli import model_spec
+    from taskvectors.devices import cpu_kind, describe_cpu_kind
+    from taskvectors.models import load_model, resolve_model
+
+    kind = cpu_kind()  # before the model loads: the probe runs on an idle process
+    spec = model_spec(args.model, args.config)
+    if args.dtype:
+        spec = replace(spec, dtype=args.dtype)
+    model, tokenizer = load_model(resolve_model(spec))
+    figures = run_bench(
+        model, tokenizer, args.task, args.prompts, args.demos, args.batch_rows, args.repeats
+    )
+    result = {"model": args.model, **kind, **figures}
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    else:
+        print(describe_cpu_kind(kind))
+        print(format_table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
