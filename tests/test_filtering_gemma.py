@@ -129,3 +129,17 @@ def test_strict_first_token_differs_from_the_prefix_rule_on_capitals(gemma_token
     piece = gemma_tokenizer.decode([first])
     assert piece != "B" and first != gemma_tokenizer.convert_tokens_to_ids("B")
     assert "Belmopan".startswith(piece)
+
+
+def test_novel_answers_are_all_single_tokens_with_and_without_a_space(
+    gemma_tokenizer, registry
+) -> None:
+    """The novel tasks' letters lose nothing to the filter, whichever spacing a config picks."""
+    paper = TEMPLATES["paper"]
+    for name, spec in registry.items():
+        if spec.family == "novel":
+            pairs = load_pairs(spec, DATA_DIR)
+            for template in (paper, paper.spaced()):
+                _, report = filter_pairs(pairs, gemma_tokenizer, template, spec.filter)
+                assert report["n_kept"] == report["n_pairs"], (name, template.name, report)
+

@@ -10,17 +10,19 @@ from typing import Any
 
 from taskvectors.scoring import answer_column
 
-FAMILIES = ("algorithmic", "translation", "linguistic", "knowledge")
+FAMILIES = ("algorithmic", "translation", "linguistic", "knowledge", "novel")
 CUSTOM = "custom"
 
 # Each family's scoring in data/tasks.yaml, for a task whose registry entry cannot be found:
-# exact match for generated tasks, any accepted answer for translation and linguistic data (the
-# files list alternatives), prefix match in either direction for knowledge (multi-token answers).
+# exact match for generated tasks (algorithmic and novel), any accepted answer for translation and
+# linguistic data (the files list alternatives), prefix match in either direction for knowledge
+# (multi-token answers).
 FAMILY_SCORING = {
     "algorithmic": "exact",
     "linguistic": "any_of",
     "translation": "any_of",
     "knowledge": "prefix",
+    "novel": "exact",
     CUSTOM: "exact",
 }
 
