@@ -13,6 +13,7 @@ from taskvectors.tasks.algorithmic import (
     generate_pairs,
     sample_lists,
 )
+from taskvectors.tasks.novel import case_direction, letter_image
 
 LETTERS = string.ascii_lowercase
 
@@ -108,6 +109,7 @@ def test_every_generator_is_covered() -> None:
     assert set(GENERATORS) == {
         "next_letter", "prev_letter", "list_first", "list_last", "to_upper", "to_lower",
         "list_min", "list_max", "list_length", "char_to_int", "int_to_char",
+        "letter_permutation", "letter_shift", "second_letter_upper", "lower_upper_bijection",
     }  # fmt: skip
 
 
@@ -116,3 +118,68 @@ def test_list_tasks_over_the_same_lists_share_their_inputs():
     last = {pair.input for pair in generate_pairs("list_last")}
     assert first == last
     assert len(first) == 1000
+
+
+# --- the novel generators --------------------------------------------------------------------
+
+
+def offsets(pairs) -> set[int]:
+    """``(answer - input) mod 26`` over letter pairs."""
+    return {(ord(p.output) - ord(p.input)) % 26 for p in pairs}
+
+
+def test_letter_permutation_is_a_seeded_permutation_far_from_familiar_maps() -> None:
+    pairs = generate_pairs("letter_permutation", sample_seed=0)
+    assert [p.input for p in pairs] == list(LETTERS)
+    assert sorted(p.output for p in pairs) == list(LETTERS)  # a bijection of a..z
+    assert not offsets(pairs) & {0, 1, 25}  # never copy, next_letter or prev_letter
+    assert generate_pairs("letter_permutation", sample_seed=0) == pairs
+    assert letter_image(0) == "".join(p.output for p in pairs)
+
+
+def test_letter_permutations_differ_by_seed_and_are_spread_out() -> None:
+    images = {letter_image(seed) for seed in range(20)}
+    assert len(images) == 20
+    # a uniform draw among the allowed permutations: every letter has several images over 20 seeds
+    assert all(len({image[i] for image in images}) >= 5 for i in range(26))
+    assert all(not {(ord(y) - ord(x)) % 26 for x, y in zip(LETTERS, image, strict=True)}
+               & {0, 1, 25} for image in images)  # fmt: skip
+
+
+def test_letter_shift_moves_every_letter_by_the_shift_with_wrapping() -> None:
+    pairs = generate_pairs("letter_shift", shift=3)
+    answers = {p.input: p.output for p in pairs}
+    assert (answers["a"], answers["w"], answers["x"], answers["z"]) == ("d", "z", "a", "c")
+    assert offsets(pairs) == {3}
+    assert offsets(generate_pairs("letter_shift", shift=-3)) == {23}
+    assert generate_pairs("letter_shift") == pairs  # 3 is the default
+
+
+@pytest.mark.parametrize("shift", [0, 1, 25, 26, 27, -1])
+def test_letter_shift_refuses_the_familiar_shifts(shift) -> None:
+    with pytest.raises(ValueError, match="a familiar task"):
+        generate_pairs("letter_shift", shift=shift)
+
+
+def test_second_letter_upper_capitalises_the_second_letter_of_plain_words() -> None:
+    words = ["house", "water", "I", "a", "Monday", "ice cream", "naïve", "house", "ox"]
+    pairs = generate_pairs("second_letter_upper", words=words)
+    assert [(p.input, p.answers) for p in pairs] == [
+        ("house", ("O",)),
+        ("ox", ("X",)),
+        ("water", ("A",)),
+    ]
+    with pytest.raises(ValueError, match="no word of two or more lowercase"):
+        generate_pairs("second_letter_upper", words=["I", "A"])
+    with pytest.raises(ValueError, match="bad parameters"):
+        generate_pairs("second_letter_upper")  # the registry passes the words
+
+
+def test_lower_upper_bijection_holds_a_mapping_and_its_inverse() -> None:
+    pairs = generate_pairs("lower_upper_bijection")
+    mapping = {p.input: p.output for p in pairs}
+    assert len(pairs) == len(mapping) == 52
+    assert mapping["a"] == "A" and mapping["A"] == "a"
+    assert all(mapping[mapping[x]] == x for x in mapping)  # each direction undoes the other
+    directions = [case_direction(p.input) for p in pairs]
+    assert directions.count("lower") == directions.count("upper") == 26

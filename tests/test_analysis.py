@@ -53,6 +53,8 @@ REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
 def test_task_family_from_category_or_prefix():
     assert task_family("algorithmic_next_letter") == "algorithmic"
     assert task_family("knowledge_country_capital", None) == "knowledge"
+    assert task_family("novel_letter_shift") == "novel"
+    assert short_task_name("novel_letter_shift") == "letter shift"
     assert task_family("my_task") == "custom"
     assert task_family("translation") == "custom"  # a bare family word is not a prefix
     assert task_family("my_task", "Arithmetic") == "arithmetic"  # a user task's own family

@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 def test_tasks_lists_every_registry_task_with_its_pairs(capsys):
     assert main(["tasks", "--data-dir", str(REPO / "data")]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 1 + 27
+    assert len(lines) == 1 + 27 + 4  # the paper's tasks and the novel ones
+    assert sum(line.split()[1] == "novel" for line in lines[1:]) == 4
     next_letter = next(line for line in lines if line.startswith("algorithmic_next_letter "))
     assert next_letter.split()[-2:] == ["yes", "25"]
 

@@ -129,3 +129,51 @@ def test_strict_first_token_differs_from_the_prefix_rule_on_capitals(gemma_token
     piece = gemma_tokenizer.decode([first])
     assert piece != "B" and first != gemma_tokenizer.convert_tokens_to_ids("B")
     assert "Belmopan".startswith(piece)
+
+
+def test_novel_answers_are_all_single_tokens_with_and_without_a_space(
+    gemma_tokenizer, registry
+) -> None:
+    """The novel tasks' letters lose nothing to the filter, whichever spacing a config picks."""
+    paper = TEMPLATES["paper"]
+    for name, spec in registry.items():
+        if spec.family == "novel":
+            pairs = load_pairs(spec, DATA_DIR)
+            for template in (paper, paper.spaced()):
+                _, report = filter_pairs(pairs, gemma_tokenizer, template, spec.filter)
+                assert report["n_kept"] == report["n_pairs"], (name, template.name, report)
+
+
+@pytest.mark.parametrize(
+    ("task", "pool"),
+    [
+        ("knowledge_location_religion", "numbers"),  # 3 answers: digits
+        ("algorithmic_next_letter", "symbols"),  # letters are the task's; 10 digits are too few
+        ("translation_fr_en", "words"),  # an open set
+    ],
+)
+def test_abstract_labels_on_gemma_are_single_tokens_from_the_expected_pool(
+    gemma_tokenizer, registry, task, pool
+) -> None:
+    from taskvectors.analyses.recognition_learning.conditions import (
+        abstract_labels,
+        answer_set,
+        english_word_pool,
+        single_token_predicate,
+    )
+
+    pairs = load_pairs(registry[task], DATA_DIR)
+    is_single = single_token_predicate(gemma_tokenizer, TEMPLATES["paper"])
+    mapping = abstract_labels(
+        answer_set(pairs),
+        is_single,
+        seed=41,
+        task=task,
+        avoid=[p.input for p in pairs],
+        words=english_word_pool(DATA_DIR),
+    )
+    assert mapping.pool == pool
+    assert all(
+        len(answer_token_ids(gemma_tokenizer, TEMPLATES["paper"], label)) == 1
+        for label in mapping.labels.values()
+    )

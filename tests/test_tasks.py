@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+import taskvectors
 from taskvectors import prompts, scoring
+from taskvectors.cli import main as cli_main
 from taskvectors.codedeps import stage_sources
+from taskvectors.splits import make_examples
 from taskvectors.tasks import (
     DEFAULT_TASKS,
     Pair,
@@ -25,6 +32,12 @@ from taskvectors.tasks.registry import FAMILIES, REGISTRY_FILE
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 PAPER_FAMILY_COUNTS = {"algorithmic": 11, "translation": 6, "linguistic": 6, "knowledge": 4}
 PAPER_DEFAULT_COUNTS = {"algorithmic": 6, "translation": 4, "linguistic": 4, "knowledge": 4}
+NOVEL_TASKS = (
+    "novel_letter_permutation",
+    "novel_letter_shift",
+    "novel_second_letter_upper",
+    "novel_lower_upper_bijection",
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +46,11 @@ def registry() -> dict[str, TaskSpec]:
 
 
 def test_registry_has_the_papers_27_tasks_and_18_defaults(registry) -> None:
-    assert len(registry) == 27
+    paper = {name: spec for name, spec in registry.items() if spec.family != "novel"}
+    assert len(paper) == 27
     assert default_tasks(registry) == list(DEFAULT_TASKS)
     assert len(DEFAULT_TASKS) == 18
-    families = [spec.family for spec in registry.values()]
+    families = [spec.family for spec in paper.values()]
     assert {f: families.count(f) for f in set(families)} == PAPER_FAMILY_COUNTS
     defaults = [registry[name].family for name in DEFAULT_TASKS]
     assert {f: defaults.count(f) for f in set(defaults)} == PAPER_DEFAULT_COUNTS
@@ -57,6 +71,7 @@ def test_names_carry_their_family_and_specs_are_consistent(registry) -> None:
         ("translation", {"any_of"}, "single_token", "table"),
         ("linguistic", {"any_of"}, "single_token", "file"),
         ("knowledge", {"prefix"}, "first_token", "file"),
+        ("novel", {"exact"}, "single_token", "generator"),
     ],
 )
 def test_family_conventions(registry, family, scoring, filter_policy, source_kind) -> None:
@@ -81,7 +96,7 @@ def test_file_sources_follow_the_naming_scheme(registry) -> None:
 
 
 def test_generated_tasks_load(registry) -> None:
-    for name in [n for n in registry if n.startswith("algorithmic_")]:
+    for name in [n for n in registry if n.startswith(("algorithmic_", "novel_"))]:
         pairs = load_pairs(registry[name], DATA_DIR)
         assert len(pairs) >= 9, name
         assert pairs == sorted(pairs, key=lambda p: p.input)
@@ -116,7 +131,7 @@ def test_model_stages_do_not_depend_on_the_scoring_code() -> None:
 
 
 def test_families_list_is_closed() -> None:
-    assert FAMILIES == ("algorithmic", "translation", "linguistic", "knowledge", "custom")
+    assert FAMILIES == ("algorithmic", "translation", "linguistic", "knowledge", "novel", "custom")
 
 
 # --- registry validation, on registries written to tmp_path ---------------------------------
@@ -267,3 +282,140 @@ def test_load_pairs_names_the_task_on_data_errors(tmp_path) -> None:
         TaskDataError, match=r"^task translation_en_fr, .*words.tsv: file not found"
     ):
         load_pairs(spec, tmp_path)
+
+
+# --- the novel tasks (taskvectors.tasks.novel) -----------------------------------------------
+
+
+def test_novel_tasks_are_declared_generated_and_never_default(registry) -> None:
+    novel = [name for name, spec in registry.items() if spec.family == "novel"]
+    assert novel == list(NOVEL_TASKS)
+    for name in NOVEL_TASKS:
+        assert not registry[name].default and "generator" in registry[name].source
+    assert not set(NOVEL_TASKS) & set(default_tasks(registry))
+
+
+def test_the_permutation_seed_is_part_of_the_registry_entry(registry, tmp_path) -> None:
+    spec = registry["novel_letter_permutation"]
+    assert spec.source == {"generator": "letter_permutation", "sample_seed": 0}
+    pairs = {p.input: p.output for p in load_pairs(spec, DATA_DIR)}
+    assert (pairs["a"], pairs["b"]) == ("v", "s")  # as the entry's description says
+    source = {"generator": "letter_permutation", "sample_seed": 1}
+    data_dir = write_registry(tmp_path, {"t": {**GOOD, "source": source}})
+    other = {p.input: p.output for p in load_pairs(load_registry(data_dir)["t"], data_dir)}
+    assert other != pairs and sorted(other.values()) == sorted(pairs.values())
+
+
+def test_a_word_generator_reads_the_table_its_entry_names(tmp_path) -> None:
+    (tmp_path / "w.tsv").write_text("en\tfr\nhouse\tmaison\nIce\tglace\ncat|kitty\tchat\n")
+    source = {"generator": "second_letter_upper", "words": "w.tsv", "words_column": "en"}
+    data_dir = write_registry(tmp_path, {"t": {**GOOD, "source": source}})
+    pairs = load_pairs(load_registry(data_dir)["t"], data_dir)
+    assert pairs == [Pair("cat", ("A",)), Pair("house", ("O",))]  # "Ice" is not lowercase
+
+
+def test_a_missing_word_table_names_the_task_and_file(tmp_path) -> None:
+    source = {"generator": "second_letter_upper", "words": "none.tsv", "words_column": "en"}
+    data_dir = write_registry(tmp_path, {"t": {**GOOD, "source": source}})
+    with pytest.raises(TaskDataError, match=r"^task t, .*none.tsv: file not found"):
+        load_pairs(load_registry(data_dir)["t"], data_dir)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ({"generator": "second_letter_upper"}, "reads its inputs from a table"),
+        ({"generator": "second_letter_upper", "words": "w.tsv"}, "reads its inputs from a table"),
+        (
+            {"generator": "second_letter_upper", "words": "w.txt", "words_column": "en"},
+            "must be a .tsv table",
+        ),
+        ({"generator": "letter_shift", "words": "w.tsv"}, "reads no word list"),
+        ({"generator": "letter_shift", "shift": "3"}, "generator parameters are integers"),
+        ({"generator": "letter_shift", "shift": True}, "generator parameters are integers"),
+    ],
+)
+def test_bad_novel_sources_are_refused_when_the_registry_loads(tmp_path, source, message) -> None:
+    data_dir = write_registry(tmp_path, {"t": {**GOOD, "source": source}})
+    with pytest.raises(TaskDataError, match=message):
+        load_registry(data_dir)
+
+
+@pytest.mark.parametrize("shift", [0, 1, 25, 26, -1])
+def test_a_familiar_shift_is_refused_with_the_task_named(tmp_path, shift) -> None:
+    source = {"generator": "letter_shift", "shift": shift}
+    data_dir = write_registry(tmp_path, {"t": {**GOOD, "source": source}})
+    with pytest.raises(TaskDataError, match=r"^task t: .*a familiar task"):
+        load_pairs(load_registry(data_dir)["t"], data_dir)
+
+
+@pytest.mark.parametrize("name", NOVEL_TASKS)
+@pytest.mark.parametrize(("n_dev", "n_test"), [(50, 50), (10, 10)])
+def test_novel_splits_keep_dev_and_test_queries_apart(registry, name, n_dev, n_test) -> None:
+    pairs = load_pairs(registry[name], DATA_DIR)
+    examples = make_examples(
+        pairs, n_demos=5, n_dev=n_dev, n_test=n_test, n_dummy=2, seed=41, task_name=name
+    )
+    dev = {e.query for e in examples if e.split == "dev"}
+    test = {e.query for e in examples if e.split == "test"}
+    assert dev and test and not dev & test
+    answers = {p.input: p.answers for p in pairs}
+    for example in examples:
+        assert example.answers == answers[example.query]
+        assert example.query not in {x for x, _ in example.demos} | set(example.dummies)
+
+
+# The novel tasks' pairs and the first examples of their splits, printed by a fresh interpreter.
+HASHSEED_SCRIPT = """
+import json, sys
+from pathlib import Path
+from taskvectors.splits import make_examples
+from taskvectors.tasks import load_pairs, load_registry
+data = Path(sys.argv[1])
+registry = load_registry(data)
+out = {}
+for name in sys.argv[2:]:
+    pairs = load_pairs(registry[name], data)
+    examples = make_examples(pairs, n_demos=5, n_dev=4, n_test=4, n_dummy=2, seed=41,
+                             task_name=name)
+    out[name] = [[[p.input, list(p.answers)] for p in pairs],
+                 [e.to_dict() for e in examples]]
+print(json.dumps(out, sort_keys=True))
+"""
+
+
+def novel_tasks_in_a_fresh_process(hash_seed: str) -> dict:
+    package_root = Path(taskvectors.__file__).resolve().parents[1]  # the code under test
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(package_root)}
+    result = subprocess.run(
+        [sys.executable, "-c", HASHSEED_SCRIPT, str(DATA_DIR), *NOVEL_TASKS],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+def test_novel_tasks_are_the_same_under_any_pythonhashseed(registry) -> None:
+    first, second = novel_tasks_in_a_fresh_process("1"), novel_tasks_in_a_fresh_process("2")
+    assert first == second
+    assert set(first) == set(NOVEL_TASKS)
+    here = [[p.input, list(p.answers)] for p in load_pairs(registry[NOVEL_TASKS[0]], DATA_DIR)]
+    assert first[NOVEL_TASKS[0]][0] == here
+
+
+def test_taskvectors_tasks_lists_the_novel_tasks(capsys) -> None:
+    assert cli_main(["tasks", "--data-dir", str(DATA_DIR)]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:]}
+    expected = {
+        "novel_letter_permutation": "26",
+        "novel_letter_shift": "26",
+        "novel_lower_upper_bijection": "52",
+    }
+    for name in NOVEL_TASKS:
+        family, scoring_mode, filter_policy, *rest = rows[name][1:]
+        assert (family, scoring_mode, filter_policy) == ("novel", "exact", "single_token")
+        assert len(rest) == 1, f"{name} is listed as a default task: {rows[name]}"
+        assert rest[0] == expected.get(name, rest[0])
+    assert int(rows["novel_second_letter_upper"][-1]) > 800

@@ -86,7 +86,7 @@ def test_every_schema_key_is_described():
 def test_task_selection_and_conflict_pairs():
     registry = load_registry(REPO / "data")
     assert len(select_tasks("default", registry)) == 18
-    assert len(select_tasks("all", registry)) == 27
+    assert len(select_tasks("all", registry)) == 27 + 4  # the paper's tasks and the novel ones
     with pytest.raises(ValueError, match="unknown task"):
         select_tasks(["no_such_task"], registry)
     pairs = [["algorithmic_next_letter", "algorithmic_to_upper"], ["a", "b"]]
@@ -96,6 +96,11 @@ def test_task_selection_and_conflict_pairs():
     assert task_data_files(registry["translation_fr_en"], REPO / "data") == [
         str(REPO / "data" / "translation" / "words.tsv")
     ]
+    # a word generator reads its words from a table: editing it reruns the task
+    assert task_data_files(registry["novel_second_letter_upper"], REPO / "data") == [
+        str(REPO / "data" / "translation" / "words.tsv")
+    ]
+    assert task_data_files(registry["novel_letter_shift"], REPO / "data") == []
 
 
 def _names(paths):

@@ -36,9 +36,9 @@ def conflict_pairs(pairs: Sequence[Sequence[str]], tasks: Sequence[str]) -> list
 
 
 def task_data_files(spec: TaskSpec, data_dir: Path) -> list[str]:
-    """The data files a task reads (none for generated tasks)."""
+    """The data files a task reads (for a generated task, only a word generator's word table)."""
     source = spec.source
-    name = source.get("file") or source.get("table")
+    name = source.get("file") or source.get("table") or source.get("words")
     if name is None:
         return []
     path = Path(name)

@@ -5,7 +5,7 @@ Each is one function so that every section, figure and test shows a task or toke
 
 from __future__ import annotations
 
-FAMILIES = ("algorithmic", "translation", "linguistic", "knowledge")
+FAMILIES = ("algorithmic", "translation", "linguistic", "knowledge", "novel")
 CUSTOM = "custom"
 
 _VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥"}

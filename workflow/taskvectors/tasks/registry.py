@@ -1,7 +1,9 @@
 """The task registry: which tasks exist, where their pairs come from and how they are scored.
 
 The 27 tasks of the paper's code are declared in ``data/tasks.yaml`` (data, not code, so adding a
-task needs no Python); a run's config may add its own tasks from pair files (``user_tasks``).
+task needs no Python), beside the ``novel`` family (``taskvectors.tasks.novel``: generated
+mappings for telling task learning from task recognition, none of them default); a run's config
+may add its own tasks from pair files (``user_tasks``).
 Everything is validated when the registry loads, so a typo fails before any model is loaded.
 
 Each task also carries its prompt *spacing* (``auto``, ``none``, ``leading``; see
@@ -29,6 +31,7 @@ from taskvectors.tasks.files import (
     read_pairs_file,
     read_table_pairs,
 )
+from taskvectors.tasks.novel import WORD_GENERATORS
 from taskvectors.tasks.pairs import Pair
 
 __all__ = [
@@ -44,7 +47,7 @@ __all__ = [
 ]
 
 REGISTRY_FILE = "tasks.yaml"
-FAMILIES = ("algorithmic", "translation", "linguistic", "knowledge", "custom")
+FAMILIES = ("algorithmic", "translation", "linguistic", "knowledge", "novel", "custom")
 FILTER_POLICIES = ("single_token", "first_token", "none")
 # The modes taskvectors.scoring implements. Spelled out here rather than imported: the model stages
 # import this module, and Snakemake reruns a stage when any module it imports changes, so importing
@@ -56,7 +59,11 @@ TASK_FIELDS = ("family", "source", "scoring", "filter", "default", "description"
 OPTIONAL_TASK_FIELDS = ("spacing",)
 FAMILY_FIELDS = ("spacing",)
 UNSPACED = "none"
-GENERATOR_PARAMS = ("n_lists", "sample_seed")
+GENERATOR_PARAMS = ("n_lists", "sample_seed", "shift")
+# A word generator's inputs: a column of a TSV table under the data folder (read like a
+# translation table: the first alternative of each non-empty cell).
+WORD_PARAMS = ("words", "words_column")
+WORDS_SUFFIX = ".tsv"
 TASK_NAME_PATTERN = re.compile(r"[A-Za-z0-9]+(_[A-Za-z0-9]+)*")
 
 # The paper's 18 evaluated tasks (TASKS_TO_EVALUATE), in registry order; tests check that this
@@ -179,7 +186,13 @@ def load_pairs(spec: TaskSpec, data_dir: Path, forbidden: Sequence[str] = ()) ->
     source = spec.source
     try:
         if "generator" in source:
-            params = {key: value for key, value in source.items() if key != "generator"}
+            params = {
+                key: value
+                for key, value in source.items()
+                if key != "generator" and key not in WORD_PARAMS
+            }
+            if "words" in source:
+                params["words"] = _words(source, data_dir, forbidden)
             pairs = generate_pairs(source["generator"], **params)
             _check_generated(pairs, forbidden, source["generator"])
             return pairs
@@ -192,6 +205,14 @@ def load_pairs(spec: TaskSpec, data_dir: Path, forbidden: Sequence[str] = ()) ->
         raise error.for_task(spec.name) from None
     except ValueError as error:
         raise TaskDataError(str(error), task=spec.name) from None
+
+
+def _words(source: Mapping[str, Any], data_dir: Path, forbidden: Sequence[str]) -> list[str]:
+    """The words a word generator reads: the first alternative of each cell of its column."""
+    path = Path(source["words"])
+    path = path if path.is_absolute() else Path(data_dir) / path
+    column = source["words_column"]
+    return [pair.input for pair in read_table_pairs(path, column, column, forbidden)]
 
 
 def _check_generated(pairs: Sequence[Pair], forbidden: Sequence[str], generator: str) -> None:
@@ -316,6 +337,35 @@ def _check_choice(value: Any, field: str, choices: tuple[str, ...], fail) -> Non
         raise fail(f"unknown {field} {value!r}; expected one of {', '.join(choices)}")
 
 
+def _check_generator_source(source: Mapping[str, Any], fail) -> None:
+    """A generator known by name, integer parameters, and a word list exactly when it reads one."""
+    generator = source["generator"]
+    if generator not in GENERATORS:
+        raise fail(f"unknown generator {generator!r}; known: {', '.join(GENERATORS)}")
+    for key, value in source.items():
+        if key == "generator" or key in WORD_PARAMS:
+            continue
+        if key not in GENERATOR_PARAMS or isinstance(value, bool) or not isinstance(value, int):
+            raise fail(
+                f"generator parameters are integers {GENERATOR_PARAMS} (and {WORD_PARAMS} for "
+                f"a word generator), got {key}={value!r}"
+            )
+    given = [key for key in WORD_PARAMS if key in source]
+    if generator not in WORD_GENERATORS:
+        if given:
+            raise fail(f"generator {generator} reads no word list; remove {given}")
+        return
+    words, column = source.get("words"), source.get("words_column")
+    if not (isinstance(words, str) and isinstance(column, str) and words and column):
+        raise fail(
+            f"generator {generator} reads its inputs from a table: give words (a {WORDS_SUFFIX} "
+            f"file under the data folder) and words_column, got words={words!r}, "
+            f"words_column={column!r}"
+        )
+    if Path(words).suffix != WORDS_SUFFIX:
+        raise fail(f"words {words!r} must be a {WORDS_SUFFIX} table")
+
+
 def _checked_source(source: Any, fail) -> dict[str, Any]:
     if not isinstance(source, Mapping):
         raise fail(f"source must be a mapping, got {type(source).__name__}")
@@ -324,15 +374,7 @@ def _checked_source(source: Any, fail) -> dict[str, Any]:
         raise fail(f"source needs exactly one of generator, file or table, got {sorted(source)}")
     source = dict(source)
     if kinds == ["generator"]:
-        if source["generator"] not in GENERATORS:
-            raise fail(f"unknown generator {source['generator']!r}; known: {', '.join(GENERATORS)}")
-        for key, value in source.items():
-            if key != "generator" and (
-                key not in GENERATOR_PARAMS or isinstance(value, bool) or not isinstance(value, int)
-            ):
-                raise fail(
-                    f"generator parameters are integers {GENERATOR_PARAMS}, got {key}={value!r}"
-                )
+        _check_generator_source(source, fail)
     elif kinds == ["file"]:
         if set(source) != {"file"} or not isinstance(source["file"], str):
             raise fail(f"a file source is {{file: path}}, got {source}")
