@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from taskvectors.cli import main
@@ -93,3 +94,22 @@ def test_bench_refuses_a_config_with_a_duplicated_model_alias(tmp_path, capsys):
     config.write_text("models:\n  m: {source: embedded}\n  m: {source: hub}\n")
     assert main(["bench", "--model", "m", "--config", str(config)]) == 2
     assert "duplicate key 'm'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "option"),
+    [("pipeline", "--keep"), ("gd", "--model-record"), ("fv", "--help"), ("load", "--reference")],
+)
+def test_bench_runs_every_benchmark_by_name(name, option, capsys):
+    """``taskvectors bench pipeline|gd|fv|load`` hand their arguments to that benchmark."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", name, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert f"taskvectors bench {name}" in out and option in out
+
+
+def test_bench_sweep_is_the_default_benchmark(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "sweep", "--examples", "0"])
+    assert "--examples" in capsys.readouterr().err

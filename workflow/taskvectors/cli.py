@@ -2,8 +2,10 @@
 
 Subcommands:
 
-* ``bench``: time the layer sweep on one model (see :mod:`taskvectors.bench`), to check that the
-  cached sweep pays off on a given machine before launching a full reproduction.
+* ``bench [sweep]``: time the layer sweep on one model (see :mod:`taskvectors.bench`), to check
+  that the cached sweep pays off on a given machine before launching a full reproduction;
+  ``bench pipeline|gd|fv|load`` run the other benchmarks (a 3-task pipeline, GD's fine-tuning,
+  the function vectors' head patching, a model load) with their own options (``--help``).
 * ``tasks``: list the registry's tasks (and a config's user tasks) with their pair counts, so that
   a user task file is validated before a run.
 * ``check``: run the pipeline's start-up checks on a config (strict YAML, schema, folders, task
@@ -198,7 +200,9 @@ def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(prog="taskvectors", description=__doc__.split("\n")[0])
     commands = main_parser.add_subparsers(dest="command", required=True)
     bench_parser = commands.add_parser(
-        "bench", help="time the naive and the cached layer sweep against their floor"
+        "bench",
+        help="time the naive and the cached layer sweep against their floor ([sweep]), or run "
+        f"another benchmark: bench {{{','.join(OTHER_BENCHES)}}} ... (each has its --help)",
     )
     bench_parser.add_argument(
         "--model", default=DEFAULT_MODEL, help="model alias (default: %(default)s)"
@@ -285,7 +289,30 @@ def parser() -> argparse.ArgumentParser:
     return main_parser
 
 
+#: ``taskvectors bench <name> ...``: the other benchmarks, each with its own command line.
+OTHER_BENCHES = {
+    "pipeline": "taskvectors.pipeline_bench",
+    "gd": "taskvectors.analyses.gd.bench",
+    "fv": "taskvectors.analyses.function_vectors.bench",
+    "load": "taskvectors.load_bench",
+}
+
+
+def other_bench(name: str, argv: Sequence[str]) -> int:
+    """Run the benchmark ``name`` of :data:`OTHER_BENCHES` with its own arguments."""
+    import importlib
+
+    module = importlib.import_module(OTHER_BENCHES[name])
+    sys.argv = [f"taskvectors bench {name}", *argv]
+    return int(module.main(list(argv)) or 0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"] and argv[1:2] == ["sweep"]:
+        argv = ["bench", *argv[2:]]
+    if argv[:1] == ["bench"] and len(argv) > 1 and argv[1] in OTHER_BENCHES:
+        return other_bench(argv[1], argv[2:])
     args = parser().parse_args(argv)
     try:
         return args.run(args)

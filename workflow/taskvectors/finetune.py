@@ -75,7 +75,7 @@ class FinetuneConfig:
     the weights at every step, as ``torch.autocast`` does for frozen weights, costs more than the
     step; :func:`training_copy`); otherwise under ``torch.autocast``. Adapters and optimiser
     state stay float32. On CPUs with native bfloat16 this is 5-10x faster than float32
-    (``python -m taskvectors.analyses.gd.bench``); on CPUs without it, 100x slower, so ``auto`` (the
+    (``taskvectors bench gd``); on CPUs without it, 100x slower, so ``auto`` (the
     stage's default) trains in bfloat16 only where :func:`taskvectors.precision.native_bf16` says.
     """
 

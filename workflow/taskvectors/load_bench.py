@@ -15,7 +15,7 @@ in order:
 ``--reference`` times the plain transformers path instead (``AutoModelForCausalLM`` and
 ``AutoTokenizer.from_pretrained``), which is what the suite did before, for the before/after.
 
-    python -m taskvectors.load_bench gemma-3-270m --repeats 3
+    taskvectors bench load gemma-3-270m --repeats 3
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def format_load_bench(result: dict) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m taskvectors.load_bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="taskvectors bench load", description=__doc__)
     parser.add_argument("model", nargs="?", default="gemma-3-270m", help="embedded model alias")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--reference", action="store_true", help="time plain transformers")

@@ -1,6 +1,6 @@
 """Time the main stages on three tasks: seconds per task and per stage, as the pipeline runs them.
 
-``python -m taskvectors.pipeline_bench`` runs the workflow (``run_task`` and ``evaluate`` of
+``taskvectors bench pipeline`` runs the workflow (``run_task`` and ``evaluate`` of
 ``to_upper``, ``fr_en`` and ``antonyms`` at the paper's sizes, analyses off) in a fresh results
 folder and prints what Snakemake's benchmark files measured for each job: the figure to hold
 against the paper's own code (about 57, 66 and 58 s per task on 2 CPU threads, float32, on a Zen 4;

@@ -13,7 +13,7 @@ one model and one task, and how far apart their effects are:
   per head *and* prompt);
 * ``batched``: :func:`~.heads.indirect_effects` with ``--batch-rows`` rows per forward.
 
-``python -m taskvectors.analyses.function_vectors.bench`` prints the CPU's kind and the figures;
+``taskvectors bench fv`` prints the CPU's kind and the figures;
 it asserts no time. Beside the measured speed-up it prints the FLOP ratio of the two
 (:func:`flop_ratio`), which on a CPU shared with other work is the steadier figure. The top heads
 are printed as a sanity check, not as a result.

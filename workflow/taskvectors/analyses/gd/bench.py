@@ -1,6 +1,6 @@
 """Speed of the GD stage's fine-tuning on the machine at hand, to size its defaults.
 
-``python -m taskvectors.analyses.gd.bench --model-record results/main/models/gemma-3-270m.json``
+``taskvectors bench gd --model-record results/main/models/gemma-3-270m.json``
 trains LoRA adapters on ``next_letter`` demonstrations (no prompt file needed) and prints, best of
 ``--repeats``, seconds per example-epoch for each setting (optimiser, batch mode, precision,
 examples per batch) and seconds per example to answer, then what the configured GD stage would
@@ -25,8 +25,9 @@ from taskvectors.devices import cpu_kind, describe_cpu_kind
 from taskvectors.finetune import FinetuneConfig, TrainingJob, finetune_and_answer
 from taskvectors.models import ModelRecord, load_model
 from taskvectors.prompts import get_template
-from taskvectors.seeding import derived_seed, next_letter
+from taskvectors.seeding import derived_seed
 from taskvectors.storage import read_json
+from taskvectors.tasks.algorithmic import next_letter
 
 TEMPLATE = get_template("paper")
 
