@@ -348,6 +348,23 @@ def test_every_path_key_has_its_leading_tilde_expanded(tmp_path, monkeypatch, pa
     assert read_back(normalized, path) == str(tmp_path / "home" / "tv_results")
 
 
+@pytest.mark.parametrize("path", PATH_KEYS, ids=dotted)
+def test_every_path_key_has_its_environment_variables_expanded(tmp_path, monkeypatch, path):
+    monkeypatch.setenv("TV_SCRATCH", str(tmp_path / "scratch"))
+    normalized = normalize_overrides(config_with(tmp_path, path, "${TV_SCRATCH}/tv/$TV_SCRATCH"))
+    expected = f"{tmp_path / 'scratch'}/tv/{tmp_path / 'scratch'}"
+    assert read_back(normalized, path) == expected
+
+
+def test_an_unset_variable_in_a_path_is_refused_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.delenv("TV_NOT_SET", raising=False)
+    with pytest.raises(ConfigError) as error:
+        startup_config(minimal(tmp_path, results_dir="$TV_NOT_SET/tv"))
+    assert str(error.value) == (
+        "results_dir: '$TV_NOT_SET/tv' uses the environment variable TV_NOT_SET, which is not set"
+    )
+
+
 def test_check_and_run_write_below_home_for_a_tilde_results_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     config, _ = startup_config(minimal(tmp_path, results_dir="~/tv_results"))
@@ -571,6 +588,27 @@ def test_an_output_folder_that_is_or_holds_the_data_dir_is_refused(tmp_path, key
     assert refusal(config) == overlap(key, ".", "contains", "data_dir", tmp_path / "data")
     config[key] = "data"
     assert refusal(config) == overlap(key, "data", "is", "data_dir", tmp_path / "data")
+
+
+@pytest.mark.parametrize("below", ["figures", "data", "data/run"])
+def test_results_inside_a_folder_the_report_rewrites_are_refused(tmp_path, below):
+    """The report job deletes reports_dir/figures and reports_dir/data before it runs."""
+    config = minimal(tmp_path)
+    config["results_dir"] = str(tmp_path / "reports" / below)
+    config["reports_dir"] = str(tmp_path / "reports")
+    relation = "is" if "/" not in below else "is inside"
+    folder = tmp_path / "reports" / below.split("/")[0]
+    assert refusal(config) == (
+        f"the run cannot start: results_dir: {config['results_dir']!r} {relation} {folder}, "
+        "which the report job deletes and rewrites; give results_dir a folder outside "
+        "reports_dir's figures/ and data/"
+    )
+
+
+def test_results_and_report_may_share_a_folder(tmp_path):
+    config = minimal(tmp_path)
+    config["results_dir"] = config["reports_dir"] = str(tmp_path / "out")
+    startup_config(config)  # no ConfigError
 
 
 def test_an_output_folder_holding_a_local_model_is_refused(tmp_path):

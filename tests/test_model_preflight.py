@@ -154,3 +154,35 @@ def test_an_output_folder_below_a_file_is_refused(tmp_path):
         f"the run cannot start: results_dir: {results!r} cannot be created ({tmp_path / 'a_file'} "
         "is a file)"
     )
+
+
+def test_a_task_whose_prompts_cannot_fit_the_context_is_refused_at_start_up(tmp_path, tiny_folder):
+    """Issue 21: a huge user-task input is refused before any job, from the model folder's own
+    tokenizer and context (256 positions for the tiny models)."""
+    lines = [json.dumps({"input": f"w{i}", "output": f"v{i}"}) for i in range(20)]
+    lines.append(json.dumps({"input": " ".join(["long"] * 400), "output": "x"}))
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    entry = {"source": "local", "path": str(tiny_folder)}
+    user = {"huge": {"file": str(pairs), "filter": "none"}}
+    message = refusal(config(tmp_path, entry, user_tasks=user, tasks=["huge"]))
+    assert message.startswith("the run cannot start: task huge: its prompts can reach ")
+    assert "but model m reads 256 (max_position_embeddings)" in message
+    small = {"small": {"file": str(pairs), "filter": "none"}}
+    lines.pop()
+    pairs.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    startup_config(config(tmp_path, entry, user_tasks=small, tasks=["small"]))
+
+
+def test_the_context_check_counts_the_worst_case_prompt(tiny_folder):
+    from taskvectors.context_preflight import context_length, folder_tokenizer, task_prompt_tokens
+    from taskvectors.prompts import get_template
+    from taskvectors.tasks.pairs import Pair
+
+    tokenizer, template = folder_tokenizer(tiny_folder), get_template("paper")
+    assert context_length(tiny_folder) == 256
+    pairs = [Pair("a", ("b",)), Pair("ccc ccc ccc", ("ddd",)), Pair("e", ("f",))]
+    worst = template.icl_prompt([("ccc ccc ccc", "ddd"), ("a", "b")], "ccc ccc ccc")
+    # the two longest pairs as demonstrations, the longest input as the query, plus BOS
+    assert task_prompt_tokens(tokenizer, template, pairs, 2) == len(tokenizer.encode(worst).ids) + 1
+    assert task_prompt_tokens(tokenizer, template, [], 2) == 0

@@ -10,6 +10,7 @@ so the tests need no network and no downloaded weights. ``save_tiny_model`` writ
 
 from __future__ import annotations
 
+import json
 import string
 from pathlib import Path
 from typing import Any
@@ -126,8 +127,14 @@ def save_tiny_model(arch: str, folder: str | Path, seed: int = 0) -> Path:
 
 def paper_with_llama_folders(folder: Path) -> Path:
     """config/paper.yaml with its LLaMA placeholders pointing at one tiny LLaMA model folder
-    (start-up refuses a local model folder that does not exist), written into ``folder``."""
+    (start-up refuses a local model folder that does not exist), written into ``folder``. The
+    folder declares LLaMA's own context (2048 positions; rotary, so no weight depends on it):
+    start-up checks that the paper's prompts fit it."""
     model = save_tiny_model("llama", Path(folder) / "llama")
+    config_file = model / "config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    config["max_position_embeddings"] = 2048
+    config_file.write_text(json.dumps(config), encoding="utf-8")
     paper = Path(__file__).resolve().parents[1] / "config" / "paper.yaml"
     text = paper.read_text(encoding="utf-8")
     for size in ("7B", "13B", "30B"):

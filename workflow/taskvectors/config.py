@@ -12,7 +12,8 @@ A wrong key or value is refused at start-up with every problem listed by its pat
   both ``taskvectors check`` and the Snakefile apply, so both see the same values: every key of
   type integer holds an ``int`` (``seed: 41.0`` is 41, as JSON Schema counts it an integer; the
   seed is hashed as text, so 41.0 would draw other prompts), and every path key (``format: path``
-  in the schema) has a leading ``~`` expanded (the run would otherwise write ``./~/...``);
+  in the schema) has a leading ``~`` and ``$VAR`` expanded (the run would otherwise write
+  ``./~/...``), an unset variable refused;
 * numbers are finite (:func:`nonfinite_problems`): ``.nan`` or ``.inf`` pass every ``minimum``;
 * folders are checked (:func:`path_problems`): an empty path or the filesystem root would put
   results at ``/summary.csv``; a path that is an existing file cannot become a folder.
@@ -205,11 +206,11 @@ def _array_items(schema: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
-def _coerce(value: Any, schema: Mapping[str, Any]) -> Any:
+def _coerce(value: Any, schema: Mapping[str, Any], where: str = "") -> Any:
     if isinstance(value, str):
         value = _coerce_text(value, _schema_types(schema))
         if isinstance(value, str) and schema.get("format") == "path":
-            return os.path.expanduser(value)
+            return expand_path(value, where)
         return value
     if isinstance(value, float):
         return _whole_number(value, _schema_types(schema))
@@ -217,12 +218,32 @@ def _coerce(value: Any, schema: Mapping[str, Any]) -> Any:
         properties = branch.get("properties", {})
         extra = branch.get("additionalProperties")
         return {
-            key: _coerce(item, properties.get(key, extra if isinstance(extra, Mapping) else {}))
+            key: _coerce(
+                item,
+                properties.get(key, extra if isinstance(extra, Mapping) else {}),
+                f"{where}.{key}" if where else str(key),
+            )
             for key, item in value.items()
         }
     if isinstance(value, list) and (items := _array_items(schema)):
-        return [_coerce(item, items) for item in value]
+        return [_coerce(item, items, f"{where}.{i}") for i, item in enumerate(value)]
     return value
+
+
+UNSET_VARIABLE = re.compile(r"\$(\w+|\{\w+\})")
+
+
+def expand_path(value: str, where: str) -> str:
+    """A path setting with a leading ``~`` and ``$VAR``/``${VAR}`` expanded (``$SCRATCH/tv`` on a
+    cluster); an unset variable is refused, since the run would write a literal ``./$SCRATCH``."""
+    expanded = os.path.expandvars(os.path.expanduser(value))
+    unset = UNSET_VARIABLE.search(expanded)
+    if unset:
+        name = unset.group(1).strip("{}")
+        raise ConfigError(
+            f"{where or 'path'}: {value!r} uses the environment variable {name}, which is not set"
+        )
+    return os.path.expanduser(expanded)
 
 
 # --- validation --------------------------------------------------------------------------------

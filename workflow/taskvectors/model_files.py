@@ -181,3 +181,9 @@ def _parameters_in_shard(path: Path, mtime_ns: int) -> int:
     return sum(
         math.prod(tensor["shape"]) for name, tensor in header.items() if name != "__metadata__"
     )
+
+
+def default_cache_dir() -> Path:
+    """Where converted embedded models live: ``$TASKVECTORS_CACHE`` or ``~/.cache/taskvectors``."""
+    root = os.environ.get("TASKVECTORS_CACHE") or Path.home() / ".cache" / "taskvectors"
+    return Path(root).expanduser() / "models"

@@ -26,6 +26,7 @@ from taskvectors.model_files import (
     EMBEDDED_NAMES,
     IncompleteFolderError,
     check_structure,
+    default_cache_dir,
     safetensors_problems,
 )
 
@@ -113,16 +114,11 @@ def output_folder_problems(config: Mapping[str, Any]) -> list[str]:
     problems = []
     for key in keys:
         value = config[key]
-        folder = Path(value).expanduser() if value else _default_cache()
+        folder = Path(value).expanduser() if value else default_cache_dir()
         reason = _cannot_create(folder)
         if reason:
             problems.append(f"{key}: {str(value or folder)!r} cannot be created ({reason})")
     return problems
-
-
-def _default_cache() -> Path:
-    root = os.environ.get("TASKVECTORS_CACHE") or Path.home() / ".cache" / "taskvectors"
-    return Path(root).expanduser() / "models"
 
 
 def _cannot_create(folder: Path) -> str:

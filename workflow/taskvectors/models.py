@@ -54,6 +54,7 @@ from taskvectors.model_files import (
     IncompleteFolderError,
     check_manifest,
     check_structure,
+    default_cache_dir,
     manifest,
     marker_problems,
     parameters_in_folder,
@@ -154,12 +155,6 @@ class ModelRecord:
         """Read a record; keys added after a record was written take their defaults."""
         fields = cls.__dataclass_fields__
         return cls(**{key: record[key] for key in fields if key in record})
-
-
-def default_cache_dir() -> Path:
-    """Where converted embedded models live: ``$TASKVECTORS_CACHE`` or ``~/.cache/taskvectors``."""
-    root = os.environ.get("TASKVECTORS_CACHE") or Path.home() / ".cache" / "taskvectors"
-    return Path(root).expanduser() / "models"
 
 
 # --- embedded models -------------------------------------------------------------------------

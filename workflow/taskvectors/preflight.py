@@ -44,6 +44,8 @@ from taskvectors.config import (
     problems_error,
     validate_config,
 )
+from taskvectors.context_preflight import context_problems
+from taskvectors.layout import Layout
 from taskvectors.model_preflight import model_problems, output_folder_problems
 from taskvectors.pipeline import select_tasks, task_data_files
 from taskvectors.precision import PrecisionError, cpu_bf16_override, slow_precision_warning
@@ -97,14 +99,15 @@ def preflight(
     except ValueError as error:
         problems.append(str(error))
     markers = () if problems else template_markers(config["prompts"]["template"])
-    counts: dict[str, int] = {}
+    pairs: dict[str, list] = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TaskDataWarning)
         for name in tasks:
             try:
-                counts[name] = len(load_pairs(registry[name], Path(config["data_dir"]), markers))
+                pairs[name] = load_pairs(registry[name], Path(config["data_dir"]), markers)
             except (TaskDataError, ValueError) as error:
                 problems.append(str(error))
+    counts = {name: len(task_pairs) for name, task_pairs in pairs.items()}
     for warning in caught:  # Snakemake hides Python warnings: say them on stderr
         print(f"taskvectors: warning: {warning.message}", file=sys.stderr)
     problems += size_problems(config, counts)
@@ -113,6 +116,8 @@ def preflight(
     problems += overlap_problems(config, registry, tasks)
     problems += model_problems(config)
     problems += output_folder_problems(config)
+    if not problems:
+        problems += context_problems(config, pairs)
     problems += precision_problems()
     if not problems:
         for line in precision_warnings(config):
@@ -159,7 +164,7 @@ def overlap_problems(
     ):
         outputs.append(("model_cache_dir", False))
     inputs = run_inputs(config, registry, tasks)
-    problems = []
+    problems = report_folder_problems(config)
     for key, may_not_contain in outputs:
         folder = Path(config[key])
         for what, path in inputs:
@@ -169,6 +174,22 @@ def overlap_problems(
                     f"{key}: {config[key]!r} {relation} {what} ({Path(os.path.abspath(path))}), "
                     "which the run reads; outputs need a folder of their own"
                 )
+    return problems
+
+
+def report_folder_problems(config: Mapping[str, Any]) -> list[str]:
+    """``results_dir`` at or inside a folder the report job empties before it runs (its
+    ``figures`` and ``data`` below ``reports_dir``); sharing one folder is fine otherwise."""
+    layout = Layout(config["results_dir"], config["reports_dir"])
+    problems = []
+    for folder in (layout.report_figures(), layout.report_data()):
+        relation = _relation(Path(config["results_dir"]), Path(folder), False)
+        if relation:
+            problems.append(
+                f"results_dir: {config['results_dir']!r} {relation} {folder}, which the report "
+                "job deletes and rewrites; give results_dir a folder outside reports_dir's "
+                "figures/ and data/"
+            )
     return problems
 
 

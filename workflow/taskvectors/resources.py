@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from taskvectors.model_files import parameters_in_folder
+from taskvectors.model_files import default_cache_dir, parameters_in_folder
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def _dtypes(record_or_entry: Mapping[str, Any]) -> tuple[str, str]:
 
 def model_size(record_or_entry: Mapping[str, Any], cache_dir: Path | None = None) -> ModelSize:
     """The parameter count of a record's or entry's model, from what is on this machine."""
-    folder = _local_folder(record_or_entry, cache_dir)
+    folder = local_folder(record_or_entry, cache_dir)
     if folder is not None:
         counted = parameters_in_folder(folder)
         if counted is not None:
@@ -134,7 +134,7 @@ def _embedded_size(record_or_entry: Mapping[str, Any]) -> ModelSize | None:
     return ModelSize(EMBEDDED_MODELS[name].n_params, f"embedded model {name} (known size)")
 
 
-def _local_folder(record_or_entry: Mapping[str, Any], cache_dir: Path | None) -> Path | None:
+def local_folder(record_or_entry: Mapping[str, Any], cache_dir: Path | None) -> Path | None:
     """The folder holding the model on this machine, if any, without network access."""
     if record_or_entry.get("local_path"):
         return Path(record_or_entry["local_path"])
@@ -142,8 +142,6 @@ def _local_folder(record_or_entry: Mapping[str, Any], cache_dir: Path | None) ->
     if source == "local" and record_or_entry.get("path"):
         return Path(str(record_or_entry["path"])).expanduser()
     if source == "embedded":
-        from taskvectors.models import default_cache_dir
-
         name = str(record_or_entry.get("name") or record_or_entry.get("alias") or "")
         folder = (cache_dir or default_cache_dir()) / name
         return folder if name and folder.is_dir() else None
