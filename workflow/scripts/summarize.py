@@ -5,7 +5,12 @@ from pathlib import Path
 import _package_path  # noqa: F401 - puts the workflow's package on sys.path
 
 from taskvectors.pipeline import start_job
-from taskvectors.results import read_json_result, read_prompt_document, read_result_table
+from taskvectors.results import (
+    best_layer,
+    read_json_result,
+    read_prompt_document,
+    read_result_table,
+)
 from taskvectors.stages.summarize import TaskRun, summarize
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
@@ -20,7 +25,6 @@ for (model, task), eval_path, sweep_path, prompts_path in zip(
     keys, sm.input.evals, sm.input.sweeps, sm.input.prompts, strict=True
 ):
     sweep = read_result_table(sweep_path, "sweep")
-    best = sweep.loc[sweep["is_best"], "layer"]
     runs.append(
         TaskRun(
             model=model,
@@ -28,7 +32,7 @@ for (model, task), eval_path, sweep_path, prompts_path in zip(
             category=sm.params.categories[task],
             document=read_prompt_document(prompts_path),
             results=read_result_table(eval_path, "eval"),
-            best_layer=int(best.iloc[0]) if len(best) else None,
+            best_layer=best_layer(sweep),
             n_layers=int(records[model]["n_layers"]),
         )
     )
