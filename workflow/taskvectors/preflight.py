@@ -255,7 +255,8 @@ def analysis_task_problems(
     """Task names in the analyses' settings that the run cannot use, one line per setting.
 
     Every enabled analysis's ``tasks`` list must name tasks of the run (the workflow could not
-    build its jobs otherwise). A ``tasks`` list one level down (``gd.demo_counts``: a subset of
+    build its jobs otherwise), or known tasks for an analysis whose ``task_source`` is the
+    registry. A ``tasks`` list one level down (``gd.demo_counts``: a subset of
     the analysis's tasks) and the ``pairs`` of a pair analysis (conflicts), as written in
     ``given`` (the defaults name built-in tasks a custom registry may lack), must name known
     tasks: a task of the registry outside the run is skipped, as documented, but a name no task
@@ -267,7 +268,11 @@ def analysis_task_problems(
         if not settings.get("enabled", True):
             continue
         selection = settings.get("tasks")
-        if isinstance(selection, list):
+        if isinstance(selection, list) and analyses[name].task_source == "registry":
+            unknown = [task for task in selection if task not in registry]
+            if unknown:
+                problems.append(f"analyses.{name}.tasks: {unknown} are not known tasks")
+        elif isinstance(selection, list):
             unknown = [task for task in selection if task not in tasks]
             if unknown:
                 problems.append(
