@@ -100,10 +100,9 @@ def test_the_default_tasks_of_a_registry_sourced_analysis_need_not_be_in_the_run
     assert "algorithmic_next_letter" in tasks and "novel_letter_permutation" in tasks
 
 
-@pytest.mark.parametrize("setting", ["tasks", "novel_tasks"])
-def test_a_registry_sourced_analysis_refuses_unknown_task_names(setting):
+def test_a_registry_sourced_analysis_refuses_unknown_task_names():
     config = copy.deepcopy(CONFIG)
-    config["analyses"][RL][setting] = ["no_such_task"]
+    config["analyses"][RL]["tasks"] = ["no_such_task"]
     with pytest.raises(ValueError, match="no_such_task"):
         plan_of(config).analysis_tasks(RL)
 
@@ -113,10 +112,19 @@ def test_preflight_checks_a_registry_sourced_analysis_against_the_registry():
 
     config = copy.deepcopy(CONFIG)
     config["analyses"][RL]["tasks"] = ["novel_letter_shift", "no_such_task"]
+    config["analyses"][RL]["novel_tasks"] = ["novel_letter_shfit"]
     problems = analysis_task_problems(config, ["algorithmic_next_letter"], TASKS, config)
     assert [p for p in problems if RL in p] == [
-        f"analyses.{RL}.tasks: ['no_such_task'] are not known tasks"
+        f"analyses.{RL}.tasks: ['no_such_task'] are not known tasks",
+        f"analyses.{RL}.novel_tasks: ['novel_letter_shfit'] are not known tasks",
     ]
+
+
+def test_a_registry_without_the_default_tasks_leaves_them_out():
+    mine = {"algorithmic_to_upper": TASKS["algorithmic_to_upper"]}
+    config = copy.deepcopy(CONFIG)
+    config["tasks"] = ["algorithmic_to_upper"]
+    assert RunPlan(config, mine).analysis_tasks(RL) == []
 
 
 def test_a_registry_sourced_analysis_may_read_no_main_stage_file():

@@ -268,10 +268,9 @@ def analysis_task_problems(
         if not settings.get("enabled", True):
             continue
         selection = settings.get("tasks")
-        if isinstance(selection, list) and analyses[name].task_source == "registry":
-            unknown = [task for task in selection if task not in registry]
-            if unknown:
-                problems.append(f"analyses.{name}.tasks: {unknown} are not known tasks")
+        written = (given.get("analyses") or {}).get(name) or {}
+        if analyses[name].task_source == "registry":
+            problems += _registry_task_problems(name, settings, written, registry)
         elif isinstance(selection, list):
             unknown = [task for task in selection if task not in tasks]
             if unknown:
@@ -279,7 +278,6 @@ def analysis_task_problems(
                     f"analyses.{name}.tasks: {unknown} are not tasks of this run (its tasks: "
                     f"{', '.join(tasks)})"
                 )
-        written = (given.get("analyses") or {}).get(name) or {}
         for part, sub in written.items() if isinstance(written, Mapping) else ():
             if isinstance(sub, Mapping) and settings[part].get("enabled", True):
                 unknown = [t for t in _listed(sub.get("tasks")) if t not in registry]
@@ -290,6 +288,22 @@ def analysis_task_problems(
             unknown = list(dict.fromkeys(t for t in named if t not in registry))
             if unknown:
                 problems.append(f"analyses.{name}.pairs: {unknown} are not known tasks")
+    return problems
+
+
+def _registry_task_problems(
+    name: str, settings: Mapping[str, Any], written: Any, registry: Mapping[str, TaskSpec]
+) -> list[str]:
+    """Unknown names in a registry-sourced analysis's ``tasks`` and in the other task lists
+    (settings named ``*_tasks``) written in the config."""
+    lists = {"tasks": _listed(settings.get("tasks"))}
+    if isinstance(written, Mapping):
+        lists |= {k: _listed(v) for k, v in written.items() if k.endswith("_tasks")}
+    problems = []
+    for key, listed in lists.items():
+        unknown = [task for task in listed if task not in registry]
+        if unknown:
+            problems.append(f"analyses.{name}.{key}: {unknown} are not known tasks")
     return problems
 
 

@@ -12,15 +12,13 @@ from taskvectors.pipeline import DEFAULT_ANALYSIS_TASKS
 def select(
     selection: Any, run_tasks: Sequence[str], config: Mapping[str, Any], registry: Mapping
 ) -> list[str]:
-    """``tasks`` (``default``: one per family) followed by ``novel_tasks``, each known to the
-    registry; raises ValueError naming the unknown ones."""
+    """``tasks`` (``default``: one per family) followed by ``novel_tasks``, those the registry
+    has (a registry without the built-in tasks skips the defaults; start-up refuses a name
+    written in the config that no task has, ``preflight.analysis_task_problems``)."""
     settings = config["analyses"]["recognition_learning"]
     familiar = list(DEFAULT_ANALYSIS_TASKS) if selection == "default" else list(selection)
     novel = [task for task in settings.get("novel_tasks", []) if task not in familiar]
-    unknown = [task for task in (*familiar, *novel) if task not in registry]
-    if unknown:
-        raise ValueError(f"analyses.recognition_learning: {unknown} are not known tasks")
-    return familiar + novel
+    return [task for task in (*familiar, *novel) if task in registry]
 
 
 def conditions_of(task: str, settings: Mapping[str, Any]) -> list[str]:
