@@ -124,3 +124,9 @@ def test_novel_tasks_run_gold_and_show_query_only_when_listed():
     assert conditions_of("algorithmic_next_letter", settings) == ["gold", "random"]
     assert conditions_of("novel_letter_shift", settings) == ["gold"]
     assert conditions_of("novel_letter_permutation", settings) == ["gold", "show_query"]
+
+
+def test_a_novel_task_above_the_baseline_is_not_called_recognition(scores):
+    row = one(scores, task="novel_letter_shift", condition="gold", method="icl",
+              metric="above_baseline")  # fmt: skip
+    assert row["verdict"] in ("above baseline", "not above baseline")

@@ -160,7 +160,7 @@ def comparison_rows(rows: pd.DataFrame, key: tuple, tasks: list[str], novel: boo
         records.append(paired_row(target, reference, key=key, metric="diff_vs_gold",
                                   target="condition", verdicts=verdicts))  # fmt: skip
     baseline = _hits(part, condition, "baseline", "hit_gold")
-    named = condition in RECOGNITION or condition == "gold"
+    named = (condition in RECOGNITION or condition == "gold") and not novel
     verdicts = VERDICTS["recognition" if named else "above baseline"]
     records.append(paired_row(gold, baseline, key=key, metric="above_baseline", target="gold",
                               verdicts=verdicts))  # fmt: skip
