@@ -18,6 +18,7 @@ from taskvectors.report.figures import (
 from taskvectors.report.names import short_task_name
 
 METHODS = ("baseline", "tv", "icl")
+CONDITION_ORDER = ("gold", "shuffled", "random", "abstract", "show_query")
 #: Sweep line styles: gold, abstract and the novel tasks' own condition.
 SWEEP_STYLES = {"gold": "-", "abstract": "--", "show_query": ":"}
 
@@ -33,14 +34,17 @@ def condition_panels(accuracy: pd.DataFrame, tasks: Sequence[str]):
     theme()
     fig, axes = panel_grid(len(tasks), 4, (3.0, 2.3), (0.6, 0.9))
     width = 0.26
+    present = set(accuracy["condition"])
+    conditions = [c for c in CONDITION_ORDER if c in present]  # shared x axis: one order
+    x = np.arange(len(conditions))
     for ax, task in zip(axes.flat, tasks, strict=False):
         part = accuracy[accuracy["task"] == task]
-        conditions = list(dict.fromkeys(part["condition"]))
-        x = np.arange(len(conditions))
         for k, method in enumerate(METHODS):
             rows = part[part["method"] == method].set_index("condition").reindex(conditions)
+            rows = rows[rows["value"].notna()]
             interval_bars(
-                ax, x + (k - 1) * width, rows["value"].fillna(0), rows["low"], rows["high"],
+                ax, x[[conditions.index(c) for c in rows.index]] + (k - 1) * width,
+                rows["value"], rows["low"], rows["high"],
                 width=width, color=CONDITION_COLOURS[method],
             )  # fmt: skip
         ax.set_xticks(x, conditions, rotation=30, ha="right")
