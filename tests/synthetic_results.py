@@ -449,6 +449,63 @@ def gd_scores(model: str) -> pd.DataFrame:
 # -- writing ------------------------------------------------------------------------------------
 
 
+RL_CONDITIONS = ["gold", "shuffled", "random", "abstract"]
+RL_NOVEL_CONDITIONS = ["gold", "show_query"]
+RL_TASKS = {
+    "algorithmic_next_letter": "algorithmic",
+    "translation_fr_en": "translation",
+    "novel_letter_shift": "novel",
+}
+
+
+def recognition_learning_scores(model: str) -> pd.DataFrame:
+    """ICL recognises (shuffled and random above the baseline) and learns the abstract labels;
+    the task vector recognises but learns nothing (abstract and novel at chance)."""
+    rows = []
+    base = {"task": "", "family": "", "condition": "", "method": "", "target": "condition",
+            "metric": "accuracy", "layer": -1, "n": N_TEST, "chance": 1 / 26,
+            "verdict": ""}  # fmt: skip
+
+    def add(**fields):
+        rows.append({**base, **fields})
+
+    for task, family in RL_TASKS.items():
+        conditions = RL_NOVEL_CONDITIONS if family == "novel" else RL_CONDITIONS
+        for condition in conditions:
+            keys = {"task": task, "family": family, "condition": condition}
+            icl = 0.9 if condition == "gold" else 0.6
+            tv = 0.05 if family == "novel" or condition == "abstract" else 0.5
+            for method, p in (("icl", icl), ("tv", tv), ("baseline", 0.1)):
+                layer = 3 if method == "tv" else -1
+                for target in ("condition", "gold"):
+                    value, low, high = proportion(p)
+                    add(**keys, method=method, target=target, layer=layer, value=value,
+                        low=low, high=high)  # fmt: skip
+            add(**keys, method="tv", metric="best_layer", layer=3, value=3.0, low=np.nan,
+                high=np.nan)  # fmt: skip
+            for layer in range(MODELS[model]):
+                value, low, high = proportion(tv * (1 - abs(layer - 3) / 8))
+                add(**keys, method="tv", metric="sweep", layer=layer, value=value, low=low,
+                    high=high)  # fmt: skip
+            for method, p in (("icl", icl), ("tv", tv)):
+                if condition != "gold":
+                    add(**keys, method=method, metric="diff_vs_gold", value=p - 0.9,
+                        low=p - 1.0, high=p - 0.8, verdict="not above gold")  # fmt: skip
+                verdict = "learning" if method == "icl" else "no learning shown"
+                add(**keys, method=method, metric="above_chance", value=p - 0.04,
+                    low=p - 0.15, high=p + 0.05, verdict=verdict)  # fmt: skip
+    for pool, conditions in (("familiar", RL_CONDITIONS), ("novel", RL_NOVEL_CONDITIONS)):
+        for condition in conditions:
+            for method in ("icl", "tv"):
+                keys = {"task": "overall", "family": pool, "condition": condition,
+                        "method": method, "n": 2 * N_TEST}  # fmt: skip
+                add(**keys, target="gold", metric="above_baseline", value=0.4, low=0.3,
+                    high=0.5, verdict="recognition")  # fmt: skip
+                verdict = "learning" if method == "icl" else "no learning shown"
+                add(**keys, metric="above_chance", value=0.2, low=0.1, high=0.3, verdict=verdict)
+    return pd.DataFrame(rows)
+
+
 def _benchmark(path: Path, seconds: float) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"s\th:m:s\tmax_rss\tmax_vms\n{seconds:.2f}\t0:00:01\t{seconds * 9:.1f}\t1\n")
@@ -498,6 +555,7 @@ def write_synthetic_results(root: Path) -> SyntheticRun:
             "order": order_scores(model),
             "prompt_format": prompt_format_scores(model, best),
             "gd": gd_scores(model),
+            "recognition_learning": recognition_learning_scores(model),
         }
         for name, table in tables.items():
             scores[name, model] = root / "scores" / name / f"{model}.parquet"

@@ -501,12 +501,17 @@ ANALYSES_WITH_TASKS = unique(p[1] for p in SCHEMA_PATHS if len(p) == 3 and p[::2
 NESTED_TASK_LISTS = unique(p[1:3] for p in SCHEMA_PATHS if len(p) == 4 and p[::3] == ANALYSIS_TASKS)
 
 
+#: Analyses whose ``tasks`` name any task of the registry, not only the run's.
+REGISTRY_TASKS = ["recognition_learning"]
+RUN_TASKS = [name for name in ANALYSES_WITH_TASKS if name not in REGISTRY_TASKS]
+
+
 def test_the_schema_has_analyses_with_task_lists():
-    assert sorted(ANALYSES_WITH_TASKS) == ["gd", "order", "prompt_format"]
+    assert sorted(ANALYSES_WITH_TASKS) == ["gd", "order", "prompt_format", *REGISTRY_TASKS]
     assert NESTED_TASK_LISTS == [("gd", "demo_counts")]
 
 
-@pytest.mark.parametrize("name", ANALYSES_WITH_TASKS)
+@pytest.mark.parametrize("name", RUN_TASKS)
 def test_an_analysis_task_outside_the_run_is_refused_at_start_up(tmp_path, name):
     config = minimal(tmp_path, analyses={name: {"tasks": ["algorithmic_next_letter", "nope"]}})
     assert refusal(config) == (
@@ -518,6 +523,17 @@ def test_an_analysis_task_outside_the_run_is_refused_at_start_up(tmp_path, name)
 @pytest.mark.parametrize("name", ANALYSES_WITH_TASKS)
 def test_a_disabled_analysis_task_list_is_not_checked(tmp_path, name):
     startup_config(minimal(tmp_path, analyses={name: {"enabled": False, "tasks": ["nope"]}}))
+
+
+def test_a_registry_sourced_analysis_takes_tasks_outside_the_run_but_not_unknown_ones(tmp_path):
+    name = "recognition_learning"
+    fine = {name: {"tasks": ["algorithmic_to_upper"], "novel_tasks": ["novel_letter_shift"]}}
+    startup_config(minimal(tmp_path, analyses=fine))
+    config = minimal(tmp_path, analyses={name: {"novel_tasks": ["novel_leter_shift"]}})
+    assert refusal(config) == (
+        f"the run cannot start: analyses.{name}.novel_tasks: ['novel_leter_shift'] are not known "
+        "tasks"
+    )
 
 
 @pytest.mark.parametrize(("name", "part"), NESTED_TASK_LISTS)

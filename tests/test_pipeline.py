@@ -64,6 +64,13 @@ def base_config(project: Path) -> dict:
                 "demo_counts": {"counts": [1, 2], "n_examples": 2},
                 "random_control": {"n_examples": 2},
             },  # fmt: skip
+            "recognition_learning": {
+                "tasks": ["algorithmic_next_letter"],
+                "novel_tasks": ["novel_letter_shift"],
+                "show_query": [],
+                "n_dev": 2,
+                "n_test": 2,
+            },
         },
     }
 
@@ -139,7 +146,7 @@ def test_run_writes_every_documented_output(project):
         project / "results/analyses/conflicts/tiny-llama/"
         "algorithmic_next_letter__algorithmic_to_upper.parquet"
     ).exists()
-    for name in ("geometry", "top_tokens", "conflicts", "order", "gd"):
+    for name in ("geometry", "top_tokens", "conflicts", "order", "gd", "recognition_learning"):
         assert (project / "results/scores" / name / "tiny-llama.parquet").exists()
     assert (project / "results/benchmarks/run_task/tiny-llama/algorithmic_next_letter.tsv").exists()
 
@@ -206,7 +213,8 @@ def test_changing_a_models_revision_reruns_only_that_model(project):
         "conflicts": 1,
         "order": 1,
         "gd": 1,
-        "score_analysis": 5,
+        "recognition_learning": 1,
+        "score_analysis": 6,
         "summarize": 1,
         "report": 1,
     }
@@ -220,6 +228,7 @@ SETTING_EDITS = {
     "conflicts": ("n_examples", 5),
     "order": ("n_examples", 2),
     "gd": ("n_test", 2),
+    "recognition_learning": ("n_test", 3),
 }
 
 

@@ -38,6 +38,7 @@ ANALYSIS_TITLES = {
     "order": "Order sensitivity",
     "prompt_format": "Prompt-format sensitivity",
     "gd": "ICL versus gradient descent",
+    "recognition_learning": "Task recognition versus task learning",
 }
 ALL_TITLES = [*MAIN_TITLES, *ANALYSIS_TITLES.values(), "Provenance"]
 
@@ -127,6 +128,8 @@ def test_every_figure_is_embedded_and_saved(report):
                 "gd_similarity",
                 "gd_order",
                 "gd_n_demos",
+                "recognition_learning",
+                "recognition_learning_sweep",
             )
         }
     assert names == expected

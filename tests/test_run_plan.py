@@ -73,3 +73,67 @@ def test_canonical_sorts_keys_recursively_and_lists_tuples():
     assert canonical(value) == {"a": [{"c": 2, "d": 1}], "b": {"x": 1, "y": [1, 2]}}
     assert list(canonical(value)) == ["a", "b"]
     assert list(canonical(value)["b"]) == ["x", "y"]
+
+
+# --- analyses whose tasks come from the registry (task_source: registry) ----------------------
+
+RL = "recognition_learning"
+
+
+def test_a_registry_sourced_analysis_covers_tasks_outside_the_run():
+    config = copy.deepcopy(CONFIG)
+    config["tasks"] = ["algorithmic_next_letter"]
+    config["analyses"][RL]["tasks"] = ["translation_fr_en"]
+    config["analyses"][RL]["novel_tasks"] = ["novel_letter_shift"]
+    plan = plan_of(config)
+    assert plan.tasks == ["algorithmic_next_letter"]
+    assert plan.analysis_tasks(RL) == ["translation_fr_en", "novel_letter_shift"]
+    job = plan.job_params(RL)
+    assert set(job["task_specs"]) == {"translation_fr_en", "novel_letter_shift"}
+    assert set(plan.job_inputs(RL, "m")) == {"data"}  # no main-stage file of a task it lacks
+
+
+def test_the_default_tasks_of_a_registry_sourced_analysis_need_not_be_in_the_run():
+    config = copy.deepcopy(CONFIG)
+    config["tasks"] = ["algorithmic_to_upper"]
+    tasks = plan_of(config).analysis_tasks(RL)
+    assert "algorithmic_next_letter" in tasks and "novel_letter_permutation" in tasks
+
+
+def test_a_registry_sourced_analysis_refuses_unknown_task_names():
+    config = copy.deepcopy(CONFIG)
+    config["analyses"][RL]["tasks"] = ["no_such_task"]
+    with pytest.raises(ValueError, match="no_such_task"):
+        plan_of(config).analysis_tasks(RL)
+
+
+def test_preflight_checks_a_registry_sourced_analysis_against_the_registry():
+    from taskvectors.preflight import analysis_task_problems
+
+    config = copy.deepcopy(CONFIG)
+    config["analyses"][RL]["tasks"] = ["novel_letter_shift", "no_such_task"]
+    config["analyses"][RL]["novel_tasks"] = ["novel_letter_shfit"]
+    problems = analysis_task_problems(config, ["algorithmic_next_letter"], TASKS, config)
+    assert [p for p in problems if RL in p] == [
+        f"analyses.{RL}.tasks: ['no_such_task'] are not known tasks",
+        f"analyses.{RL}.novel_tasks: ['novel_letter_shfit'] are not known tasks",
+    ]
+
+
+def test_a_registry_without_the_default_tasks_leaves_them_out():
+    mine = {"algorithmic_to_upper": TASKS["algorithmic_to_upper"]}
+    config = copy.deepcopy(CONFIG)
+    config["tasks"] = ["algorithmic_to_upper"]
+    assert RunPlan(config, mine).analysis_tasks(RL) == []
+
+
+def test_a_registry_sourced_analysis_may_read_no_main_stage_file():
+    from taskvectors.analyses.spec import Analysis
+
+    fields = dict(title="t", folder=Path("."), job="m:f", score="m:f", section="m:f",
+                  score_columns=("task",), task_source="registry")  # fmt: skip
+    Analysis(name="ok", job_inputs=("data",), **fields)
+    with pytest.raises(ValueError, match="main-stage"):
+        Analysis(name="bad", job_inputs=("sweeps",), **fields)
+    with pytest.raises(ValueError, match="task_source"):
+        Analysis(name="bad", **{**fields, "task_source": "elsewhere"})

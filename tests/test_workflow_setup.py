@@ -114,7 +114,9 @@ def test_code_inputs_follow_imports_and_keep_scoring_out_of_model_stages():
     for stage in ("run_task", "prepare_model"):
         assert "scoring.py" not in _names(stage_sources(f"taskvectors.stages.{stage}")), stage
     for name, analysis in registry().items():
-        if name != "gd":  # GD scores its dev grid inside its job
+        # GD scores its dev grid inside its job; recognition_learning its dev sweep (to patch
+        # test at each condition's best layer only, as the main run's ``sweep_test: best``)
+        if name not in ("gd", "recognition_learning"):
             assert "scoring.py" not in _names(stage_sources(*analysis.modules("job"))), name
     assert {"engine.py", "layers.py", "models.py"} <= _names(
         stage_sources("taskvectors.stages.run_task")

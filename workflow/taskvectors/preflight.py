@@ -276,7 +276,8 @@ def analysis_task_problems(
     """Task names in the analyses' settings that the run cannot use, one line per setting.
 
     Every enabled analysis's ``tasks`` list must name tasks of the run (the workflow could not
-    build its jobs otherwise). A ``tasks`` list one level down (``gd.demo_counts``: a subset of
+    build its jobs otherwise), or known tasks for an analysis whose ``task_source`` is the
+    registry. A ``tasks`` list one level down (``gd.demo_counts``: a subset of
     the analysis's tasks) and the ``pairs`` of a pair analysis (conflicts), as written in
     ``given`` (the defaults name built-in tasks a custom registry may lack), must name known
     tasks: a task of the registry outside the run is skipped, as documented, but a name no task
@@ -288,14 +289,16 @@ def analysis_task_problems(
         if not settings.get("enabled", True):
             continue
         selection = settings.get("tasks")
-        if isinstance(selection, list):
+        written = (given.get("analyses") or {}).get(name) or {}
+        if analyses[name].task_source == "registry":
+            problems += _registry_task_problems(name, settings, written, registry)
+        elif isinstance(selection, list):
             unknown = [task for task in selection if task not in tasks]
             if unknown:
                 problems.append(
                     f"analyses.{name}.tasks: {unknown} are not tasks of this run (its tasks: "
                     f"{', '.join(tasks)})"
                 )
-        written = (given.get("analyses") or {}).get(name) or {}
         for part, sub in written.items() if isinstance(written, Mapping) else ():
             if isinstance(sub, Mapping) and settings[part].get("enabled", True):
                 unknown = [t for t in _listed(sub.get("tasks")) if t not in registry]
@@ -306,6 +309,22 @@ def analysis_task_problems(
             unknown = list(dict.fromkeys(t for t in named if t not in registry))
             if unknown:
                 problems.append(f"analyses.{name}.pairs: {unknown} are not known tasks")
+    return problems
+
+
+def _registry_task_problems(
+    name: str, settings: Mapping[str, Any], written: Any, registry: Mapping[str, TaskSpec]
+) -> list[str]:
+    """Unknown names in a registry-sourced analysis's ``tasks`` and in the other task lists
+    (settings named ``*_tasks``) written in the config."""
+    lists = {"tasks": _listed(settings.get("tasks"))}
+    if isinstance(written, Mapping):
+        lists |= {k: _listed(v) for k, v in written.items() if k.endswith("_tasks")}
+    problems = []
+    for key, listed in lists.items():
+        unknown = [task for task in listed if task not in registry]
+        if unknown:
+            problems.append(f"analyses.{name}.{key}: {unknown} are not known tasks")
     return problems
 
 

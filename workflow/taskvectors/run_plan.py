@@ -62,11 +62,11 @@ class RunPlan:
             return sorted({task for pair in self.pairs(analysis.name) for task in pair})
         selection = self.config["analyses"][analysis.name].get("tasks", "all")
         if isinstance(selection, list):
-            unknown = [t for t in selection if t not in self.tasks]
+            known = self.registry if analysis.task_source == "registry" else self.tasks
+            unknown = [t for t in selection if t not in known]
             if unknown:
-                raise ValueError(
-                    f"analyses.{analysis.name}.tasks: {unknown} are not tasks of this run"
-                )
+                where = "known tasks" if analysis.task_source == "registry" else "tasks of this run"
+                raise ValueError(f"analyses.{analysis.name}.tasks: {unknown} are not {where}")
         if analysis.select_tasks:
             choose = load_function(analysis.select_tasks)
             return choose(selection, self.tasks, self.config, self.registry)

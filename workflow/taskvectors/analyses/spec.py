@@ -33,6 +33,9 @@ INPUT_KINDS = ("prompts", "activations", "sweeps", "evals", "data")
 ITEM_KINDS = ("task", "pair")
 #: What ``tasks: default`` can mean: every task of the run, or one per family.
 DEFAULT_TASKS = ("all", "one_per_family")
+#: Where an analysis's ``tasks`` setting names tasks from: the run's tasks, or any task of the
+#: registry (the analysis then builds its own prompts from the task data, ``job_inputs=("data",)``).
+TASK_SOURCES = ("run", "registry")
 
 
 def load_function(reference: str) -> Callable[..., Any]:
@@ -72,6 +75,8 @@ class Analysis:
         checks: ``"module:function"`` of ``(config, pair counts) -> problems`` run at start-up.
         warnings: ``"module:function"`` of ``(config) -> warning lines`` shown at start-up.
         runtime_minutes: the model job's time limit on a cluster (times the attempt).
+        task_source: ``run`` (its tasks are tasks of the run) or ``registry`` (any task of the
+            task registry, e.g. tasks the main run leaves out; the job reads only ``data``).
     """
 
     name: str
@@ -93,6 +98,7 @@ class Analysis:
     checks: str | None = None
     warnings: str | None = None
     runtime_minutes: int = 60
+    task_source: str = "run"
 
     def __post_init__(self) -> None:
         unknown = set(self.job_inputs + self.score_inputs) - set(INPUT_KINDS)
@@ -102,6 +108,14 @@ class Analysis:
             raise ValueError(f"analysis {self.name}: default_tasks must be one of {DEFAULT_TASKS}")
         if self.items not in ITEM_KINDS:
             raise ValueError(f"analysis {self.name}: items must be one of {ITEM_KINDS}")
+        if self.task_source not in TASK_SOURCES:
+            raise ValueError(f"analysis {self.name}: task_source must be one of {TASK_SOURCES}")
+        main_stage = set(self.job_inputs + self.score_inputs) - {"data"}
+        if self.task_source == "registry" and main_stage:
+            raise ValueError(
+                f"analysis {self.name}: a registry-sourced analysis has no main-stage files of "
+                f"its tasks to read ({sorted(main_stage)})"
+            )
 
     @cached_property
     def schema(self) -> dict[str, Any]:

@@ -1,5 +1,52 @@
-"""Task recognition versus task learning (issue 23): does a task vector form when the
-demonstrations' pairing is wrong (recognition) or when the mapping can only be learnt from them
-(learning)? ``conditions`` builds the prompts of each condition from the run's examples, with no
-model; the model job, scoring and report section come with the analysis registry.
+"""Task recognition versus task learning (issue 23): does ICL, and does a task vector, still work
+when the demonstrations' pairing is wrong (recognition) or when the mapping can only be learnt
+from them (learning)?
+
+``conditions`` builds each condition's prompts with no model; ``job`` builds the prompts of its
+tasks from the task data (the novel tasks are not tasks of the main run: ``task_source`` is the
+registry) and answers them with ICL, the task vector (dev layer sweep, test at the best dev
+layer) and the zero-shot baseline; ``score`` gives accuracies against the condition's target and
+the gold answers with intervals, paired differences against gold and the verdicts; ``section``
+shows them.
 """
+
+from pathlib import Path
+
+from taskvectors.analyses.spec import Analysis
+
+ANALYSIS = Analysis(
+    name="recognition_learning",
+    title="task recognition versus task learning",
+    folder=Path(__file__).parent,
+    job="taskvectors.analyses.recognition_learning.job:run",
+    score="taskvectors.analyses.recognition_learning.score:score",
+    section="taskvectors.analyses.recognition_learning.section:section",
+    score_columns=(
+        "task",
+        "family",
+        "condition",
+        "method",
+        "target",
+        "metric",
+        "layer",
+        "value",
+        "low",
+        "high",
+        "n",
+        "chance",
+        "verdict",
+    ),  # fmt: skip
+    job_inputs=("data",),
+    job_config=(
+        "evaluation.batch_rows",
+        "evaluation.batch_size",
+        "prompts.n_demos",
+        "prompts.n_dummy",
+        "prompts.seed",
+        "prompts.template",
+    ),  # fmt: skip
+    score_config=("evaluation.answer",),
+    select_tasks="taskvectors.analyses.recognition_learning.plan:select",
+    task_source="registry",
+    runtime_minutes=60,
+)
