@@ -17,7 +17,15 @@ from functools import cache
 from taskvectors.analyses.spec import Analysis
 
 #: The suite's analyses, in report order (each is ``taskvectors.analyses.<name>``).
-REGISTERED = ("geometry", "top_tokens", "conflicts", "order", "prompt_format", "gd")
+REGISTERED = (
+    "geometry",
+    "top_tokens",
+    "conflicts",
+    "order",
+    "prompt_format",
+    "gd",
+    "function_vectors",
+)
 #: Environment variable naming extra analysis modules (each defines ``ANALYSIS``).
 PLUGINS_VARIABLE = "TASKVECTORS_ANALYSES"
 
