@@ -64,6 +64,7 @@ def base_config(project: Path) -> dict:
                 "demo_counts": {"counts": [1, 2], "n_examples": 2},
                 "random_control": {"n_examples": 2},
             },  # fmt: skip
+            "function_vectors": {"n_mean": 2, "n_cie": 2, "n_dev": 2, "n_test": 2, "ks": [1, 2]},
         },
     }
 
@@ -206,7 +207,8 @@ def test_changing_a_models_revision_reruns_only_that_model(project):
         "conflicts": 1,
         "order": 1,
         "gd": 1,
-        "score_analysis": 5,
+        "function_vectors": 1,
+        "score_analysis": 6,
         "summarize": 1,
         "report": 1,
     }
@@ -220,6 +222,7 @@ SETTING_EDITS = {
     "conflicts": ("n_examples", 5),
     "order": ("n_examples", 2),
     "gd": ("n_test", 2),
+    "function_vectors": ("n_test", 3),
 }
 
 

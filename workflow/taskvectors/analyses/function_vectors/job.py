@@ -36,12 +36,10 @@ from taskvectors.analyses.function_vectors import heads as fh
 from taskvectors.analyses.function_vectors import vectors as fv
 from taskvectors.analyses.jobs import AnalysisJob, best_layer_of
 from taskvectors.analyses.spec import JobRequest
-from taskvectors.evaluation import earliest_best_layer
 from taskvectors.inference import vectors_by_example
 from taskvectors.layers import decoder_blocks
 from taskvectors.prompts import PromptTemplate, get_template
 from taskvectors.results import Example, PromptDocument, read_prompt_document, read_result_table
-from taskvectors.scoring import is_correct
 from taskvectors.stats import wilson_interval
 from taskvectors.storage import write_table
 
@@ -98,11 +96,20 @@ def mean_task_vectors(activations: Path, document: PromptDocument) -> torch.Tens
     return vectors_by_example(read_result_table(activations, "activations"), test).mean(0)
 
 
-def first_tokens_correct(decoded: engine.Decoded, answers: Sequence[Sequence[str]], mode: str):
-    """``(rows,)`` bool: each row's first token scored against its example's answers."""
-    return np.array(
-        [is_correct(t, a, mode) for t, a in zip(decoded.first_tokens, answers, strict=True)]
-    )
+def first_token_hits(decoded: engine.Decoded, examples: Sequence[Example], per: int) -> np.ndarray:
+    """``(n, per)`` bool: whether each row's first token id is one of its example's accepted
+    answers' first tokens (rows prompt-major, ``per`` rows per example).
+
+    The job chooses the layer and k with this token-level score, so that it imports no scoring
+    code (the scoring stage scores the text, as ``evaluate`` does)."""
+    tokens = decoded.tokens[:, 0].reshape(len(examples), per)
+    accepted = [set(ex.answer_first_token_ids) for ex in examples]
+    return np.array([[int(t) in ok for t in row] for row, ok in zip(tokens, accepted, strict=True)])
+
+
+def earliest_argmax(accuracy: np.ndarray) -> int | None:
+    """The first index of the highest accuracy, None when every accuracy is 0."""
+    return int(np.argmax(accuracy)) if accuracy.size and accuracy.max() > 0 else None
 
 
 # --- per task ---------------------------------------------------------------------------------
@@ -173,7 +180,8 @@ def task_vectors(
     evaluation: Mapping,
 ) -> TaskVectors:
     """Step 4 for one task: the dev layer curve of each k, the chosen layer per k and the chosen
-    k (best dev accuracy, smallest k on ties), then test at each k's layer."""
+    k (best dev accuracy, smallest k on ties), then test at each k's layer. Dev answers are
+    scored by first token id (:func:`first_token_hits`)."""
     template = get_template(document.template)
     dev = document.split("dev")[: settings["n_dev"]]
     test = document.split("test")[: settings["n_test"]]
@@ -190,10 +198,8 @@ def task_vectors(
             job.model, job.tokenizer, dev_prompts, vectors[k], layers, keep_first_logits=False,
             batch_rows=rows,
         )  # fmt: skip
-        answers = [ex.answers for ex in dev for _ in layers]
-        hits = first_tokens_correct(decoded, answers, document.scoring).reshape(len(dev), -1)
-        accuracy = hits.mean(0)
-        layer = earliest_best_layer(layers, accuracy.tolist())
+        accuracy = first_token_hits(decoded, dev, len(layers)).mean(0)
+        layer = earliest_argmax(accuracy)
         layer = n_layers // 3 if layer is None else layer  # nothing works: the authors' |L|/3
         best[k] = (float(accuracy[layer]), layer)
         frames.append(_prediction_rows("dev", dev, decoded, k, layers))
