@@ -38,6 +38,7 @@ ANALYSIS_TITLES = {
     "order": "Order sensitivity",
     "prompt_format": "Prompt-format sensitivity",
     "gd": "ICL versus gradient descent",
+    "function_vectors": "Function vectors",
 }
 ALL_TITLES = [*MAIN_TITLES, *ANALYSIS_TITLES.values(), "Provenance"]
 
@@ -127,6 +128,10 @@ def test_every_figure_is_embedded_and_saved(report):
                 "gd_similarity",
                 "gd_order",
                 "gd_n_demos",
+                "function_vectors_cie",
+                "function_vectors_accuracy",
+                "function_vectors_k",
+                "function_vectors_layers",
             )
         }
     assert names == expected

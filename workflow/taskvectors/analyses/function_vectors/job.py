@@ -133,9 +133,9 @@ def task_heads(job: AnalysisJob, document: PromptDocument, settings: Mapping) ->
     corrupted_examples = dev[: settings["n_cie"]]
     seed = document.settings["seed"]
     corrupted = corrupted_prompts(template, corrupted_examples, seed, document.task_name)
-    targets = fh.answer_first_tokens(
-        job.tokenizer, template, corrupted, [ex.answers[0] for ex in corrupted_examples]
-    )
+    # The corrupted prompt ends as the clean one does, so the answer's first token in context is
+    # the one the prompt file recorded (the canonical answer's).
+    targets = [ex.answer_first_token_ids[0] for ex in corrupted_examples]
     effects = fh.indirect_effects(job.model, job.tokenizer, corrupted, targets, means)
     return TaskHeads(means, effects.mean(0), len(corrupted))
 
