@@ -179,8 +179,9 @@ def task_vectors(
     variant: str,
     evaluation: Mapping,
 ) -> TaskVectors:
-    """Step 4 for one task: the dev layer curve of each k, the chosen layer per k and the chosen
-    k (best dev accuracy, smallest k on ties), then test at each k's layer. Dev answers are
+    """Step 4 for one task: the dev layer curve (of the largest k, or of every k with
+    ``curve: every_k``), each k's layer (its curve's earliest argmax, else the largest k's), the
+    chosen k (best dev accuracy, smallest k on ties), then test at each k's layer. Dev answers are
     scored by first token id (:func:`first_token_hits`)."""
     template = get_template(document.template)
     dev = document.split("dev")[: settings["n_dev"]]
@@ -192,23 +193,29 @@ def task_vectors(
     test_prompts = [template.zero_shot_prompt(ex.query) for ex in test]
     frames, best = [], {}
     vectors = {}
-    for k in ks:
+    every_k = settings["curve"] == "every_k"
+    for k in sorted(ks, reverse=True):  # the largest k first: the others may use its layer
         vectors[k] = fv.function_vector(job.model, means, ranked[:k], variant=variant)
+        tried = layers if every_k or not best else [best[max(ks)][1]]
         decoded = fv.add_vector(
-            job.model, job.tokenizer, dev_prompts, vectors[k], layers, keep_first_logits=False,
+            job.model, job.tokenizer, dev_prompts, vectors[k], tried, keep_first_logits=False,
             batch_rows=rows,
         )  # fmt: skip
-        accuracy = first_token_hits(decoded, dev, len(layers)).mean(0)
-        layer = earliest_argmax(accuracy)
-        layer = n_layers // 3 if layer is None else layer  # nothing works: the authors' |L|/3
-        best[k] = (float(accuracy[layer]), layer)
-        frames.append(_prediction_rows("dev", dev, decoded, k, layers))
+        accuracy = first_token_hits(decoded, dev, len(tried)).mean(0)
+        index = earliest_argmax(accuracy)
+        if index is None:  # nothing works on dev: the authors' |L|/3 (or the largest k's layer)
+            index = tried.index(n_layers // 3) if n_layers // 3 in tried else 0
+        best[k] = (float(accuracy[index]), tried[index])
+        frames.append(_prediction_rows("dev", dev, decoded, k, tried))
     chosen_k = max(ks, key=lambda k: (best[k][0], -k))
     for k in ks:
-        layer = best[k][1]
+        # Full answers for the chosen k only: every greedy step projects onto the whole
+        # vocabulary (262k rows on Gemma), which would dominate the job; the k curve is scored
+        # on the first token.
+        layer, steps = best[k][1], evaluation["max_answer_tokens"] if k == chosen_k else 1
         decoded = fv.add_vector(
             job.model, job.tokenizer, test_prompts, vectors[k], [layer], keep_first_logits=False,
-            max_new_tokens=evaluation["max_answer_tokens"], batch_rows=rows,
+            max_new_tokens=steps, batch_rows=rows,
         )  # fmt: skip
         frames.append(_prediction_rows("test", test, decoded, k, [layer]))
     predictions = pd.concat(frames, ignore_index=True)

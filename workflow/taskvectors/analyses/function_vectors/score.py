@@ -8,7 +8,8 @@ Table columns (the analysis's ``score_columns``):
   examples), ``metric`` first_token / full_answer; Wilson intervals.
 * ``fv_minus_tv``: per task and ``overall``, the paired difference of the headline score on the
   same test examples, with a paired bootstrap interval.
-* ``k_curve``: test accuracy (headline) of the FV of each ``k`` at its own dev-chosen layer.
+* ``k_curve``: test first-token accuracy of the FV of each ``k`` at its own dev-chosen layer
+  (only the chosen k decodes full answers).
 * ``layer_curve``: dev first-token accuracy of the FV of each ``k`` at each layer.
 * ``cie``: per task, each head's mean causal indirect effect; ``cie_mean`` (task ``overall``)
   its mean over tasks and ``cie_family`` (task = the family) over each family's tasks.
@@ -136,13 +137,13 @@ def verdict_row(model: str, fv_hits: np.ndarray, tv_hits: np.ndarray) -> dict:
     return {**row, "text": text}
 
 
-def curve_rows(task: str, predictions: pd.DataFrame, headline: str) -> list[dict]:
-    """The k curve (test) and the layer curve (dev) of one task, or ``overall`` pooled."""
+def curve_rows(task: str, predictions: pd.DataFrame) -> list[dict]:
+    """The k curve (test) and the layer curve (dev) of one task."""
     rows = []
     test = predictions[predictions["split"] == "test"]
     for (k, layer), part in test.groupby(["k", "layer"]):
-        rows.append(proportion_row("k_curve", task, "headline", part[headline], condition="fv",
-                                   k=k, layer=layer if task != OVERALL else -1))  # fmt: skip
+        rows.append(proportion_row("k_curve", task, "first_token", part["correct_first"],
+                                   condition="fv", k=k, layer=layer))  # fmt: skip
     dev = predictions[predictions["split"] == "dev"]
     for (k, layer), part in dev.groupby(["k", "layer"]):
         rows.append(proportion_row("layer_curve", task, "first_token", part["correct_first"],
@@ -150,10 +151,12 @@ def curve_rows(task: str, predictions: pd.DataFrame, headline: str) -> list[dict
     return rows
 
 
-def _k_curve_overall(predictions: pd.DataFrame, headline: str) -> list[dict]:
+def _k_curve_overall(predictions: pd.DataFrame) -> list[dict]:
     test = predictions[predictions["split"] == "test"]
     return [
-        proportion_row("k_curve", OVERALL, "headline", part[headline], condition="fv", k=k)
+        proportion_row(
+            "k_curve", OVERALL, "first_token", part["correct_first"], condition="fv", k=k
+        )
         for k, part in test.groupby("k")
     ]
 
@@ -245,7 +248,7 @@ def score_tables(
         fv_all.append(fv_hits)
         tv_all.append(tv_hits)
         rows.append(difference_row(task, fv_hits, tv_hits, "fv_minus_tv"))
-        rows += curve_rows(task, table, headline)
+        rows += curve_rows(task, table)
         rows += geometry_rows(task, geometry[task])
         passed = bool(cie[task]["passes_filter"].iloc[0]) if task in cie else False
         rows.append(filter_row(task, task_evals, passed))
@@ -266,7 +269,7 @@ def score_tables(
         rows.append(difference_row(OVERALL, fv_hits, tv_hits, "fv_minus_tv"))
         rows.append(verdict_row(model, fv_hits, tv_hits))
         every = pd.concat(list(predictions.values()), ignore_index=True)
-        rows += _k_curve_overall(every, headline)
+        rows += _k_curve_overall(every)
         dev = every[every["split"] == "dev"]
         for (k, layer), part in dev.groupby(["k", "layer"]):
             rows.append(proportion_row("layer_curve", OVERALL, "first_token", part["correct_first"],

@@ -125,6 +125,8 @@ def _curves(ctx: Context, section: Section, model: str, scores: pd.DataFrame) ->
             )
         )
     layer_rows = scores[(scores["kind"] == "layer_curve") & (scores["task"] == "overall")]
+    # the ks with a curve (with ``curve: largest_k`` the others were tried at one layer only)
+    layer_rows = layer_rows[layer_rows.groupby("k")["layer"].transform("size") > 1]
     if len(layer_rows):
         section.add(
             ctx.out.figure(
