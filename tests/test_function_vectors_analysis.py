@@ -117,3 +117,32 @@ def test_the_paper_filter_needs_icl_clearly_above_the_baseline():
         same["condition"] == "baseline", "correct"
     ].to_numpy()
     assert not passes_filter(same)
+
+
+@pytest.mark.parametrize(("arch", "expected"), [("gemma3_text", "normalised"), ("llama", "raw")])
+def test_auto_variant_is_normalised_where_the_block_normalises_its_attention(arch, expected):
+    from taskvectors.analyses.function_vectors.job import resolve_variant
+    from tiny_models import tiny_model
+
+    model, _ = tiny_model(arch)
+    assert resolve_variant(model, "auto") == expected
+    assert resolve_variant(model, "raw") == "raw"
+
+
+def test_dev_rows_are_scored_by_first_token_id_and_the_earliest_best_layer_wins():
+    import torch
+
+    from taskvectors.analyses.function_vectors.job import earliest_argmax, first_token_hits
+    from taskvectors.engine import Decoded
+    from taskvectors.results import Example
+
+    examples = [
+        Example(0, "dev", "a", ("A",), (), (), (7,)),
+        Example(1, "dev", "b", ("B",), (), (), (8, 9)),
+    ]
+    tokens = torch.tensor([[7], [1], [7], [9], [8], [2]])  # 2 examples x 3 layers
+    decoded = Decoded(tokens, torch.empty(0), [""] * 6, [""] * 6)
+    hits = first_token_hits(decoded, examples, 3)
+    assert hits.tolist() == [[True, False, True], [True, True, False]]
+    assert earliest_argmax(hits.mean(0)) == 0
+    assert earliest_argmax(np.zeros(3)) is None
