@@ -154,9 +154,10 @@ def test_adding_a_task_schedules_only_its_jobs_and_aggregation(project):
     config["tasks"] = [*TASKS, "algorithmic_to_lower"]
     jobs = scheduled(snakemake(project, config, "-n"))
     per_task = {"run_task": 2, "evaluate": 2}
-    per_model = {"geometry": 2, "top_tokens": 2}  # per-model analyses that cover every task
+    # per-model analyses that cover every task
+    per_model = {"geometry": 2, "top_tokens": 2, "function_vectors": 2}
     # order covers one task per family (next_letter), so a new task leaves it alone
-    scores = {"score_analysis": 4}
+    scores = {"score_analysis": 6}
     assert jobs == {**per_task, **per_model, **scores, "summarize": 1, "report": 1}
 
 
