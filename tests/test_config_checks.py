@@ -485,7 +485,7 @@ NESTED_TASK_LISTS = unique(p[1:3] for p in SCHEMA_PATHS if len(p) == 4 and p[::3
 
 
 def test_the_schema_has_analyses_with_task_lists():
-    assert sorted(ANALYSES_WITH_TASKS) == ["gd", "order", "prompt_format"]
+    assert sorted(ANALYSES_WITH_TASKS) == ["function_vectors", "gd", "order", "prompt_format"]
     assert NESTED_TASK_LISTS == [("gd", "demo_counts")]
 
 
