@@ -446,6 +446,70 @@ def gd_scores(model: str) -> pd.DataFrame:
     return frame
 
 
+FV_TASKS = ("algorithmic_to_upper", "translation_fr_en", "knowledge_country_capital")
+
+
+def function_vectors_raw(
+    tasks=FV_TASKS, n_layers: int = 4, n_heads: int = 3, n: int = 20, ks=(1, 2)
+) -> tuple[dict, dict, dict, dict]:
+    """Hand-made raw tables of the function-vector job, already scored, and the main evals:
+    ``(predictions, cie, geometry, evals)`` per task. The FV answers example ``i`` right when
+    ``i % 4 != 0`` (75%), the TV when ``i % 2 == 0`` (50%), ICL always; head (1, 2) has the
+    largest CIE in every task."""
+    predictions, cie, geometry, evals = {}, {}, {}, {}
+    for t, task in enumerate(tasks):
+        rows = []
+        for k in ks:
+            for layer in range(n_layers):
+                for i in range(n):
+                    hit = layer == 1 and (k == ks[-1] or i % 2 == 0)
+                    rows.append(("dev", i, k, layer, hit, hit, False))
+            for i in range(n, 2 * n):
+                hit = i % 4 != 0 if k == ks[-1] else i % 2 == 0
+                rows.append(("test", i, k, 1, hit, hit, k == ks[-1]))
+        frame = pd.DataFrame(rows, columns=["split", "example_id", "k", "layer", "correct_first",
+                                            "correct_full", "chosen"])  # fmt: skip
+        frame["condition"] = "fv"
+        predictions[task] = frame
+        heads = [(layer, head) for layer in range(n_layers) for head in range(n_heads)]
+        effect = [
+            0.5 if (layer, head) == (1, 2) else 0.01 * (layer + head + t) for layer, head in heads
+        ]
+        ranks = np.argsort(np.argsort(-np.asarray(effect), kind="stable"), kind="stable")
+        cie[task] = pd.DataFrame({
+            "layer": [h[0] for h in heads], "head": [h[1] for h in heads], "cie": effect,
+            "cie_universal": effect, "rank_task": ranks, "rank_universal": ranks,
+            "passes_filter": t != 2, "n_prompts": 5,
+        })  # fmt: skip
+        geometry[task] = pd.DataFrame(
+            [("cosine", layer, -1, "", 0.1 * layer) for layer in range(n_layers)]
+            + [("token", 1, r, tok, 5.0 - r) for r, tok in enumerate([" A", " B", " C"])],
+            columns=["kind", "layer", "rank", "token", "value"],
+        )
+        eval_rows = []
+        for condition, rule in (
+            ("icl", lambda i: True),
+            ("tv", lambda i: i % 2 == 0),
+            ("baseline", lambda i: i % 5 == 0),
+            ("majority", lambda i: False),
+            ("copy", lambda i: i % 10 == 0),
+        ):
+            for i in range(n, 2 * n):
+                hit = bool(rule(i))
+                layer = 1 if condition == "tv" else -1
+                eval_rows.append((i, condition, layer, hit, hit, hit))
+        columns = ["example_id", "condition", "layer", "correct", "correct_first", "correct_full"]
+        evals[task] = pd.DataFrame(eval_rows, columns=columns)
+    return predictions, cie, geometry, evals
+
+
+def function_vectors_scores(model: str) -> pd.DataFrame:
+    """The score table of :func:`function_vectors_raw` through the analysis's own scoring."""
+    from taskvectors.analyses.function_vectors.score import score_tables
+
+    return score_tables(*function_vectors_raw(), model=model)
+
+
 # -- writing ------------------------------------------------------------------------------------
 
 
@@ -555,6 +619,7 @@ def write_synthetic_results(root: Path) -> SyntheticRun:
             "order": order_scores(model),
             "prompt_format": prompt_format_scores(model, best),
             "gd": gd_scores(model),
+            "function_vectors": function_vectors_scores(model),
             "recognition_learning": recognition_learning_scores(model),
         }
         for name, table in tables.items():

@@ -507,7 +507,9 @@ RUN_TASKS = [name for name in ANALYSES_WITH_TASKS if name not in REGISTRY_TASKS]
 
 
 def test_the_schema_has_analyses_with_task_lists():
-    assert sorted(ANALYSES_WITH_TASKS) == ["gd", "order", "prompt_format", *REGISTRY_TASKS]
+    assert sorted(ANALYSES_WITH_TASKS) == sorted(
+        ["function_vectors", "gd", "order", "prompt_format", *REGISTRY_TASKS]
+    )
     assert NESTED_TASK_LISTS == [("gd", "demo_counts")]
 
 

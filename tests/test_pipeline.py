@@ -64,6 +64,7 @@ def base_config(project: Path) -> dict:
                 "demo_counts": {"counts": [1, 2], "n_examples": 2},
                 "random_control": {"n_examples": 2},
             },  # fmt: skip
+            "function_vectors": {"n_mean": 2, "n_cie": 2, "n_dev": 2, "n_test": 2, "ks": [1, 2]},
             "recognition_learning": {
                 "tasks": ["algorithmic_next_letter"],
                 "novel_tasks": ["novel_letter_shift"],
@@ -160,8 +161,9 @@ def test_adding_a_task_schedules_only_its_jobs_and_aggregation(project):
     config["tasks"] = [*TASKS, "algorithmic_to_lower"]
     jobs = scheduled(snakemake(project, config, "-n"))
     per_task = {"run_task": 2, "evaluate": 2}
-    per_model = {"geometry": 2, "top_tokens": 2}  # per-model analyses that cover every task
-    # order covers one task per family (next_letter), so a new task leaves it alone
+    # per-model analyses that cover every task
+    per_model = {"geometry": 2, "top_tokens": 2}
+    # order and function_vectors cover one task per family (next_letter): a new task leaves them
     scores = {"score_analysis": 4}
     assert jobs == {**per_task, **per_model, **scores, "summarize": 1, "report": 1}
 
@@ -213,8 +215,9 @@ def test_changing_a_models_revision_reruns_only_that_model(project):
         "conflicts": 1,
         "order": 1,
         "gd": 1,
+        "function_vectors": 1,
         "recognition_learning": 1,
-        "score_analysis": 6,
+        "score_analysis": 7,
         "summarize": 1,
         "report": 1,
     }
@@ -228,6 +231,7 @@ SETTING_EDITS = {
     "conflicts": ("n_examples", 5),
     "order": ("n_examples", 2),
     "gd": ("n_test", 2),
+    "function_vectors": ("n_test", 3),
     "recognition_learning": ("n_test", 3),
 }
 

@@ -38,6 +38,7 @@ ANALYSIS_TITLES = {
     "order": "Order sensitivity",
     "prompt_format": "Prompt-format sensitivity",
     "gd": "ICL versus gradient descent",
+    "function_vectors": "Function vectors",
     "recognition_learning": "Task recognition versus task learning",
 }
 ALL_TITLES = [*MAIN_TITLES, *ANALYSIS_TITLES.values(), "Provenance"]
@@ -128,6 +129,10 @@ def test_every_figure_is_embedded_and_saved(report):
                 "gd_similarity",
                 "gd_order",
                 "gd_n_demos",
+                "function_vectors_cie",
+                "function_vectors_accuracy",
+                "function_vectors_k",
+                "function_vectors_layers",
                 "recognition_learning",
                 "recognition_learning_sweep",
             )

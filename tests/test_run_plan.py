@@ -56,10 +56,10 @@ def test_editing_one_analysis_changes_its_params_and_no_others(edited):
 
 def test_an_analysis_reads_only_the_run_config_it_declares():
     config = copy.deepcopy(CONFIG)
-    config["evaluation"]["max_answer_tokens"] += 1  # read by GD's job alone
+    config["evaluation"]["max_answer_tokens"] += 1  # read by the GD and function-vector jobs
     before, after = params(plan_of(CONFIG)), params(plan_of(config))
     changed = {name for name in NAMES if before[name] != after[name]}
-    assert changed == {"gd"}
+    assert changed == {"gd", "function_vectors"}
 
 
 def test_params_do_not_depend_on_key_order():

@@ -58,9 +58,12 @@ class Layout:
 
     def analysis(self, name: str, model: str, item: str, part: str = "") -> str:
         """Raw output of an analysis model job for one task (or ``A__B`` pair): ``<item>.parquet``,
-        or ``<item>.<part>.parquet`` for a further part (GD's ``dist``)."""
+        ``<item>.<part>.parquet`` for a further part (GD's ``dist``), or ``<item>.<part>`` when the
+        part carries its own extension (``fv.safetensors``)."""
         suffix = f".{part}" if part else ""
-        return self._r("analyses", name, model, f"{item}{suffix}.parquet")
+        return self._r(
+            "analyses", name, model, f"{item}{suffix}" + ("" if "." in part else ".parquet")
+        )
 
     def scores(self, name: str, model: str) -> str:
         """The documented score table of an analysis for one model."""

@@ -88,10 +88,13 @@ class RunPlan:
     # --- the files and params of each analysis's jobs -----------------------------------------
 
     def analysis_outputs(self, name: str, model: str) -> dict[str, list[str]]:
-        """The raw files of an analysis model job per part (``raw``, or the part's name)."""
+        """The raw files of an analysis model job per part (``raw``, or the part's name without
+        its extension: ``fv.safetensors`` is ``fv``)."""
         items = self.analysis_items(name)
         return {
-            part or "raw": [self.layout.analysis(name, model, item, part) for item in items]
+            part.partition(".")[0] or "raw": [
+                self.layout.analysis(name, model, item, part) for item in items
+            ]
             for part in self.analyses[name].parts
         }
 

@@ -18,8 +18,15 @@ from taskvectors.analyses.spec import Analysis
 
 #: The suite's analyses, in report order (each is ``taskvectors.analyses.<name>``).
 REGISTERED = (
-    "geometry", "top_tokens", "conflicts", "order", "prompt_format", "gd", "recognition_learning",
-)  # fmt: skip
+    "geometry",
+    "top_tokens",
+    "conflicts",
+    "order",
+    "prompt_format",
+    "gd",
+    "function_vectors",
+    "recognition_learning",
+)
 #: Environment variable naming extra analysis modules (each defines ``ANALYSIS``).
 PLUGINS_VARIABLE = "TASKVECTORS_ANALYSES"
 

@@ -5,3 +5,38 @@ residual stream of a zero-shot prompt, makes the model do the task. :mod:`.heads
 and measures their causal indirect effect; :mod:`.vectors` builds the function vector, adds it to
 queries, and saves and applies task and function vectors as files.
 """
+
+from pathlib import Path
+
+from taskvectors.analyses.spec import Analysis
+
+ANALYSIS = Analysis(
+    name="function_vectors",
+    title="function vectors",
+    folder=Path(__file__).parent,
+    job="taskvectors.analyses.function_vectors.job:run",
+    score="taskvectors.analyses.function_vectors.score:score",
+    section="taskvectors.analyses.function_vectors.section:section",
+    score_columns=(
+        "kind",
+        "task",
+        "condition",
+        "k",
+        "layer",
+        "head",
+        "metric",
+        "value",
+        "low",
+        "high",
+        "n",
+        "text",
+    ),  # fmt: skip
+    job_inputs=("prompts", "activations", "sweeps", "evals"),
+    job_config=("evaluation.max_answer_tokens", "evaluation.batch_rows"),
+    # predictions, head effects, geometry, and the two vectors as files (<task>.fv.safetensors)
+    parts=("", "cie", "geometry", "fv.safetensors", "tv.safetensors"),
+    score_inputs=("prompts", "evals"),
+    score_config=("evaluation.answer",),
+    default_tasks="one_per_family",
+    runtime_minutes=60,
+)
