@@ -91,13 +91,19 @@ def with_block_hidden(output: torch.Tensor | tuple, hidden: torch.Tensor) -> tor
 
 
 @contextmanager
-def hooks(blocks: Sequence[nn.Module], make_hook) -> Iterator[None]:
-    """Register ``make_hook(layer)`` as a forward hook on every block; always remove them."""
+def hooks(blocks: Sequence[nn.Module], make_hook, *, pre: bool = False) -> Iterator[None]:
+    """Register ``make_hook(layer)`` as a forward hook on every module (with ``pre``, a forward
+    pre-hook called with ``(module, args, kwargs)``: a module's input); always remove them."""
     with ExitStack() as stack:
         for layer, block in enumerate(blocks):
             hook = make_hook(layer)
-            if hook is not None:
-                stack.callback(block.register_forward_hook(hook).remove)
+            if hook is None:
+                continue
+            if pre:
+                handle = block.register_forward_pre_hook(hook, with_kwargs=True)
+            else:
+                handle = block.register_forward_hook(hook)
+            stack.callback(handle.remove)
         yield
 
 

@@ -24,7 +24,7 @@ full ones. :func:`indirect_effects_naive` is the plain one-forward-per-head loop
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from taskvectors import engine
-from taskvectors.layers import decoder_blocks
+from taskvectors.layers import decoder_blocks, hooks
 from taskvectors.prompts import PromptTemplate
 from taskvectors.seeding import derived_seed
 from taskvectors.splits import continuations
@@ -127,18 +127,6 @@ def _with_input(args: tuple, kwargs: dict, x: torch.Tensor) -> tuple[tuple, dict
 
 
 @contextmanager
-def _pre_hooks(modules: Sequence[nn.Module], make_hook) -> Iterator[None]:
-    """Register ``make_hook(layer)`` as a forward pre-hook (with kwargs); always remove them."""
-    with ExitStack() as stack:
-        for layer, module in enumerate(modules):
-            hook = make_hook(layer)
-            if hook is not None:
-                handle = module.register_forward_pre_hook(hook, with_kwargs=True)
-                stack.callback(handle.remove)
-        yield
-
-
-@contextmanager
 def record_heads(projections: Sequence[nn.Module]) -> Iterator[list[torch.Tensor]]:
     """Record every projection's input at the last position.
 
@@ -154,7 +142,7 @@ def record_heads(projections: Sequence[nn.Module]) -> Iterator[list[torch.Tensor
 
         return hook
 
-    with _pre_hooks(projections, make_hook):
+    with hooks(projections, make_hook, pre=True):
         yield recorded
 
 
@@ -192,7 +180,7 @@ def patch_heads(
 
         return hook
 
-    with _pre_hooks(projections, make_hook):
+    with hooks(projections, make_hook, pre=True):
         yield
 
 
