@@ -13,9 +13,9 @@ import torch
 from torch import nn
 
 from taskvectors import engine
-from taskvectors.analyses.function_vectors import heads as fv_heads
-from taskvectors.analyses.function_vectors import vectors as fv
-from taskvectors.analyses.function_vectors.heads import (
+from taskvectors import heads as fv_heads
+from taskvectors import vectors as fv
+from taskvectors.heads import (
     answer_first_tokens,
     average_over_tasks,
     head_activations,

@@ -12,7 +12,7 @@ Subcommands:
   files, sizes) and list every problem; Snakemake reports a YAML syntax error in a
   ``--configfile`` without its line, this names the file and line.
 * ``apply``: answer queries with a saved task or function vector (see
-  :mod:`taskvectors.analyses.function_vectors.vectors`), refused when it was made on another model.
+  :mod:`taskvectors.vectors`), refused when it was made on another model.
 
 A config that cannot be read or is invalid is one line per problem on stderr, exit status 2.
 
@@ -165,7 +165,7 @@ def check_model_command(args: argparse.Namespace) -> int:
 
 def apply_command(args: argparse.Namespace) -> int:
     """Answer queries (arguments, or one per line of ``--file``) with a saved vector applied."""
-    from taskvectors.analyses.function_vectors.vectors import (
+    from taskvectors.vectors import (
         VectorFileError,
         VectorMismatchError,
         apply_vector,

@@ -1,9 +1,10 @@
 """Function vectors (Todd et al., ICLR 2024) beside the paper's task vectors.
 
 A few attention heads carry the demonstrated task; the sum of their mean outputs, added to the
-residual stream of a zero-shot prompt, makes the model do the task. :mod:`.heads` reads the heads
-and measures their causal indirect effect; :mod:`.vectors` builds the function vector, adds it to
-queries, and saves and applies task and function vectors as files.
+residual stream of a zero-shot prompt, makes the model do the task. The engine modules
+:mod:`taskvectors.heads` (reading heads, their causal indirect effect) and
+:mod:`taskvectors.vectors` (building, adding, saving and applying vectors) do the work, so other
+analyses can use them too; this folder runs them over a run's tasks, scores and shows them.
 """
 
 from pathlib import Path

@@ -1,17 +1,17 @@
 """Benchmark of the causal indirect effect: batched over heads against one forward per head.
 
 The CIE needs one patched run per head and prompt (Gemma 3 270M: 72 heads; GPT-J: 448). The
-authors' code runs each as a full forward. :func:`~.heads.indirect_effects` runs each prompt's
-prefix once and every head's patch as a row of single-token forwards; this module measures both on
-one model and one task, and how far apart their effects are:
+authors' code runs each as a full forward. :func:`~taskvectors.heads.indirect_effects` runs
+each prompt's prefix once and every head's patch as a row of single-token forwards; this module
+measures both on one model and one task, and how far apart their effects are:
 
 * the task's prompts are built with the project's own code (registry, spacing rule, seeded
   examples, paper template): ``n`` clean 10-shot prompts give the mean head outputs, ``n`` others
   with their demonstration outputs shuffled are the corrupted prompts;
-* ``naive``: :func:`~.heads.indirect_effects_naive`, one full forward of the ``n`` corrupted
-  prompts per head (``layers × heads + 1`` forwards of ``n`` rows, already kinder than one forward
-  per head *and* prompt);
-* ``batched``: :func:`~.heads.indirect_effects` with ``--batch-rows`` rows per forward.
+* ``naive``: :func:`~taskvectors.heads.indirect_effects_naive`, one full forward of the ``n``
+  corrupted prompts per head (``layers × heads + 1`` forwards of ``n`` rows, already kinder than
+  one forward per head *and* prompt);
+* ``batched``: :func:`~taskvectors.heads.indirect_effects` with ``--batch-rows`` rows per forward.
 
 ``taskvectors bench fv`` prints the CPU's kind and the figures;
 it asserts no time. Beside the measured speed-up it prints the FLOP ratio of the two
@@ -31,7 +31,8 @@ from typing import Any
 
 import torch
 
-from taskvectors.analyses.function_vectors.heads import (
+from taskvectors.devices import dtype_name
+from taskvectors.heads import (
     answer_first_tokens,
     head_shape,
     indirect_effects,
@@ -40,7 +41,6 @@ from taskvectors.analyses.function_vectors.heads import (
     shuffled_outputs,
     top_heads,
 )
-from taskvectors.devices import dtype_name
 from taskvectors.layers import decoder_blocks
 from taskvectors.prompts import get_template
 from taskvectors.splits import choose_spacing, make_examples

@@ -4,7 +4,8 @@ Per model (one load for every task), on the prompt documents of the main run:
 
 1. per task, the mean head outputs over ``n_mean`` clean ICL prompts (dev examples);
 2. per task, the causal indirect effect (CIE) of every head on ``n_cie`` prompts whose
-   demonstration outputs are shuffled (:func:`.heads.indirect_effects`, batched on a prefix cache);
+   demonstration outputs are shuffled (:func:`taskvectors.heads.indirect_effects`, batched on a
+   prefix cache);
 3. the universal heads: top heads of the CIE averaged over the tasks that pass the paper's filter
    (ICL's accuracy interval above the baseline's accuracy; every task if none passes);
 4. per task and k in ``ks``, the function vector (FV) of the top-k universal heads added at every
@@ -16,7 +17,8 @@ Per model (one load for every task), on the prompt documents of the main run:
 
 Raw files per task: ``<task>.parquet`` (FV predictions, unscored), ``<task>.cie.parquet`` (mean
 CIE per head with its task and universal ranks), ``<task>.geometry.parquet`` (cosines, top tokens)
-and ``<task>.fv.safetensors`` / ``<task>.tv.safetensors`` (:func:`.vectors.save_vector`).
+and ``<task>.fv.safetensors`` / ``<task>.tv.safetensors``
+(:func:`taskvectors.vectors.save_vector`).
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ import pandas as pd
 import torch
 
 from taskvectors import engine
-from taskvectors.analyses.function_vectors import heads as fh
-from taskvectors.analyses.function_vectors import vectors as fv
+from taskvectors import heads as fh
+from taskvectors import vectors as fv
 from taskvectors.analyses.jobs import AnalysisJob, best_layer_of
 from taskvectors.analyses.spec import JobRequest
 from taskvectors.inference import vectors_by_example
@@ -153,7 +155,7 @@ class TaskVectors:
 def _prediction_rows(
     split: str, examples: Sequence[Example], decoded: engine.Decoded, k: int, layers: Sequence[int]
 ) -> pd.DataFrame:
-    """Rows of an :func:`.vectors.add_vector` result, prompt-major over ``layers``."""
+    """Rows of an :func:`taskvectors.vectors.add_vector` result, prompt-major over ``layers``."""
     n_layers = len(layers)
     return pd.DataFrame(
         {

@@ -54,7 +54,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from taskvectors import engine
-from taskvectors.analyses.function_vectors.heads import (
+from taskvectors.heads import (
     head_shape,
     output_projections,
     projection_matrix,
