@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from taskvectors.analyses import registry as analysis_registry
-from taskvectors.analyses.spec import Analysis, config_slice, load_function
+from taskvectors.analyses.spec import Analysis, config_slice, load_function, part_name
 from taskvectors.layout import Layout, conflict_item
 from taskvectors.pipeline import (
     DEFAULT_ANALYSIS_TASKS,
@@ -88,13 +88,11 @@ class RunPlan:
     # --- the files and params of each analysis's jobs -----------------------------------------
 
     def analysis_outputs(self, name: str, model: str) -> dict[str, list[str]]:
-        """The raw files of an analysis model job per part (``raw``, or the part's name without
-        its extension: ``fv.safetensors`` is ``fv``)."""
+        """The raw files of an analysis model job per part, named by :func:`part_name` (``raw``,
+        or the part without its extension: ``fv.safetensors`` is ``fv``)."""
         items = self.analysis_items(name)
         return {
-            part.partition(".")[0] or "raw": [
-                self.layout.analysis(name, model, item, part) for item in items
-            ]
+            part_name(part): [self.layout.analysis(name, model, item, part) for item in items]
             for part in self.analyses[name].parts
         }
 

@@ -9,7 +9,10 @@ analyses by hand:
   for a model-free job, and a :class:`JobRequest`), and which main-stage files it reads;
 - its **scoring** (``score``: called with a :class:`ScoreRequest`, returns the score table whose
   columns are ``score_columns``), and which main-stage files it reads;
-- its **report section** (``section``: called with the report's ``Context``).
+- its **report section** (``section``: called with the report's ``Context``);
+- what the suite's own tests need of it, so that they read the registry instead of listing
+  analyses: a made-up score table for the report's tests (``synthetic``) and the settings that
+  size it down for a quick run (``quick_settings``: the smoke config and the tiny workflow run).
 
 Functions are named by string and imported only when called: the Snakefile reads every declaration
 at start-up without importing torch, and a rule's code inputs are exactly the modules its job
@@ -67,7 +70,9 @@ class Analysis:
         job_config, score_config: dotted config keys outside ``analyses.<name>`` each job reads
             (its params carry exactly these and its own settings).
         parts: raw files per item and model: ``""`` is ``<item>.parquet``, ``"dist"`` is
-            ``<item>.dist.parquet``.
+            ``<item>.dist.parquet``, and a part with its own extension is written as named
+            (``"fv.safetensors"`` is ``<item>.fv.safetensors``); the job's outputs and the score
+            job's raw inputs are named by the part without its extension (:func:`part_name`).
         items: ``task`` (its ``tasks`` setting, or every task) or ``pair`` (its ``pairs``).
         default_tasks: what ``tasks: default`` means: ``all`` or ``one_per_family``.
         select_tasks: replaces the task selection: ``"module:function"`` of ``(selection, run
@@ -77,6 +82,13 @@ class Analysis:
         runtime_minutes: the model job's time limit on a cluster (times the attempt).
         task_source: ``run`` (its tasks are tasks of the run) or ``registry`` (any task of the
             task registry, e.g. tasks the main run leaves out; the job reads only ``data``).
+        synthetic: ``"module:function"`` of ``(SyntheticModel) -> SyntheticScores``: a made-up
+            score table of one model, with the report heading and figures it should give
+            (``tests/synthetic_results.py`` builds the report's test run from these; None leaves
+            the analysis out of that run).
+        quick_settings: settings of its slice that size it down for a quick run (a few prompts);
+            a config with ``quick: true`` (``config/smoke.yaml``) takes them under what it
+            writes, so a new analysis is in the smoke run, sized down, without editing it.
     """
 
     name: str
@@ -99,6 +111,8 @@ class Analysis:
     warnings: str | None = None
     runtime_minutes: int = 60
     task_source: str = "run"
+    synthetic: str | None = None
+    quick_settings: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         unknown = set(self.job_inputs + self.score_inputs) - set(INPUT_KINDS)
@@ -170,17 +184,11 @@ class JobRequest:
     ) -> JobRequest:
         """The request of a job from its rule's named inputs, outputs and params
         (``RunPlan.job_inputs``, ``analysis_outputs`` and ``job_params`` made them)."""
-        tasks, items = list(params["tasks"]), list(params["items"])
+        common = _common_fields(inputs, params)
         data_dir = params.get("data_dir")
         return cls(
-            analysis=params["analysis"],
-            tasks=tasks,
-            items=items,
-            inputs=_per_task_inputs(inputs, tasks),
-            outputs={_part(name): _zip(items, paths) for name, paths in outputs.items()},
-            settings=dict(params["settings"]),
-            config=dict(params["config"]),
-            pairs=[(a, b) for a, b in params.get("pairs", [])],
+            **common,
+            outputs={_part(name): _zip(common["items"], paths) for name, paths in outputs.items()},
             task_specs=dict(params.get("task_specs", {})),
             data_dir=Path(data_dir) if data_dir else None,
             data_files=[Path(p) for p in inputs.get("data", [])],
@@ -208,27 +216,75 @@ class ScoreRequest:
     ) -> ScoreRequest:
         """The request of a score job from its rule's named inputs (``raw_<part>`` and main-stage
         kinds, ``RunPlan.score_inputs``) and params (``RunPlan.score_params``)."""
-        tasks, items = list(params["tasks"]), list(params["items"])
+        common = _common_fields(inputs, params)
         raw = {
-            _part(name.removeprefix("raw_")): _zip(items, paths)
+            _part(name.removeprefix("raw_")): _zip(common["items"], paths)
             for name, paths in inputs.items()
             if name.startswith("raw_")
         }
-        return cls(
-            analysis=params["analysis"],
-            model=model,
-            tasks=tasks,
-            items=items,
-            raw=raw,
-            inputs=_per_task_inputs(inputs, tasks),
-            settings=dict(params["settings"]),
-            config=dict(params["config"]),
-            pairs=[(a, b) for a, b in params.get("pairs", [])],
-        )
+        return cls(**common, model=model, raw=raw)
+
+
+@dataclass(frozen=True)
+class SyntheticModel:
+    """One model of the report tests' synthetic run, as an analysis's ``synthetic`` function
+    sees it (``tests/synthetic_results.py`` makes it): what its made-up score table may agree
+    with so that the report's cross-references hold.
+
+    ``best_layers[task]`` is the task's best dev layer (None: no best layer); ``accuracies[task]``
+    the planned ``(baseline, icl, tv)`` accuracies; ``pairs`` the conflict pairs;
+    ``proportion(p)`` gives ``(accuracy, low, high)`` of ``round(p * n_test)`` successes with a
+    Wilson interval computed by the tests, not by the code under test; ``rng`` is a seeded numpy
+    generator shared by the run (call order is the registry's).
+    """
+
+    model: str
+    n_layers: int
+    tasks: tuple[str, ...]
+    best_layers: Mapping[str, int | None]
+    accuracies: Mapping[str, tuple[float, float, float]]
+    pairs: tuple[tuple[str, str], ...]
+    n_test: int
+    proportion: Callable[[float], tuple[float, float, float]]
+    rng: Any
+
+
+@dataclass(frozen=True)
+class SyntheticScores:
+    """A made-up score table of one model (in the declared ``score_columns``), with what the
+    report must show for it: its section's heading and the figure files (below ``figures/``) the
+    section draws for this model. The report's tests check the page against these, so they list
+    no analysis by hand."""
+
+    table: Any
+    heading: str
+    figures: tuple[str, ...]
+
+
+def _common_fields(inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """What a model job's and a score job's requests read alike from their rule: the analysis,
+    its tasks and items, the main-stage files per task, its settings, its other config keys and
+    its pairs (one reading, so the two requests cannot drift apart)."""
+    tasks, items = list(params["tasks"]), list(params["items"])
+    return {
+        "analysis": params["analysis"],
+        "tasks": tasks,
+        "items": items,
+        "inputs": _per_task_inputs(inputs, tasks),
+        "settings": dict(params["settings"]),
+        "config": dict(params["config"]),
+        "pairs": [(a, b) for a, b in params.get("pairs", [])],
+    }
+
+
+def part_name(part: str) -> str:
+    """The name of a declared part among a job's outputs and its score job's inputs: ``raw`` for
+    the main file, else the part without its extension (``fv.safetensors`` is ``fv``)."""
+    return part.partition(".")[0] or "raw"
 
 
 def _part(name: str) -> str:
-    """A rule's output name as a part: ``raw`` is the main file (``""``)."""
+    """A rule's output name (:func:`part_name`) as the request's key: ``raw`` is ``""``."""
     return "" if name == "raw" else name
 
 
