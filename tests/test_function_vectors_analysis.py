@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synthetic_results import function_vectors_raw
 from taskvectors.analyses.function_vectors import ANALYSIS
 from taskvectors.analyses.function_vectors.job import clipped_ks, passes_filter
 from taskvectors.analyses.function_vectors.score import score_tables
+from taskvectors.analyses.function_vectors.synthetic import raw_tables as function_vectors_raw
 from taskvectors.config import load_config
 from taskvectors.layout import Layout
 from taskvectors.run_plan import RunPlan

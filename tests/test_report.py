@@ -22,6 +22,7 @@ from synthetic_results import (
     TASKS,
     write_synthetic_results,
 )
+from taskvectors.analyses import registry
 from taskvectors.report.inputs import benchmark_rule, read_benchmarks, stage_times
 from taskvectors.report.names import short_task_name
 from taskvectors.results import ResultFileError, read_result_table
@@ -31,17 +32,22 @@ REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 MAIN_TITLES = ("Headline: task vectors vs. ICL", "Per-task results", "Layer sweeps")
-ANALYSIS_TITLES = {
-    "geometry": "Geometry of task vectors",
-    "top_tokens": "Top tokens of the task vectors",
-    "conflicts": "Conflicting tasks",
-    "order": "Order sensitivity",
-    "prompt_format": "Prompt-format sensitivity",
-    "gd": "ICL versus gradient descent",
-    "function_vectors": "Function vectors",
-    "recognition_learning": "Task recognition versus task learning",
-}
-ALL_TITLES = [*MAIN_TITLES, *ANALYSIS_TITLES.values(), "Provenance"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return write_synthetic_results(tmp_path_factory.mktemp("synthetic"))
+
+
+@pytest.fixture(scope="module")
+def all_titles(run) -> list[str]:
+    """Every heading of the page in order: the main sections, each analysis's heading (as its
+    ``synthetic`` function gives it, in registry order), provenance."""
+    return [*MAIN_TITLES, *run.analysis_headings.values(), "Provenance"]
+
+
+def test_the_synthetic_run_covers_every_registered_analysis(run):
+    assert list(run.analysis_headings) == list(ANALYSES) == list(registry())
 
 
 class _Page(HTMLParser):
@@ -98,45 +104,22 @@ def _text(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    return write_synthetic_results(tmp_path_factory.mktemp("synthetic"))
-
-
-@pytest.fixture(scope="module")
 def report(run, tmp_path_factory) -> Path:
     return run.build(tmp_path_factory.mktemp("report"))
 
 
-def test_report_has_every_section_in_order(report):
+def test_report_has_every_section_in_order(report, all_titles):
     assert report.name == "index.html" and report.exists()
-    assert _parse(report).headings == ALL_TITLES
+    assert _parse(report).headings == all_titles
 
 
-def test_every_figure_is_embedded_and_saved(report):
+def test_every_figure_is_embedded_and_saved(run, report):
     page = _parse(report)
     names = {img["data-file"] for img in page.images}
-    expected = {"figures/headline.png", "figures/depth_curves.png", "figures/conflicts.png"}
-    for model in MODELS:
-        expected |= {
-            f"figures/{name}_{model}.png"
-            for name in (
-                "per_task",
-                "sweeps",
-                "geometry",
-                "order",
-                "prompt_format",
-                "gd_accuracy",
-                "gd_similarity",
-                "gd_order",
-                "gd_n_demos",
-                "function_vectors_cie",
-                "function_vectors_accuracy",
-                "function_vectors_k",
-                "function_vectors_layers",
-                "recognition_learning",
-                "recognition_learning_sweep",
-            )
-        }
+    expected = {"figures/headline.png", "figures/depth_curves.png"}
+    main = ("per_task", "sweeps")
+    expected |= {f"figures/{name}_{model}.png" for name in main for model in MODELS}
+    expected |= {f"figures/{name}" for name in run.analysis_figures}
     assert names == expected
     for img in page.images:
         assert img["src"].startswith("data:image/png;base64,")
@@ -223,7 +206,7 @@ def test_analysis_sections_render_their_score_tables(report):
 def test_switched_off_analyses_are_left_out(run, tmp_path, off):
     page = run.without(*off).build(tmp_path / "report")
     headings = _parse(page).headings
-    for name, title in ANALYSIS_TITLES.items():
+    for name, title in run.analysis_headings.items():
         assert (title in headings) == (name not in off)
     assert headings[: len(MAIN_TITLES)] == list(MAIN_TITLES) and headings[-1] == "Provenance"
     assert "Analyses switched off in the config" in page.read_text(encoding="utf-8")
@@ -325,7 +308,7 @@ def _browser():
 
 
 @pytest.mark.slow
-def test_report_renders_in_a_browser(report, tmp_path):
+def test_report_renders_in_a_browser(report, all_titles, tmp_path):
     from selenium import webdriver
     from selenium.webdriver.common.by import By
 
@@ -348,7 +331,7 @@ def test_report_renders_in_a_browser(report, tmp_path):
         ]
         assert not broken, broken
         headings = [h.text for h in driver.find_elements(By.TAG_NAME, "h2")]
-        assert [re.sub(r"^\d+\s*", "", h) for h in headings] == ALL_TITLES
+        assert [re.sub(r"^\d+\s*", "", h) for h in headings] == all_titles
         height = driver.execute_script("return document.documentElement.scrollHeight")
         driver.set_window_size(1400, height + 100)
         ARTIFACTS.mkdir(exist_ok=True)

@@ -15,6 +15,7 @@ ANALYSIS = Analysis(
     job="taskvectors.analyses.conflicts.job:run",
     score="taskvectors.analyses.conflicts.score:score",
     section="taskvectors.analyses.conflicts.section:section",
+    synthetic="taskvectors.analyses.conflicts.synthetic:scores",
     score_columns=(
         "task_a",
         "task_b",

@@ -18,6 +18,7 @@ ANALYSIS = Analysis(
     job="taskvectors.analyses.function_vectors.job:run",
     score="taskvectors.analyses.function_vectors.score:score",
     section="taskvectors.analyses.function_vectors.section:section",
+    synthetic="taskvectors.analyses.function_vectors.synthetic:scores",
     score_columns=(
         "kind",
         "task",

@@ -15,6 +15,7 @@ ANALYSIS = Analysis(
     job="taskvectors.analyses.gd.job:run",
     score="taskvectors.analyses.gd.score:score",
     section="taskvectors.analyses.gd.section:section",
+    synthetic="taskvectors.analyses.gd.synthetic:scores",
     score_columns=(
         "kind",
         "task",

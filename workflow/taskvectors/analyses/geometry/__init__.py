@@ -15,6 +15,7 @@ ANALYSIS = Analysis(
     job="taskvectors.analyses.geometry.job:run",
     score="taskvectors.analyses.geometry.score:score",
     section="taskvectors.analyses.geometry.section:section",
+    synthetic="taskvectors.analyses.geometry.synthetic:scores",
     score_columns=(
         "kind",
         "layer",

@@ -15,6 +15,7 @@ ANALYSIS = Analysis(
     job="taskvectors.analyses.order.job:run",
     score="taskvectors.analyses.order.score:score",
     section="taskvectors.analyses.order.section:section",
+    synthetic="taskvectors.analyses.order.synthetic:scores",
     score_columns=(
         "task",
         "condition",

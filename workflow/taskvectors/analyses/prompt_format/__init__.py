@@ -15,6 +15,7 @@ ANALYSIS = Analysis(
     job="taskvectors.analyses.prompt_format.job:run",
     score="taskvectors.analyses.prompt_format.score:score",
     section="taskvectors.analyses.prompt_format.section:section",
+    synthetic="taskvectors.analyses.prompt_format.synthetic:scores",
     score_columns=(
         "task",
         "spacing",

@@ -21,6 +21,7 @@ ANALYSIS = Analysis(
     job="taskvectors.analyses.recognition_learning.job:run",
     score="taskvectors.analyses.recognition_learning.score:score",
     section="taskvectors.analyses.recognition_learning.section:section",
+    synthetic="taskvectors.analyses.recognition_learning.synthetic:scores",
     score_columns=(
         "task",
         "family",

@@ -15,6 +15,7 @@ ANALYSIS = Analysis(
     job="taskvectors.analyses.top_tokens.job:run",
     score="taskvectors.analyses.top_tokens.score:score",
     section="taskvectors.analyses.top_tokens.section:section",
+    synthetic="taskvectors.analyses.top_tokens.synthetic:scores",
     score_columns=("task", "layer", "rank", "token", "logit"),
     job_inputs=("activations",),
     score_inputs=("sweeps",),
