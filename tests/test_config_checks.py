@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from taskvectors.analyses import registry
 from taskvectors.config import (
     ConfigError,
     check_config_files,
@@ -24,6 +25,7 @@ from taskvectors.config import (
     path_problems,
     read_config_file,
     validate_config,
+    with_quick_settings,
 )
 from taskvectors.preflight import preflight, startup_config
 from taskvectors.tasks.registry import load_registry
@@ -502,15 +504,25 @@ NESTED_TASK_LISTS = unique(p[1:3] for p in SCHEMA_PATHS if len(p) == 4 and p[::3
 
 
 #: Analyses whose ``tasks`` name any task of the registry, not only the run's.
-REGISTRY_TASKS = ["recognition_learning"]
+REGISTRY_TASKS = [name for name, a in registry().items() if a.task_source == "registry"]
 RUN_TASKS = [name for name in ANALYSES_WITH_TASKS if name not in REGISTRY_TASKS]
 
 
-def test_the_schema_has_analyses_with_task_lists():
-    assert sorted(ANALYSES_WITH_TASKS) == sorted(
-        ["function_vectors", "gd", "order", "prompt_format", *REGISTRY_TASKS]
-    )
-    assert NESTED_TASK_LISTS == [("gd", "demo_counts")]
+def test_every_analysis_that_covers_fewer_than_all_tasks_has_a_task_list():
+    """An analysis whose declaration picks its tasks (a default other than every task, its own
+    selection, or tasks from the registry) lets the config choose them; only per-task analyses
+    have a list (a pair analysis has ``pairs``)."""
+    analyses = registry()
+    choosing = {
+        name
+        for name, a in analyses.items()
+        if a.items == "task"
+        and (a.default_tasks != "all" or a.select_tasks or a.task_source != "run")
+    }
+    per_task = {name for name, a in analyses.items() if a.items == "task"}
+    assert choosing and choosing <= set(ANALYSES_WITH_TASKS) <= per_task
+    assert ("gd", "demo_counts") in NESTED_TASK_LISTS
+    assert {name for name, _ in NESTED_TASK_LISTS} <= set(ANALYSES_WITH_TASKS)
 
 
 @pytest.mark.parametrize("name", RUN_TASKS)
@@ -849,3 +861,49 @@ def test_a_folder_name_longer_than_a_file_system_allows_is_refused(tmp_path, key
         f"{key}: the folder name '{'r' * 58}… (256 characters) has 256 bytes; file systems "
         "allow 255"
     ]
+
+
+# --- quick: true (config/smoke.yaml) sizes every analysis down by its declared quick settings ---
+
+QUICK = [name for name, a in registry().items() if a.quick_settings]
+
+
+def _nested_keys(settings, prefix=""):
+    """The dotted keys of the leaves of ``settings``."""
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            yield from _nested_keys(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"
+
+
+@pytest.mark.parametrize("name", QUICK)
+def test_quick_applies_an_analysis_s_quick_settings_and_keys_written_win(tmp_path, name):
+    quick = registry()[name].quick_settings
+    plain = validate_config(minimal(tmp_path))["analyses"][name]
+    sized = validate_config(minimal(tmp_path, quick=True))["analyses"][name]
+    for key in _nested_keys(quick):
+        *parents, leaf = key.split(".")
+        want, got = quick, sized
+        for part in parents:
+            want, got = want[part], got[part]
+        assert got[leaf] == want[leaf], key
+    assert sized != plain  # the quick settings differ from the defaults
+    first = next(iter(quick))
+    written = validate_config(minimal(tmp_path, quick=True, analyses={name: {first: plain[first]}}))
+    assert written["analyses"][name][first] == plain[first]
+
+
+def test_quick_merges_nested_settings_key_by_key():
+    quick = registry()["gd"].quick_settings["order"]
+    config = with_quick_settings({"quick": True, "analyses": {"gd": {"order": {"n_examples": 1}}}})
+    assert config["analyses"]["gd"]["order"] == {**quick, "n_examples": 1}
+    assert with_quick_settings({"analyses": {}}) == {"analyses": {}}
+
+
+def test_the_smoke_config_names_no_analysis_only_to_size_it_down():
+    """config/smoke.yaml takes the analyses' sizes from their declarations (``quick: true``), so
+    a new analysis is in the smoke run, sized down, without an edit there."""
+    written = read_config_file(REPO / "config" / "smoke.yaml")
+    assert written["quick"] is True
+    assert all(set(settings) == {"enabled"} for settings in written["analyses"].values())

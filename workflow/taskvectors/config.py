@@ -365,9 +365,38 @@ def nonfinite_problems(value: Any, path: str = "") -> list[str]:
     return [p for key, item in items for p in nonfinite_problems(item, f"{prefix}{key}")]
 
 
+def with_quick_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with, when it says ``quick: true``, every analysis's declared quick settings
+    (``Analysis.quick_settings``) under what it writes for that analysis (nested settings merged
+    key by key), so a quick config (config/smoke.yaml) need not name each analysis to size it
+    down; other configs are returned as they are. Wrong types are left to the schema."""
+    if config.get("quick") is not True:
+        return config
+    analyses = config.setdefault("analyses", {})
+    if not isinstance(analyses, dict):
+        return config
+    for name, analysis in registry().items():
+        written = analyses.get(name, {})
+        if isinstance(written, Mapping):
+            analyses[name] = _merged(analysis.quick_settings, written)
+    return config
+
+
+def _merged(base: Mapping[str, Any], written: Mapping[str, Any]) -> dict[str, Any]:
+    """``written`` over ``base``, mappings merged key by key."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in written.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
 def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``config`` with defaults filled in; :class:`ConfigError` if anything is wrong."""
-    filled = copy.deepcopy(dict(config))
+    """A copy of ``config`` with defaults filled in (and quick settings when it asks for them,
+    :func:`with_quick_settings`); :class:`ConfigError` if anything is wrong."""
+    filled = with_quick_settings(copy.deepcopy(dict(config)))
     validator = _with_defaults(Draft202012Validator)(load_schema())
     errors = sorted(validator.iter_errors(filled), key=lambda e: list(e.absolute_path))
     problems = [problem for error in errors for problem in _schema_problems(error)]

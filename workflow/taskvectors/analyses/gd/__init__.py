@@ -16,6 +16,15 @@ ANALYSIS = Analysis(
     score="taskvectors.analyses.gd.score:score",
     section="taskvectors.analyses.gd.section:section",
     synthetic="taskvectors.analyses.gd.synthetic:scores",
+    quick_settings={
+        "learning_rates": [0.003, 0.01],
+        "epochs": [1, 2],
+        "n_dev": 4,
+        "n_test": 10,
+        "order": {"n_examples": 3, "n_permutations": 2},
+        "demo_counts": {"counts": [1, 2, 4], "n_examples": 5},
+        "random_control": {"n_examples": 5},
+    },
     score_columns=(
         "kind",
         "task",

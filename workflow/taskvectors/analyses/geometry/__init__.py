@@ -16,6 +16,7 @@ ANALYSIS = Analysis(
     score="taskvectors.analyses.geometry.score:score",
     section="taskvectors.analyses.geometry.section:section",
     synthetic="taskvectors.analyses.geometry.synthetic:scores",
+    quick_settings={"n_vectors": 10},
     score_columns=(
         "kind",
         "layer",

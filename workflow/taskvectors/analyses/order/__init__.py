@@ -16,6 +16,7 @@ ANALYSIS = Analysis(
     score="taskvectors.analyses.order.score:score",
     section="taskvectors.analyses.order.section:section",
     synthetic="taskvectors.analyses.order.synthetic:scores",
+    quick_settings={"n_examples": 5, "n_permutations": 3},
     score_columns=(
         "task",
         "condition",

@@ -16,6 +16,7 @@ ANALYSIS = Analysis(
     score="taskvectors.analyses.top_tokens.score:score",
     section="taskvectors.analyses.top_tokens.section:section",
     synthetic="taskvectors.analyses.top_tokens.synthetic:scores",
+    quick_settings={"k": 10},
     score_columns=("task", "layer", "rank", "token", "logit"),
     job_inputs=("activations",),
     score_inputs=("sweeps",),
