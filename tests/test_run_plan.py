@@ -54,12 +54,18 @@ def test_editing_one_analysis_changes_its_params_and_no_others(edited):
         assert (before[name] != after[name]) == (name == edited), name
 
 
-def test_an_analysis_reads_only_the_run_config_it_declares():
+@pytest.mark.parametrize("key", ["evaluation.max_answer_tokens", "evaluation.batch_rows"])
+def test_an_analysis_reads_only_the_run_config_it_declares(key):
+    readers = {
+        name for name, a in registry().items() if key in a.job_config + a.score_config
+    }  # what the declarations say; the plan must follow them
+    assert readers and set(NAMES) - readers  # the edit tells readers from the others
     config = copy.deepcopy(CONFIG)
-    config["evaluation"]["max_answer_tokens"] += 1  # read by the GD and function-vector jobs
+    section, leaf = key.split(".")
+    config[section][leaf] += 1
     before, after = params(plan_of(CONFIG)), params(plan_of(config))
     changed = {name for name in NAMES if before[name] != after[name]}
-    assert changed == {"gd", "function_vectors"}
+    assert changed == readers
 
 
 def test_params_do_not_depend_on_key_order():
@@ -137,3 +143,27 @@ def test_a_registry_sourced_analysis_may_read_no_main_stage_file():
         Analysis(name="bad", job_inputs=("sweeps",), **fields)
     with pytest.raises(ValueError, match="task_source"):
         Analysis(name="bad", **{**fields, "task_source": "elsewhere"})
+
+
+# --- raw files: a declared part names its files, whatever its extension ----------------------
+
+
+def test_a_part_with_its_own_extension_is_written_as_named_and_named_without_it():
+    """A new analysis's raw files need no edit of the layout: ``""`` is ``<item>.parquet``, a
+    bare part ``<item>.<part>.parquet``, a part with an extension ``<item>.<part>``; the job's
+    outputs and the score job's inputs are named by the part without its extension."""
+    from taskvectors.analyses.spec import Analysis, part_name
+
+    toy = Analysis(name="toy", title="t", folder=Path("."), job="m:f", score="m:f",
+                   section="m:f", score_columns=("task",),
+                   parts=("", "dist", "vec.safetensors", "meta.json"))  # fmt: skip
+    plan = plan_of(CONFIG)
+    plan.analyses = {**plan.analyses, "toy": toy}
+    plan._analysis_tasks["toy"] = ["t"]
+    outputs = plan.analysis_outputs("toy", "m")
+    assert {name: [Path(p).name for p in paths] for name, paths in outputs.items()} == {
+        "raw": ["t.parquet"], "dist": ["t.dist.parquet"], "vec": ["t.vec.safetensors"],
+        "meta": ["t.meta.json"],
+    }  # fmt: skip
+    assert set(plan.score_inputs("toy", "m")) == {f"raw_{name}" for name in outputs}
+    assert [part_name(part) for part in toy.parts] == list(outputs)
