@@ -18,6 +18,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from taskvectors.analyses import registry
+from taskvectors.config import validate_config
 from taskvectors.storage import read_provenance, read_table
 from tiny_models import save_tiny_model
 
@@ -32,10 +34,16 @@ SUMMARY_COLUMNS = [
     *[f"{c}_{s}" for s in ("full", "strict") for c in ("baseline", "icl", "tv")],
     "tv_minus_icl", "tv_minus_icl_low", "tv_minus_icl_high", "explained_by",
 ]  # fmt: skip
+#: Analyses the tiny run cannot cover, and why; every other registered analysis runs in it.
+NOT_IN_TINY_RUN = {"prompt_format": "its tasks are the spaced ones; the tiny run's are unspaced"}
+IN_TINY_RUN = [name for name in registry() if name not in NOT_IN_TINY_RUN]
 
 
 def base_config(project: Path) -> dict:
+    """The tiny run: ``quick: true`` sizes every analysis down by its declared quick settings
+    (a new analysis's must fit 4 dev and 4 test prompts); the keys below size some further."""
     return {
+        "quick": True,
         "results_dir": "results",
         "reports_dir": "reports/tiny",
         "data_dir": "data",
@@ -147,7 +155,7 @@ def test_run_writes_every_documented_output(project):
         project / "results/analyses/conflicts/tiny-llama/"
         "algorithmic_next_letter__algorithmic_to_upper.parquet"
     ).exists()
-    for name in ("geometry", "top_tokens", "conflicts", "order", "gd", "recognition_learning"):
+    for name in IN_TINY_RUN:
         assert (project / "results/scores" / name / "tiny-llama.parquet").exists()
     assert (project / "results/benchmarks/run_task/tiny-llama/algorithmic_next_letter.tsv").exists()
 
@@ -161,11 +169,28 @@ def test_adding_a_task_schedules_only_its_jobs_and_aggregation(project):
     config["tasks"] = [*TASKS, "algorithmic_to_lower"]
     jobs = scheduled(snakemake(project, config, "-n"))
     per_task = {"run_task": 2, "evaluate": 2}
-    # per-model analyses that cover every task
-    per_model = {"geometry": 2, "top_tokens": 2}
-    # order and function_vectors cover one task per family (next_letter): a new task leaves them
-    scores = {"score_analysis": 4}
+    # per-model analyses that cover every task, as their declarations and settings say (in the
+    # default registry: geometry and top tokens; order, GD and function vectors take one task
+    # per family, next_letter here, so a new task leaves them alone)
+    covering = [name for name in IN_TINY_RUN if covers_every_task(name, config)]
+    assert covering  # the test tells the covering analyses from the others
+    per_model = {name: 2 for name in covering}
+    scores = {"score_analysis": 2 * len(covering)}
     assert jobs == {**per_task, **per_model, **scores, "summarize": 1, "report": 1}
+
+
+def covers_every_task(name: str, config: dict) -> bool:
+    """Whether an analysis's tasks are every task of the run, from its declaration (a per-task
+    analysis of the run's tasks, every task by default, no selection of its own) and its
+    ``tasks`` setting (absent, ``default`` or ``all``)."""
+    analysis = registry()[name]
+    selection = config["analyses"].get(name, {}).get("tasks", "default")
+    return (
+        analysis.items == "task"
+        and analysis.task_source == "run"
+        and not analysis.select_tasks
+        and (selection == "all" or (selection == "default" and analysis.default_tasks == "all"))
+    )
 
 
 def test_changing_n_vectors_reruns_geometry_and_no_model_job(project):
@@ -210,41 +235,33 @@ def test_changing_a_models_revision_reruns_only_that_model(project):
         "prepare_model": 1,
         "run_task": 3,
         "evaluate": 3,
-        "geometry": 1,
-        "top_tokens": 1,
-        "conflicts": 1,
-        "order": 1,
-        "gd": 1,
-        "function_vectors": 1,
-        "recognition_learning": 1,
-        "score_analysis": 7,
+        **{name: 1 for name in IN_TINY_RUN},
+        "score_analysis": len(IN_TINY_RUN),
         "summarize": 1,
         "report": 1,
     }
 
 
-#: One settings edit per analysis this run covers (prompt_format has no task here: the tiny run's
-#: tasks are unspaced; tests/test_run_plan.py covers every analysis's params).
-SETTING_EDITS = {
-    "geometry": ("n_vectors", 6),
-    "top_tokens": ("k", 6),
-    "conflicts": ("n_examples", 5),
-    "order": ("n_examples", 2),
-    "gd": ("n_test", 2),
-    "function_vectors": ("n_test", 3),
-    "recognition_learning": ("n_test", 3),
-}
+def setting_edit(project: Path, name: str) -> tuple[str, int]:
+    """A settings edit of one analysis that the tiny run can take: its first integer setting
+    (schema order) raised by one, or lowered by one at its schema's maximum. Every analysis's
+    params carry its whole settings slice, so any edit must rerun it (prompt_format has no task
+    here; tests/test_run_plan.py covers every analysis's params)."""
+    properties = registry()[name].schema["properties"]
+    key = next(k for k, v in properties.items() if v.get("type") == "integer")
+    value = validate_config(base_config(project))["analyses"][name][key]
+    return key, value - 1 if value + 1 > properties[key].get("maximum", value + 1) else value + 1
 
 
-def test_every_analysis_of_the_run_has_a_settings_edit(project):
+def test_the_tiny_run_covers_every_analysis_it_can(project):
     ran = {p.name for p in (project / "results" / "scores").iterdir()}
-    assert ran == set(SETTING_EDITS)
+    assert ran == set(IN_TINY_RUN)
 
 
-@pytest.mark.parametrize("name", sorted(SETTING_EDITS))
+@pytest.mark.parametrize("name", IN_TINY_RUN)
 def test_editing_one_analysis_reruns_that_analysis_its_score_and_the_report(project, name):
     config = base_config(project)
-    key, value = SETTING_EDITS[name]
+    key, value = setting_edit(project, name)
     config["analyses"].setdefault(name, {})[key] = value
     jobs = scheduled(snakemake(project, config, "-n"))
     assert jobs == {name: 2, "score_analysis": 2, "report": 1}
