@@ -116,8 +116,8 @@ def test_code_inputs_follow_imports_and_keep_scoring_out_of_model_stages():
     for name, analysis in registry().items():
         # GD scores its dev grid inside its job; recognition_learning its dev sweep (to patch
         # test at each condition's best layer only, as the main run's ``sweep_test: best``)
-        if name not in ("gd", "recognition_learning"):
-            assert "scoring.py" not in _names(stage_sources(*analysis.modules("job"))), name
+        scoring = "scoring.py" in _names(stage_sources(*analysis.modules("job")))
+        assert scoring == analysis.scores_in_job, name
     assert {"engine.py", "layers.py", "models.py"} <= _names(
         stage_sources("taskvectors.stages.run_task")
     )

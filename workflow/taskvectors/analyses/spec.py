@@ -82,6 +82,9 @@ class Analysis:
         runtime_minutes: the model job's time limit on a cluster (times the attempt).
         task_source: ``run`` (its tasks are tasks of the run) or ``registry`` (any task of the
             task registry, e.g. tasks the main run leaves out; the job reads only ``data``).
+        scores_in_job: its job scores (GD its dev grid, a dev sweep choosing the test layer), so
+            an edit of the scoring code reruns it; every other job imports no scoring module
+            (``tests/test_workflow_setup.py`` holds them to it).
         synthetic: ``"module:function"`` of ``(SyntheticModel) -> SyntheticScores``: a made-up
             score table of one model, with the report heading and figures it should give
             (``tests/synthetic_results.py`` builds the report's test run from these; None leaves
@@ -111,6 +114,7 @@ class Analysis:
     warnings: str | None = None
     runtime_minutes: int = 60
     task_source: str = "run"
+    scores_in_job: bool = False
     synthetic: str | None = None
     quick_settings: Mapping[str, Any] = field(default_factory=dict, hash=False)
 

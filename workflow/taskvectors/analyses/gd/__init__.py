@@ -16,6 +16,7 @@ ANALYSIS = Analysis(
     score="taskvectors.analyses.gd.score:score",
     section="taskvectors.analyses.gd.section:section",
     synthetic="taskvectors.analyses.gd.synthetic:scores",
+    scores_in_job=True,
     quick_settings={
         "learning_rates": [0.003, 0.01],
         "epochs": [1, 2],

@@ -22,6 +22,7 @@ ANALYSIS = Analysis(
     score="taskvectors.analyses.recognition_learning.score:score",
     section="taskvectors.analyses.recognition_learning.section:section",
     synthetic="taskvectors.analyses.recognition_learning.synthetic:scores",
+    scores_in_job=True,
     quick_settings={"n_dev": 4, "n_test": 6},
     score_columns=(
         "task",
