@@ -167,3 +167,29 @@ def test_a_part_with_its_own_extension_is_written_as_named_and_named_without_it(
     }  # fmt: skip
     assert set(plan.score_inputs("toy", "m")) == {f"raw_{name}" for name in outputs}
     assert [part_name(part) for part in toy.parts] == list(outputs)
+
+
+# --- the requests a job and its score job build from their rules -----------------------------
+
+
+@pytest.mark.parametrize("name", ["conflicts", "function_vectors"])
+def test_a_job_and_its_score_job_read_their_rules_alike(name):
+    """Both requests come from the run plan's inputs, outputs and params; what they share
+    (items, pairs, settings, main-stage files) must agree, and the score job's raw files are the
+    job's outputs, part by part."""
+    from taskvectors.analyses.spec import JobRequest, ScoreRequest
+
+    plan = plan_of(CONFIG)
+    job = JobRequest.from_rule(
+        plan.job_inputs(name, "m"), plan.analysis_outputs(name, "m"), plan.job_params(name)
+    )
+    score = ScoreRequest.from_rule("m", plan.score_inputs(name, "m"), plan.score_params(name))
+    assert job.items == score.items == plan.analysis_items(name) != []
+    assert job.tasks == score.tasks == plan.analysis_tasks(name)
+    assert job.pairs == score.pairs == plan.pairs(name)
+    assert job.settings == score.settings == CONFIG["analyses"][name]
+    assert job.outputs == score.raw and "" in job.outputs
+    for request, kinds in ((job, "job_inputs"), (score, "score_inputs")):
+        declared = [k for k in getattr(registry()[name], kinds) if k != "data"]
+        assert sorted(request.inputs) == sorted(declared)
+        assert all(list(files) == request.tasks for files in request.inputs.values())
