@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from taskvectors.analyses import registry
-from taskvectors.analyses.spec import SyntheticModel, load_function
+from taskvectors.analyses.spec import load_function
+from taskvectors.analyses.synthetic import SyntheticModel
 from taskvectors.report import ReportInputs, build_report
 from taskvectors.results import write_score_table
 from taskvectors.storage import write_json, write_table

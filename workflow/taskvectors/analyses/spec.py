@@ -85,7 +85,8 @@ class Analysis:
         scores_in_job: its job scores (GD its dev grid, a dev sweep choosing the test layer), so
             an edit of the scoring code reruns it; every other job imports no scoring module
             (``tests/test_workflow_setup.py`` holds them to it).
-        synthetic: ``"module:function"`` of ``(SyntheticModel) -> SyntheticScores``: a made-up
+        synthetic: ``"module:function"`` of ``(SyntheticModel) -> SyntheticScores``
+            (:mod:`taskvectors.analyses.synthetic`): a made-up
             score table of one model, with the report heading and figures it should give
             (``tests/synthetic_results.py`` builds the report's test run from these; None leaves
             the analysis out of that run).
@@ -227,42 +228,6 @@ class ScoreRequest:
             if name.startswith("raw_")
         }
         return cls(**common, model=model, raw=raw)
-
-
-@dataclass(frozen=True)
-class SyntheticModel:
-    """One model of the report tests' synthetic run, as an analysis's ``synthetic`` function
-    sees it (``tests/synthetic_results.py`` makes it): what its made-up score table may agree
-    with so that the report's cross-references hold.
-
-    ``best_layers[task]`` is the task's best dev layer (None: no best layer); ``accuracies[task]``
-    the planned ``(baseline, icl, tv)`` accuracies; ``pairs`` the conflict pairs;
-    ``proportion(p)`` gives ``(accuracy, low, high)`` of ``round(p * n_test)`` successes with a
-    Wilson interval computed by the tests, not by the code under test; ``rng`` is a seeded numpy
-    generator shared by the run (call order is the registry's).
-    """
-
-    model: str
-    n_layers: int
-    tasks: tuple[str, ...]
-    best_layers: Mapping[str, int | None]
-    accuracies: Mapping[str, tuple[float, float, float]]
-    pairs: tuple[tuple[str, str], ...]
-    n_test: int
-    proportion: Callable[[float], tuple[float, float, float]]
-    rng: Any
-
-
-@dataclass(frozen=True)
-class SyntheticScores:
-    """A made-up score table of one model (in the declared ``score_columns``), with what the
-    report must show for it: its section's heading and the figure files (below ``figures/``) the
-    section draws for this model. The report's tests check the page against these, so they list
-    no analysis by hand."""
-
-    table: Any
-    heading: str
-    figures: tuple[str, ...]
 
 
 def _common_fields(inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ report's tests (``Analysis.synthetic``) and this analysis's scoring tests (:func
 import numpy as np
 import pandas as pd
 
-from taskvectors.analyses.spec import SyntheticModel, SyntheticScores
+from taskvectors.analyses.synthetic import SyntheticModel, SyntheticScores
 
 TASKS = ("algorithmic_to_upper", "translation_fr_en", "knowledge_country_capital")
 

@@ -5,7 +5,7 @@ import math
 
 import pandas as pd
 
-from taskvectors.analyses.spec import SyntheticModel, SyntheticScores
+from taskvectors.analyses.synthetic import SyntheticModel, SyntheticScores
 
 #: The synthetic run's tasks GD covers.
 TASKS = ("algorithmic_to_upper", "translation_fr_en")

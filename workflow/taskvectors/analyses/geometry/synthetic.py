@@ -5,7 +5,7 @@ import math
 
 import pandas as pd
 
-from taskvectors.analyses.spec import SyntheticModel, SyntheticScores
+from taskvectors.analyses.synthetic import SyntheticModel, SyntheticScores
 
 
 def scores(model: SyntheticModel) -> SyntheticScores:

@@ -4,7 +4,7 @@ more order-sensitive than the task vector on every task and overall."""
 import numpy as np
 import pandas as pd
 
-from taskvectors.analyses.spec import SyntheticModel, SyntheticScores
+from taskvectors.analyses.synthetic import SyntheticModel, SyntheticScores
 
 
 def scores(model: SyntheticModel) -> SyntheticScores:

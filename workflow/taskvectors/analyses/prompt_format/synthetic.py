@@ -3,7 +3,7 @@ spaced tasks, the other spacing costs every condition 0.2."""
 
 import pandas as pd
 
-from taskvectors.analyses.spec import SyntheticModel, SyntheticScores
+from taskvectors.analyses.synthetic import SyntheticModel, SyntheticScores
 
 #: The synthetic run's tasks with a spacing choice (translation: leading, knowledge: none).
 SPACED = ("translation_fr_en", "knowledge_country_capital")

@@ -5,7 +5,7 @@ abstract labels; the task vector recognises but learns nothing (abstract and nov
 import numpy as np
 import pandas as pd
 
-from taskvectors.analyses.spec import SyntheticModel, SyntheticScores
+from taskvectors.analyses.synthetic import SyntheticModel, SyntheticScores
 
 CONDITIONS = ["gold", "shuffled", "random", "abstract"]
 NOVEL_CONDITIONS = ["gold", "show_query"]

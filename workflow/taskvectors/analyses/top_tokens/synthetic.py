@@ -3,7 +3,7 @@ per task at its best layer, none for a task without one, a newline among them.""
 
 import pandas as pd
 
-from taskvectors.analyses.spec import SyntheticModel, SyntheticScores
+from taskvectors.analyses.synthetic import SyntheticModel, SyntheticScores
 
 
 def scores(model: SyntheticModel) -> SyntheticScores:
