@@ -11,8 +11,9 @@ analyses by hand:
   columns are ``score_columns``), and which main-stage files it reads;
 - its **report section** (``section``: called with the report's ``Context``);
 - what the suite's own tests need of it, so that they read the registry instead of listing
-  analyses: a made-up score table for the report's tests (``synthetic``) and the settings that
-  size it down for a quick run (``quick_settings``: the smoke config and the tiny workflow run).
+  analyses: a made-up score table for the report's tests (``synthetic``), the settings that size
+  it down for a quick run (``quick_settings``: the smoke config and the tiny workflow run), and
+  whether its job scores (``scores_in_job``).
 
 Functions are named by string and imported only when called: the Snakefile reads every declaration
 at start-up without importing torch, and a rule's code inputs are exactly the modules its job
@@ -86,10 +87,9 @@ class Analysis:
             an edit of the scoring code reruns it; every other job imports no scoring module
             (``tests/test_workflow_setup.py`` holds them to it).
         synthetic: ``"module:function"`` of ``(SyntheticModel) -> SyntheticScores``
-            (:mod:`taskvectors.analyses.synthetic`): a made-up
-            score table of one model, with the report heading and figures it should give
-            (``tests/synthetic_results.py`` builds the report's test run from these; None leaves
-            the analysis out of that run).
+            (:mod:`taskvectors.analyses.synthetic`): a made-up score table of one model, with
+            the report heading and figures it should give (``tests/synthetic_results.py`` builds
+            the report's test run from these; None leaves the analysis out of that run).
         quick_settings: settings of its slice that size it down for a quick run (a few prompts);
             a config with ``quick: true`` (``config/smoke.yaml``) takes them under what it
             writes, so a new analysis is in the smoke run, sized down, without editing it.
