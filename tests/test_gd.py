@@ -69,11 +69,9 @@ def document(n_dev: int = 3, n_test: int = 4) -> PromptDocument:
     )
 
 
-SETTINGS = GDSettings.from_config(
-    {"learning_rates": [0.0, 0.01], "epochs": [1, 2], "n_dev": 3, "n_test": 4, "chunk_size": 4,
-     "autocast": "none"},
-    seed=41,
-)  # fmt: skip
+SMALL = {"learning_rates": [0.0, 0.01], "epochs": [1, 2], "n_dev": 3, "n_test": 4,
+         "chunk_size": 4, "autocast": "none", "patience": None}  # fmt: skip
+SETTINGS = GDSettings.from_config(SMALL, seed=41)
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +121,28 @@ def test_a_zero_rate_in_the_grid_answers_like_the_baseline(tiny):
     for epochs in (1, 2):
         at_zero = grid[(grid["learning_rate"] == 0.0) & (grid["epochs"] == epochs)]
         assert list(at_zero["answer"]) == baseline.answers
+
+
+def test_early_stopping_drops_the_later_epochs_of_a_rate_whose_dev_loss_is_flat(tiny):
+    model, tokenizer = tiny
+    settings = GDSettings.from_config(
+        {**SMALL, "learning_rates": [0.0, 0.05], "epochs": [1, 2, 4], "patience": 1}, seed=41
+    )
+    grid = grid_predictions(model, tokenizer, document(), settings)
+    assert set(grid.loc[grid["learning_rate"] == 0.0, "epochs"]) == {1}  # stopped after 1
+    assert len(grid[grid["learning_rate"] == 0.0]) == 3
+    chosen, table = grid_accuracy(grid, document())
+    points = set(zip(table.learning_rate, table.epochs, strict=True))
+    assert (chosen.learning_rate, chosen.epochs) in points and (0.0, 2) not in points
+
+
+def test_early_stopping_with_large_patience_answers_as_the_full_grid(tiny):
+    model, tokenizer = tiny
+    patient = GDSettings.from_config({**SMALL, "learning_rates": [0.05], "patience": 100}, seed=41)
+    full = GDSettings.from_config({**SMALL, "learning_rates": [0.05]}, seed=41)
+    stopped = grid_predictions(model, tokenizer, document(), patient)
+    plain = grid_predictions(model, tokenizer, document(), full)
+    pd.testing.assert_frame_equal(stopped, plain)
 
 
 def test_choose_hyperparameters_returns_a_grid_point(tiny):
@@ -245,5 +265,6 @@ def test_settings_take_their_defaults_from_the_schema_alone():
     assert settings.n_test == schema["n_test"]["default"]
     assert settings.learning_rates == tuple(schema["learning_rates"]["default"])
     assert settings.autocast == schema["autocast"]["default"]
+    assert settings.patience == schema["patience"]["default"]
     with pytest.raises(ConfigError, match="n_dev"):
         GDSettings.from_config({"n_dev": 0}, seed=41)

@@ -5,7 +5,8 @@ vector), these functions fine-tune the model on each example's S (:mod:`taskvect
 return DataFrames; they read and write no files (the stage does).
 
 * :func:`choose_hyperparameters` — learning rate × epochs from the config's grid, chosen on dev by
-  accuracy (fewest epochs, then smallest rate, on ties), as the best layer is.
+  accuracy (fewest epochs, then smallest rate, on ties), as the best layer is; with ``patience``
+  a rate stops early once its dev loss stalls, and its later epochs are not candidates.
 * :func:`gd_predictions` — GD's answers to the test queries (a predictions table, condition
   ``gd``) and its first-token logits for :func:`distribution_comparison`.
 * :func:`distribution_comparison` — at the answer position: KL(ICL ‖ X) over the full vocabulary
@@ -74,8 +75,10 @@ Scorer = Callable[[pd.DataFrame, Mapping[int, Example]], Sequence[bool]]
 class GDSettings:
     """The config's ``analyses.gd`` section: what trains, how, and on how many examples.
 
-    ``learning_rates`` × ``epochs`` is the grid chosen on ``n_dev`` dev examples; ``n_test`` test
-    examples are answered. ``chunk_size`` jobs train as one batch of per-example adapters. The
+    ``learning_rates`` × ``epochs`` is the grid chosen on ``n_dev`` dev examples (each rate
+    stopped early after ``patience`` evaluations without a better dev loss, unless None);
+    ``n_test`` test examples are answered. ``chunk_size`` jobs train as one batch of per-example
+    adapters. The
     defaults are the schema's (``schema.yaml``) and nowhere else: build it with
     :meth:`from_config`. ``seed`` is the run's (``prompts.seed``), not the section's.
     """
@@ -88,6 +91,7 @@ class GDSettings:
     autocast: str
     learning_rates: tuple[float, ...]
     epochs: tuple[int, ...]
+    patience: int | None
     n_dev: int
     n_test: int
     chunk_size: int
@@ -148,13 +152,17 @@ def _log(desc: str, total: int) -> Callable[[int], None]:
     return report
 
 
-def _jobs(document: PromptDocument, examples, rate: float, order=None) -> list[TrainingJob]:
+def _jobs(
+    document: PromptDocument, examples, rate: float, order=None, *, held_out: bool = False
+) -> list[TrainingJob]:
+    """One training job per example; ``held_out``: with its answer, for early stopping (dev)."""
     return [
         TrainingJob(
             key=(document.task_name, ex.example_id),
             demos=ex.demos if order is None else tuple(ex.demos[j] for j in order),
             query=ex.query,
             learning_rate=rate,
+            answer=ex.answers[0] if held_out else None,
         )
         for ex in examples
     ]
@@ -185,30 +193,41 @@ def grid_predictions(
     n_examples: int | None = None,
     max_new_tokens: int = 1,
 ) -> pd.DataFrame:
-    """GD's predictions for every grid point on ``split``: a predictions table with
-    ``learning_rate`` and ``epochs`` columns. All rates train as slots of the same batches; every
-    epoch count is a checkpoint of the same run."""
+    """GD's predictions for every grid point on ``split`` that was trained: a predictions table
+    with ``learning_rate`` and ``epochs`` columns. Every epoch count is a checkpoint of the same
+    run. Without ``patience`` all rates train as slots of the same batches; with it each rate's
+    examples train as one chunk, so that the rate's mean dev loss decides when it stops, and the
+    epochs after its stop have no rows."""
     examples = _first(document, split, settings.n_dev if n_examples is None else n_examples)
-    jobs = [job for rate in settings.learning_rates for job in _jobs(document, examples, rate)]
-    result = finetune_and_answer(
-        model,
-        tokenizer,
-        _template(document),
-        jobs,
-        settings.finetune_config(),
-        epochs=settings.epochs,
-        max_new_tokens=max_new_tokens,
-        chunk_size=settings.chunk_size,
-        on_chunk=_log(f"{document.task_name} grid", len(jobs)),
-    )
-    rows = []
-    for epochs in settings.epochs:
-        keys = [
-            {**key, "learning_rate": float(rate), "epochs": int(epochs)}
-            for rate in settings.learning_rates
-            for key in example_keys(examples, "gd")
+    rates = settings.learning_rates
+    groups = [rates] if settings.patience is None else [(rate,) for rate in rates]
+    rows_at: dict[int, list[dict]] = {epochs: [] for epochs in settings.epochs}
+    for group in groups:
+        jobs = [
+            job
+            for rate in group
+            for job in _jobs(document, examples, rate, held_out=settings.patience is not None)
         ]
-        rows += prediction_rows(result.decoded[epochs], keys)
+        result = finetune_and_answer(
+            model,
+            tokenizer,
+            _template(document),
+            jobs,
+            settings.finetune_config(),
+            epochs=settings.epochs,
+            max_new_tokens=max_new_tokens,
+            chunk_size=settings.chunk_size if settings.patience is None else len(jobs),
+            patience=settings.patience,
+            on_chunk=_log(f"{document.task_name} grid {', '.join(map(str, group))}", len(jobs)),
+        )
+        for epochs, decoded in result.decoded.items():
+            keys = [
+                {**key, "learning_rate": float(rate), "epochs": int(epochs)}
+                for rate in group
+                for key in example_keys(examples, "gd")
+            ]
+            rows_at[epochs] += prediction_rows(decoded, keys)
+    rows = [row for epochs in settings.epochs for row in rows_at[epochs]]
     return predictions_frame(rows).astype({"epochs": "int16"})
 
 
