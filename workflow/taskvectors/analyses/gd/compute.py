@@ -20,9 +20,10 @@ return DataFrames; they read and write no files (the stage does).
 
 Documents and examples are the results contract's (:class:`taskvectors.results.PromptDocument`,
 :class:`~taskvectors.results.Example`), predictions tables are built as every stage builds them
-(:mod:`taskvectors.predictions`), and ICL answers, θ and patched answers come from the runners the
-main stage uses (:mod:`taskvectors.inference`), so that ICL and the task vector mean the same
-thing here as there.
+(:mod:`taskvectors.predictions`), and the ICL and TV answers of the order and demo-count
+experiments come from the runners the main stage uses (:mod:`taskvectors.inference`), so that
+ICL and the task vector mean the same thing here as there. Only the distribution comparison runs
+whole prompts through :mod:`taskvectors.engine` (:func:`condition_logits` says why).
 """
 
 from __future__ import annotations
