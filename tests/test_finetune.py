@@ -18,6 +18,7 @@ import torch
 from taskvectors import engine, finetune, vocab_head
 from taskvectors.finetune import (
     FinetuneConfig,
+    Plateau,
     SlotAdapters,
     TrainingJob,
     answer_counts,
@@ -305,7 +306,8 @@ def test_passes_add_up_to_the_loss_and_gradient_of_one_pass(arch, params, monkey
         expected = torch.autograd.grad(expected_losses.sum(), tensors)
     for tokens_per_pass in (1, 70):  # one row per pass; a few rows per pass
         monkeypatch.setattr(finetune, "TOKENS_PER_PASS", tokens_per_pass)
-        passes = finetune._step_passes(rows, job_list, tokens, 0, "cpu")
+        pairs = [(slot, job_list[slot].demos[d]) for slot, d in rows]
+        passes = finetune._step_passes(pairs, tokens, 0, "cpu")
         assert len(passes) > 1
         counts = sum(answer_counts(batch, 3) for batch in passes)
         losses, grads = 0, [torch.zeros_like(t) for t in tensors]
@@ -330,7 +332,8 @@ def test_passes_are_the_steps_rows_in_order_within_the_token_budget(monkeypatch)
         demo: demo_tokens(tokenizer, TEMPLATE, *demo) for job in job_list for demo in job.demos
     }
     monkeypatch.setattr(finetune, "TOKENS_PER_PASS", 40)
-    passes = finetune._step_passes(rows, job_list, tokens, 0, "cpu")
+    pairs = [(slot, job_list[slot].demos[d]) for slot, d in rows]
+    passes = finetune._step_passes(pairs, tokens, 0, "cpu")
     assert torch.cat([batch.row_slot for batch in passes]).tolist() == [s for s, _ in rows]
     for batch in passes:
         assert batch.input_ids.numel() <= 40 or len(batch.input_ids) == 1
@@ -407,3 +410,62 @@ def test_adapter_gradients_are_the_same_on_every_run():
     first = gradients()
     for _ in range(30):
         assert all(torch.equal(a, b) for a, b in zip(first, gradients(), strict=True))
+
+
+def held_out(job_list: list[TrainingJob], answer: str = "c") -> list[TrainingJob]:
+    """The jobs with a held-out answer to their query (early stopping's loss)."""
+    return [dataclasses.replace(job, answer=answer) for job in job_list]
+
+
+def test_the_plateau_rule_counts_evaluations_without_a_strictly_lower_loss():
+    plateau = Plateau(patience=2)
+    assert [plateau.stalled(loss) for loss in (3.0, 2.0, 2.0, 1.5, 1.6, 1.5)] == [
+        False, False, False, False, False, True,
+    ]  # fmt: skip
+
+
+def test_early_stopping_stops_a_chunk_whose_held_out_loss_is_flat():
+    model, tokenizer = tiny_model("llama")
+    job_list = held_out(jobs(0.0))  # a zero rate: the held-out loss never moves
+    config = FinetuneConfig(optimizer="adam")
+    once = run(model, tokenizer, job_list, config, epochs=[1, 2, 4], patience=1)
+    assert sorted(once.decoded) == [1]  # flat from epoch 0 to 1: stopped before epoch 2
+    assert once.losses.shape == (3, 1)
+    twice = run(model, tokenizer, job_list, config, epochs=[1, 2, 4], patience=2)
+    assert sorted(twice.decoded) == [1, 2]
+    assert twice.losses.shape == (3, 2)
+
+
+def test_early_stopping_goes_on_while_the_held_out_loss_falls():
+    model, tokenizer = tiny_model("llama")
+    job = TrainingJob(("task", 0), (("ab", "Q"),) * 3, "ab", learning_rate=0.02, answer="Q")
+    config = FinetuneConfig(optimizer="adam")
+    result = run(model, tokenizer, [job], config, epochs=[1, 2, 3, 4], patience=1)
+    assert sorted(result.decoded) == [1, 2, 3, 4]
+
+
+def test_early_stopping_with_large_patience_changes_nothing():
+    model, tokenizer = tiny_model("llama")
+    job_list = held_out(jobs(0.05, n=4))
+    config = FinetuneConfig(optimizer="adam")
+    stopped = run(model, tokenizer, job_list, config, epochs=[1, 3], patience=100, chunk_size=2)
+    plain = run(model, tokenizer, job_list, config, epochs=[1, 3], chunk_size=2)
+    for epoch in (1, 3):
+        assert torch.equal(stopped.decoded[epoch].first_logits, plain.decoded[epoch].first_logits)
+        assert stopped.decoded[epoch].answers == plain.decoded[epoch].answers
+    assert torch.equal(stopped.losses, plain.losses)
+
+
+def test_chunks_stop_on_their_own_and_only_common_checkpoints_are_answered():
+    model, tokenizer = tiny_model("llama")
+    job_list = held_out(jobs(0.0, n=2)) + held_out(jobs(0.05, n=2))
+    result = run(model, tokenizer, job_list, FinetuneConfig(optimizer="adam"),
+                 epochs=[1, 2], patience=1, chunk_size=2)  # fmt: skip
+    assert sorted(result.decoded) == [1]  # the zero-rate chunk stopped after epoch 1
+    assert result.losses.shape == (4, 2) and result.losses[:2, 1].isnan().all()
+
+
+def test_early_stopping_needs_held_out_answers():
+    model, tokenizer = tiny_model("llama")
+    with pytest.raises(ValueError, match="held-out answer"):
+        run(model, tokenizer, jobs(0.0), FinetuneConfig(), patience=1)

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from taskvectors import engine
+from taskvectors.analyses.gd import ANALYSIS
 from taskvectors.analyses.gd.compute import (
     COMPARISON_COLUMNS,
     GDSettings,
@@ -30,16 +31,18 @@ from taskvectors.analyses.gd.compute import (
     random_init_comparison,
     random_init_model,
     resampled_examples,
-    task_prompts,
     top_overlap,
 )
+from taskvectors.config import ConfigError
 from taskvectors.orders import demo_permutations
+from taskvectors.prompts import get_template
+from taskvectors.results import PromptDocument
 from tiny_models import tiny_model
 
 LETTERS = string.ascii_lowercase[:20]
 
 
-def document(n_dev: int = 3, n_test: int = 4) -> dict:
+def document(n_dev: int = 3, n_test: int = 4) -> PromptDocument:
     """A prompt document (as in prompts/{model}/{task}.json) for lowercase -> uppercase."""
     examples = []
     for i in range(n_dev + n_test):
@@ -56,17 +59,19 @@ def document(n_dev: int = 3, n_test: int = 4) -> dict:
                 "dummies": others[i + 3 : i + 5],
             }
         )
-    return {
-        "task": {"name": "to_upper", "scoring": "exact"},
-        "template": {"name": "paper", "demonstration": "example:{x}->{y}", "separator": "\n"},
-        "settings": {"seed": 41, "n_demos": 3},
-        "examples": examples,
-    }
+    return PromptDocument.from_dict(
+        {
+            "task": {"name": "to_upper", "scoring": "exact"},
+            "template": {"name": "paper", "demonstration": "example:{x}->{y}", "separator": "\n"},
+            "settings": {"seed": 41, "n_demos": 3},
+            "examples": examples,
+        }
+    )
 
 
-SETTINGS = GDSettings(
-    learning_rates=(0.0, 0.01), epochs=(1, 2), n_dev=3, n_test=4, chunk_size=4, autocast="none"
-)
+SMALL = {"learning_rates": [0.0, 0.01], "epochs": [1, 2], "n_dev": 3, "n_test": 4,
+         "chunk_size": 4, "autocast": "none", "patience": None}  # fmt: skip
+SETTINGS = GDSettings.from_config(SMALL, seed=41)
 
 
 @pytest.fixture(scope="module")
@@ -110,12 +115,34 @@ def test_a_zero_rate_in_the_grid_answers_like_the_baseline(tiny):
     grid = grid_predictions(model, tokenizer, doc, SETTINGS, max_new_tokens=2)
     assert len(grid) == 3 * 2 * 2  # dev examples x rates x epochs
     assert set(grid["condition"]) == {"gd"} and set(grid["split"]) == {"dev"}
-    template = task_prompts(doc).template
-    prompts = [template.zero_shot_prompt(ex["query"]) for ex in doc["examples"][:3]]
+    template = get_template(doc.template)
+    prompts = [template.zero_shot_prompt(ex.query) for ex in doc.examples[:3]]
     baseline = engine.decode(model, tokenizer, engine.encode(tokenizer, prompts), max_new_tokens=2)
     for epochs in (1, 2):
         at_zero = grid[(grid["learning_rate"] == 0.0) & (grid["epochs"] == epochs)]
         assert list(at_zero["answer"]) == baseline.answers
+
+
+def test_early_stopping_drops_the_later_epochs_of_a_rate_whose_dev_loss_is_flat(tiny):
+    model, tokenizer = tiny
+    settings = GDSettings.from_config(
+        {**SMALL, "learning_rates": [0.0, 0.05], "epochs": [1, 2, 4], "patience": 1}, seed=41
+    )
+    grid = grid_predictions(model, tokenizer, document(), settings)
+    assert set(grid.loc[grid["learning_rate"] == 0.0, "epochs"]) == {1}  # stopped after 1
+    assert len(grid[grid["learning_rate"] == 0.0]) == 3
+    chosen, table = grid_accuracy(grid, document())
+    points = set(zip(table.learning_rate, table.epochs, strict=True))
+    assert (chosen.learning_rate, chosen.epochs) in points and (0.0, 2) not in points
+
+
+def test_early_stopping_with_large_patience_answers_as_the_full_grid(tiny):
+    model, tokenizer = tiny
+    patient = GDSettings.from_config({**SMALL, "learning_rates": [0.05], "patience": 100}, seed=41)
+    full = GDSettings.from_config({**SMALL, "learning_rates": [0.05]}, seed=41)
+    stopped = grid_predictions(model, tokenizer, document(), patient)
+    plain = grid_predictions(model, tokenizer, document(), full)
+    pd.testing.assert_frame_equal(stopped, plain)
 
 
 def test_choose_hyperparameters_returns_a_grid_point(tiny):
@@ -151,8 +178,7 @@ def test_kl_a_few_rows_at_a_time_equals_all_rows_at_once(monkeypatch):
 def test_distribution_comparison_places_gd_beside_tv_and_baseline(tiny):
     model, tokenizer = tiny
     doc = document()
-    prompts = task_prompts(doc)
-    test = prompts.split("test")
+    test = doc.split("test")
     run = gd_predictions(model, tokenizer, doc, SETTINGS, Hyperparameters(0.0, 1))
     assert list(run.predictions.columns[:7]) == [
         "example_id",
@@ -190,11 +216,10 @@ def test_order_predictions_pair_icl_and_gd_on_the_same_orders(tiny):
 def test_demo_counts_resample_fresh_demos_without_the_query(tiny):
     model, tokenizer = tiny
     doc = document()
-    prompts = task_prompts(doc)
-    test = prompts.split("test")
+    test = doc.split("test")
     for k in (1, 4):
-        resampled = resampled_examples(prompts, test, k)
-        assert resampled == resampled_examples(prompts, test, k)  # seeded
+        resampled = resampled_examples(doc, test, k)
+        assert resampled == resampled_examples(doc, test, k)  # seeded
         for ex in resampled:
             assert len(ex.demos) == k and len(set(ex.demos)) == k
             assert all(x != ex.query and x not in ex.dummies for x, _ in ex.demos)
@@ -225,8 +250,21 @@ def test_random_init_control_is_tagged_and_leaves_the_global_rng_alone(tiny):
 
 def test_settings_from_config_ignore_switches_and_build_the_finetune_config():
     settings = GDSettings.from_config(
-        {"enabled": True, "learning_rates": [0.1], "epochs": [3], "optimizer": "sgd"}
+        {"enabled": True, "learning_rates": [0.1], "epochs": [3], "optimizer": "sgd"}, seed=7
     )
     assert settings.learning_rates == (0.1,) and settings.epochs == (3,)
+    assert settings.seed == 7 and settings.finetune_config().seed == 7
     assert settings.finetune_config("sequential").batch == "sequential"
     assert settings.finetune_config().optimizer == "sgd"
+
+
+def test_settings_take_their_defaults_from_the_schema_alone():
+    schema = ANALYSIS.schema["properties"]
+    settings = GDSettings.from_config({"n_dev": 3}, seed=41)
+    assert settings.n_dev == 3
+    assert settings.n_test == schema["n_test"]["default"]
+    assert settings.learning_rates == tuple(schema["learning_rates"]["default"])
+    assert settings.autocast == schema["autocast"]["default"]
+    assert settings.patience == schema["patience"]["default"]
+    with pytest.raises(ConfigError, match="n_dev"):
+        GDSettings.from_config({"n_dev": 0}, seed=41)

@@ -407,6 +407,19 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return filled
 
 
+def with_defaults(schema: Mapping[str, Any], section: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``section`` validated against ``schema`` (one slice of the config schema, such
+    as an analysis's ``schema.yaml``) with its defaults filled in, so that code building settings
+    from a partial section takes its defaults from the schema and from nowhere else."""
+    filled = copy.deepcopy(dict(section))
+    validator = _with_defaults(Draft202012Validator)(dict(schema))
+    errors = sorted(validator.iter_errors(filled), key=lambda e: list(e.absolute_path))
+    problems = [problem for error in errors for problem in _schema_problems(error)]
+    if problems:
+        raise problems_error(problems)
+    return filled
+
+
 def load_config(path: str | Path) -> dict[str, Any]:
     """Read a config file strictly, normalize it and validate it (:class:`ConfigError`)."""
     try:

@@ -24,6 +24,12 @@ Batches (:data:`BATCH_MODES`): ``all`` takes one step per epoch on all demonstra
 ``sequential`` takes one step per demonstration, in the job's order (the order analysis). A step
 runs as forward and backward passes of at most :data:`TOKENS_PER_PASS` tokens whose gradients add
 up, so its memory does not grow with the chunk; only answer positions reach the unembedding.
+
+Early stopping (``patience``): a chunk whose jobs carry a held-out ``answer`` (a dev example's
+own answer to its query) is evaluated before training and at each checkpoint epoch by its jobs'
+mean loss on those answers, and stops training once that loss has not improved for ``patience``
+evaluations in a row; the checkpoints after the stop are not answered. It is what lets the GD
+stage's grid skip the epochs of a learning rate that has stopped helping.
 """
 
 from __future__ import annotations
@@ -118,6 +124,7 @@ class TrainingJob:
     demos: tuple[tuple[str, str], ...]
     query: str
     learning_rate: float
+    answer: str | None = None  # the query's held-out answer: early stopping's loss
 
 
 @dataclass(frozen=True)
@@ -125,8 +132,10 @@ class FinetuneResult:
     """Answers after each checkpoint epoch and the training losses.
 
     ``decoded[e]`` holds one row per job (in the jobs' order) after ``e`` epochs (``0``: untrained);
-    its ``first_logits`` ``(n_jobs, vocab)`` are kept only when asked for (else empty).
-    ``losses`` ``(n_jobs, n_steps)`` is each job's mean answer-token loss before each step.
+    its ``first_logits`` ``(n_jobs, vocab)`` are kept only when asked for (else empty). With
+    early stopping it holds only the checkpoints every chunk reached.
+    ``losses`` ``(n_jobs, n_steps)`` is each job's mean answer-token loss before each step (NaN
+    after its chunk stopped).
     """
 
     decoded: dict[int, engine.Decoded]
@@ -505,26 +514,56 @@ def _train_step(
 
 
 def _step_passes(
-    rows: Sequence[tuple[int, int]], jobs: Sequence[TrainingJob], tokens, pad_id: int, device
+    rows: Sequence[tuple[int, tuple[str, str]]], tokens, pad_id: int, device
 ) -> list[TrainingBatch]:
-    """The passes of one step on its ``(slot, demo index)`` rows: consecutive rows, as many as fit
-    in :data:`TOKENS_PER_PASS` padded tokens (at least one); ``tokens``: :func:`demo_tokens` of
-    each demonstration."""
-    parts: list[list[tuple[int, int]]] = [[]]
+    """The passes of one step on its ``(slot, (x, y))`` rows: consecutive rows, as many as fit in
+    :data:`TOKENS_PER_PASS` padded tokens (at least one); ``tokens``: :func:`demo_tokens` of each
+    pair."""
+    parts: list[list[tuple[int, tuple[str, str]]]] = [[]]
     width = 0
-    for slot, demo in rows:
-        length = len(tokens[jobs[slot].demos[demo]][0])
+    for slot, pair in rows:
+        length = len(tokens[pair][0])
         if parts[-1] and (len(parts[-1]) + 1) * max(width, length) > TOKENS_PER_PASS:
             parts.append([])
             width = 0
-        parts[-1].append((slot, demo))
+        parts[-1].append((slot, pair))
         width = max(width, length)
     return [
-        training_batch(
-            [tokens[jobs[s].demos[d]] for s, d in part], [s for s, _ in part], pad_id, device
-        )
+        training_batch([tokens[pair] for _, pair in part], [s for s, _ in part], pad_id, device)
         for part in parts
     ]
+
+
+@dataclass
+class Plateau:
+    """Early stopping's rule: :meth:`stalled` once the loss has not improved on its best (strictly
+    lower) for ``patience`` evaluations in a row."""
+
+    patience: int
+    best: float = math.inf
+    waited: int = 0
+
+    def stalled(self, loss: float) -> bool:
+        if loss < self.best:
+            self.best, self.waited = loss, 0
+        else:
+            self.waited += 1
+        return self.waited >= self.patience
+
+
+@torch.no_grad()
+def held_out_loss(
+    model: nn.Module, trainable: _Trainable, passes: Sequence[TrainingBatch]
+) -> float:
+    """The jobs' mean loss on their held-out answers (one row per slot), in the model's dtype as
+    the answers are computed."""
+    n_slots = sum(len(batch.row_slot) for batch in passes)
+    counts = sum(answer_counts(batch, n_slots) for batch in passes)
+    total = torch.zeros(n_slots, device=model.device)
+    for batch in passes:
+        with trainable.applied(model, batch.row_slot):
+            total += slot_loss_shares(model, batch, counts)
+    return float(total.mean())
 
 
 def _answer(model, tokenizer, template, trainable, jobs, max_new_tokens, keep_logits):
@@ -544,14 +583,20 @@ def _answer(model, tokenizer, template, trainable, jobs, max_new_tokens, keep_lo
 
 
 def _train_chunk(model, tokenizer, template, jobs, config, checkpoints, tokens, options):
-    """Train one chunk of jobs together; answers at each checkpoint epoch, losses per step."""
-    max_new_tokens, keep_logits = options
+    """Train one chunk of jobs together; answers at each checkpoint epoch, losses per step; with
+    ``patience``, stop once the held-out loss stalls (:class:`Plateau`)."""
+    max_new_tokens, keep_logits, patience = options
     trainable = _Trainable(model, jobs, config)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     steps = [
-        _step_passes(rows, jobs, tokens, pad_id, model.device)
+        _step_passes([(s, jobs[s].demos[d]) for s, d in rows], tokens, pad_id, model.device)
         for rows in _step_rows(jobs, config.batch)
     ]
+    plateau, held_out = None, []
+    if patience is not None:
+        plateau = Plateau(patience)
+        pairs = [(s, (job.query, job.answer)) for s, job in enumerate(jobs)]
+        held_out = _step_passes(pairs, tokens, pad_id, model.device)
     decoded, losses = {}, []
     for epoch in range(checkpoints[-1] + 1):
         if epoch > 0:
@@ -560,6 +605,9 @@ def _train_chunk(model, tokenizer, template, jobs, config, checkpoints, tokens, 
             decoded[epoch] = _answer(
                 model, tokenizer, template, trainable, jobs, max_new_tokens, keep_logits
             )
+        evaluated = epoch == 0 or epoch in checkpoints
+        if plateau and evaluated and plateau.stalled(held_out_loss(model, trainable, held_out)):
+            break
     loss_table = torch.stack(losses, dim=1) if losses else torch.empty(len(jobs), 0)
     return decoded, loss_table
 
@@ -610,6 +658,7 @@ def finetune_and_answer(
     max_new_tokens: int = 1,
     chunk_size: int = 16,
     keep_logits: bool = False,
+    patience: int | None = None,
     on_chunk: Callable[[int], None] | None = None,
 ) -> FinetuneResult:
     """Fine-tune a fresh copy of the trainable parameters per job; answer after each epoch in
@@ -617,10 +666,16 @@ def finetune_and_answer(
 
     ``lora`` jobs train ``chunk_size`` at a time as slots of one batch (``attention``/``all``:
     one at a time). Rows of every result follow ``jobs``. ``on_chunk(n_done)`` reports progress.
+    With ``patience``, every job needs its held-out ``answer``, and each chunk stops on its own
+    (the module's "Early stopping"): put the jobs that should stop together in one chunk.
     """
     checkpoints = _check_epochs(epochs)
     size = chunk_size if config.params == "lora" else 1
-    tokens = {demo: demo_tokens(tokenizer, template, *demo) for job in jobs for demo in job.demos}
+    if patience is not None and any(job.answer is None for job in jobs):
+        raise ValueError("early stopping needs every job's held-out answer")
+    pairs = [demo for job in jobs for demo in job.demos]
+    pairs += [(job.query, job.answer) for job in jobs] if patience is not None else []
+    tokens = {pair: demo_tokens(tokenizer, template, *pair) for pair in pairs}
     model_was_training = model.training
     model.eval()
     decoded_parts: dict[int, list[engine.Decoded]] = {e: [] for e in checkpoints}
@@ -635,14 +690,22 @@ def finetune_and_answer(
                 config,
                 checkpoints,
                 tokens,
-                (max_new_tokens, keep_logits),
+                (max_new_tokens, keep_logits, patience),
             )
-        for epoch in checkpoints:
+        for epoch in decoded:
             decoded_parts[epoch].append(decoded[epoch])
         loss_parts.append(losses)
         if on_chunk is not None:
             on_chunk(chunk.stop)
     model.train(model_was_training)
+    n_chunks = len(loss_parts)
     return FinetuneResult(
-        {epoch: _merge(parts) for epoch, parts in decoded_parts.items()}, torch.cat(loss_parts)
+        {e: _merge(parts) for e, parts in decoded_parts.items() if len(parts) == n_chunks},
+        _nan_padded(loss_parts),
     )
+
+
+def _nan_padded(parts: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The chunks' ``(jobs, steps)`` loss tables one under another, NaN after a chunk stopped."""
+    width = max(part.shape[1] for part in parts)
+    return torch.cat([F.pad(part, (0, width - part.shape[1]), value=math.nan) for part in parts])

@@ -20,7 +20,7 @@ import pyarrow as pa
 import torch
 
 from taskvectors import engine
-from taskvectors.predictions import prediction_rows
+from taskvectors.predictions import example_keys, prediction_rows
 from taskvectors.progress import progress
 from taskvectors.prompts import PromptTemplate
 from taskvectors.results import Example
@@ -55,16 +55,9 @@ def example_vectors(
     return torch.cat(thetas), engine.concatenate(answers)
 
 
-def _keys(examples: Sequence[Example], condition: str, layer: int) -> list[dict]:
-    return [
-        {"example_id": ex.example_id, "split": ex.split, "condition": condition, "layer": layer}
-        for ex in examples
-    ]
-
-
 def icl_rows(examples: Sequence[Example], answers: engine.Decoded) -> list[dict]:
     """Predictions-table rows of ICL (``[S, x]``) from the answers :func:`example_vectors` gave."""
-    return prediction_rows(answers, _keys(examples, "icl", engine.NO_PATCH))
+    return prediction_rows(answers, example_keys(examples, "icl"))
 
 
 def sweep_rows(

@@ -13,10 +13,19 @@ from typing import Any
 
 import pandas as pd
 
-from taskvectors.engine import Decoded
+from taskvectors.engine import NO_PATCH, Decoded
 
 COLUMNS = ("example_id", "split", "condition", "layer", "token_id", "first_token", "answer")
 DTYPES = {"example_id": "int32", "layer": "int16", "token_id": "int32"}
+
+
+def example_keys(examples: Sequence[Any], condition: str, layer: int = NO_PATCH) -> list[dict]:
+    """The key of each example's row (``example_id``, ``split``, ``condition``, ``layer``), for
+    :func:`prediction_rows`; ``layer`` -1 is an unpatched row."""
+    return [
+        {"example_id": ex.example_id, "split": ex.split, "condition": condition, "layer": layer}
+        for ex in examples
+    ]
 
 
 def prediction_rows(decoded: Decoded, keys: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

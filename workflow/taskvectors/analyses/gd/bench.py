@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     defaults = [r for r in results if r["autocast"] == "auto" and r["batch"] == "all"]
     fastest = min(defaults, key=lambda r: r["train_s_per_example_epoch"])
     estimate = stage_seconds(
-        GDSettings(),
+        GDSettings.from_config({}, seed=0),  # the schema's defaults
         fastest["train_s_per_example_epoch"],
         fastest["answer_s_per_example"],
         n_tasks=4,

@@ -5,7 +5,8 @@ vector), these functions fine-tune the model on each example's S (:mod:`taskvect
 return DataFrames; they read and write no files (the stage does).
 
 * :func:`choose_hyperparameters` — learning rate × epochs from the config's grid, chosen on dev by
-  accuracy (fewest epochs, then smallest rate, on ties), as the best layer is.
+  accuracy (fewest epochs, then smallest rate, on ties), as the best layer is; with ``patience``
+  a rate stops early once its dev loss stalls, and its later epochs are not candidates.
 * :func:`gd_predictions` — GD's answers to the test queries (a predictions table, condition
   ``gd``) and its first-token logits for :func:`distribution_comparison`.
 * :func:`distribution_comparison` — at the answer position: KL(ICL ‖ X) over the full vocabulary
@@ -17,15 +18,19 @@ return DataFrames; they read and write no files (the stage does).
 * :func:`random_init_comparison` — the control: the same comparison on a randomly initialised
   model of the same architecture, which says how close "close" is.
 
-A prompt document is the dict of ``prompts/{model}/{task}.json`` or an object with the same fields
-as attributes (``taskvectors.results.PromptDocument``).
+Documents and examples are the results contract's (:class:`taskvectors.results.PromptDocument`,
+:class:`~taskvectors.results.Example`), predictions tables are built as every stage builds them
+(:mod:`taskvectors.predictions`), and the ICL and TV answers of the order and demo-count
+experiments come from the runners the main stage uses (:mod:`taskvectors.inference`), so that
+ICL and the task vector mean the same thing here as there. Only the distribution comparison runs
+whole prompts through :mod:`taskvectors.engine` (:func:`condition_logits` says why).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -34,21 +39,17 @@ import torch
 from torch import nn
 
 from taskvectors import engine
+from taskvectors.analyses.gd import ANALYSIS
+from taskvectors.config import with_defaults
 from taskvectors.finetune import FinetuneConfig, TrainingJob, finetune_and_answer
+from taskvectors.inference import example_vectors, icl_rows, sweep_rows
 from taskvectors.orders import demo_permutations
+from taskvectors.predictions import example_keys, prediction_rows, predictions_frame
 from taskvectors.prompts import PromptTemplate, get_template
+from taskvectors.results import Example, PromptDocument
 from taskvectors.scoring import is_correct
 from taskvectors.seeding import derived_seed
 
-PREDICTION_COLUMNS = (
-    "example_id",
-    "split",
-    "condition",
-    "layer",
-    "token_id",
-    "first_token",
-    "answer",
-)
 GRID_COLUMNS = ("learning_rate", "epochs", "accuracy", "n", "is_best")
 COMPARISON_COLUMNS = (
     "example_id",
@@ -68,39 +69,45 @@ COMPARISON_COLUMNS = (
 KL_ROWS = 4
 #: ``(predictions, examples by id) -> correct per row``; the default scores ``first_token`` with
 #: the task's scoring mode (:func:`taskvectors.scoring.is_correct`).
-Scorer = Callable[[pd.DataFrame, Mapping[int, "GDExample"]], Sequence[bool]]
+Scorer = Callable[[pd.DataFrame, Mapping[int, Example]], Sequence[bool]]
 
 
 @dataclass(frozen=True)
 class GDSettings:
     """The config's ``analyses.gd`` section: what trains, how, and on how many examples.
 
-    ``learning_rates`` × ``epochs`` is the grid chosen on ``n_dev`` dev examples; ``n_test`` test
-    examples are answered. ``chunk_size`` jobs train as one batch of per-example adapters.
+    ``learning_rates`` × ``epochs`` is the grid chosen on ``n_dev`` dev examples (each rate
+    stopped early after ``patience`` evaluations without a better dev loss, unless None);
+    ``n_test`` test examples are answered. ``chunk_size`` jobs train as one batch of per-example
+    adapters. The
+    defaults are the schema's (``schema.yaml``) and nowhere else: build it with
+    :meth:`from_config`. ``seed`` is the run's (``prompts.seed``), not the section's.
     """
 
-    params: str = "lora"
-    optimizer: str = "adam"
-    batch: str = "all"
-    lora_rank: int = 4
-    lora_alpha: float = 8.0
-    autocast: str = "auto"
-    learning_rates: tuple[float, ...] = (1e-3, 3e-3, 1e-2)
-    epochs: tuple[int, ...] = (1, 2, 4)
-    n_dev: int = 10
-    n_test: int = 25
-    chunk_size: int = 16
-    seed: int = 41
-    top_k: int = 10
+    params: str
+    optimizer: str
+    batch: str
+    lora_rank: int
+    lora_alpha: float
+    autocast: str
+    learning_rates: tuple[float, ...]
+    epochs: tuple[int, ...]
+    patience: int | None
+    n_dev: int
+    n_test: int
+    chunk_size: int
+    top_k: int
+    seed: int
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> GDSettings:
-        """From the config section (unknown keys such as ``enabled`` or ``tasks`` are ignored)."""
-        known = {k: v for k, v in section.items() if k in cls.__dataclass_fields__}
+    def from_config(cls, section: Mapping[str, Any], *, seed: int) -> GDSettings:
+        """From the config section, its missing keys filled from the schema (keys that are not
+        settings of the compute, such as ``enabled`` or ``tasks``, are ignored)."""
+        filled = with_defaults(ANALYSIS.schema, section)
+        known = {f.name: filled[f.name] for f in fields(cls) if f.name != "seed"}
         for key in ("learning_rates", "epochs"):
-            if key in known:
-                known[key] = tuple(known[key])
-        return cls(**known)
+            known[key] = tuple(known[key])
+        return cls(**known, seed=seed)
 
     def finetune_config(self, batch: str | None = None) -> FinetuneConfig:
         return FinetuneConfig(
@@ -123,33 +130,6 @@ class Hyperparameters:
 
 
 @dataclass(frozen=True)
-class GDExample:
-    """One prompt of the document: demonstrations, query, accepted answers, dummy queries."""
-
-    example_id: int
-    split: str
-    query: str
-    answers: tuple[str, ...]
-    demos: tuple[tuple[str, str], ...]
-    dummies: tuple[str, ...] = field(default=())
-
-
-@dataclass(frozen=True)
-class TaskPrompts:
-    """What the GD stage reads of a prompt document."""
-
-    task: str
-    scoring: str
-    template: PromptTemplate
-    seed: int
-    examples: tuple[GDExample, ...]
-
-    def split(self, name: str, n: int | None = None) -> list[GDExample]:
-        chosen = [ex for ex in self.examples if ex.split == name]
-        return chosen if n is None else chosen[:n]
-
-
-@dataclass(frozen=True)
 class GDRun:
     """GD's test predictions (a predictions table) and first-token logits ``(n, vocab)``."""
 
@@ -157,31 +137,13 @@ class GDRun:
     first_logits: torch.Tensor
 
 
-def _field(item: Any, name: str) -> Any:
-    return item[name] if isinstance(item, Mapping) else getattr(item, name)
+def _template(document: PromptDocument) -> PromptTemplate:
+    return get_template(document.template)
 
 
-def task_prompts(document: Any) -> TaskPrompts:
-    """The GD view of a prompt document (a dict as in the JSON file, or a ``PromptDocument``)."""
-    task = _field(document, "task")
-    examples = tuple(
-        GDExample(
-            example_id=int(_field(ex, "example_id")),
-            split=str(_field(ex, "split")),
-            query=str(_field(ex, "query")),
-            answers=tuple(str(a) for a in _field(ex, "answers")),
-            demos=tuple((str(x), str(y)) for x, y in _field(ex, "demos")),
-            dummies=tuple(str(d) for d in _field(ex, "dummies")),
-        )
-        for ex in _field(document, "examples")
-    )
-    return TaskPrompts(
-        task=str(task["name"]),
-        scoring=str(task["scoring"]),
-        template=get_template(_field(document, "template")),
-        seed=int(_field(document, "settings")["seed"]),
-        examples=examples,
-    )
+def _first(document: PromptDocument, split: str, n: int | None) -> list[Example]:
+    """The first ``n`` examples of ``split`` (all with ``n`` None)."""
+    return document.split(split)[:n]
 
 
 def _log(desc: str, total: int) -> Callable[[int], None]:
@@ -191,45 +153,26 @@ def _log(desc: str, total: int) -> Callable[[int], None]:
     return report
 
 
-def _jobs(prompts: TaskPrompts, examples, rate: float, order=None) -> list[TrainingJob]:
+def _jobs(
+    document: PromptDocument, examples, rate: float, order=None, *, held_out: bool = False
+) -> list[TrainingJob]:
+    """One training job per example; ``held_out``: with its answer, for early stopping (dev)."""
     return [
         TrainingJob(
-            key=(prompts.task, ex.example_id),
+            key=(document.task_name, ex.example_id),
             demos=ex.demos if order is None else tuple(ex.demos[j] for j in order),
             query=ex.query,
             learning_rate=rate,
+            answer=ex.answers[0] if held_out else None,
         )
         for ex in examples
     ]
 
 
-def _rows(decoded: engine.Decoded, keys: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """A predictions table: ``keys[i]`` plus decoded row ``i``'s token, first token and answer."""
-    frame = pd.DataFrame(
-        [
-            {
-                **key,
-                "token_id": int(decoded.tokens[i, 0]),
-                "first_token": decoded.first_tokens[i],
-                "answer": decoded.answers[i],
-            }
-            for i, key in enumerate(keys)
-        ]
-    )
-    extra = [c for c in frame.columns if c not in PREDICTION_COLUMNS]
-    return frame[[*PREDICTION_COLUMNS, *extra]].astype(
-        {"example_id": "int32", "layer": "int16", "token_id": "int32"}
-    )
-
-
-def _key(ex: GDExample, condition: str = "gd", layer: int = engine.NO_PATCH) -> dict:
-    return {"example_id": ex.example_id, "split": ex.split, "condition": condition, "layer": layer}
-
-
 def default_scorer(mode: str) -> Scorer:
     """Score ``first_token`` against the example's accepted answers under ``mode``."""
 
-    def score(predictions: pd.DataFrame, examples: Mapping[int, GDExample]) -> list[bool]:
+    def score(predictions: pd.DataFrame, examples: Mapping[int, Example]) -> list[bool]:
         return [
             is_correct(p, examples[int(i)].answers, mode)
             for p, i in zip(predictions["first_token"], predictions["example_id"], strict=True)
@@ -244,50 +187,59 @@ def default_scorer(mode: str) -> Scorer:
 def grid_predictions(
     model: nn.Module,
     tokenizer,
-    document: Any,
+    document: PromptDocument,
     settings: GDSettings,
     *,
     split: str = "dev",
     n_examples: int | None = None,
     max_new_tokens: int = 1,
 ) -> pd.DataFrame:
-    """GD's predictions for every grid point on ``split``: a predictions table with
-    ``learning_rate`` and ``epochs`` columns. All rates train as slots of the same batches; every
-    epoch count is a checkpoint of the same run."""
-    prompts = task_prompts(document)
-    examples = prompts.split(split, settings.n_dev if n_examples is None else n_examples)
-    jobs = [job for rate in settings.learning_rates for job in _jobs(prompts, examples, rate)]
-    result = finetune_and_answer(
-        model,
-        tokenizer,
-        prompts.template,
-        jobs,
-        settings.finetune_config(),
-        epochs=settings.epochs,
-        max_new_tokens=max_new_tokens,
-        chunk_size=settings.chunk_size,
-        on_chunk=_log(f"{prompts.task} grid", len(jobs)),
-    )
-    frames = []
-    for epochs in settings.epochs:
-        keys = [
-            {**_key(ex), "learning_rate": float(rate), "epochs": int(epochs)}
-            for rate in settings.learning_rates
-            for ex in examples
+    """GD's predictions for every grid point on ``split`` that was trained: a predictions table
+    with ``learning_rate`` and ``epochs`` columns. Every epoch count is a checkpoint of the same
+    run. Without ``patience`` all rates train as slots of the same batches; with it each rate's
+    examples train as one chunk, so that the rate's mean dev loss decides when it stops, and the
+    epochs after its stop have no rows."""
+    examples = _first(document, split, settings.n_dev if n_examples is None else n_examples)
+    rates = settings.learning_rates
+    groups = [rates] if settings.patience is None else [(rate,) for rate in rates]
+    rows_at: dict[int, list[dict]] = {epochs: [] for epochs in settings.epochs}
+    for group in groups:
+        jobs = [
+            job
+            for rate in group
+            for job in _jobs(document, examples, rate, held_out=settings.patience is not None)
         ]
-        frames.append(_rows(result.decoded[epochs], keys))
-    return pd.concat(frames, ignore_index=True).astype({"epochs": "int16"})
+        result = finetune_and_answer(
+            model,
+            tokenizer,
+            _template(document),
+            jobs,
+            settings.finetune_config(),
+            epochs=settings.epochs,
+            max_new_tokens=max_new_tokens,
+            chunk_size=settings.chunk_size if settings.patience is None else len(jobs),
+            patience=settings.patience,
+            on_chunk=_log(f"{document.task_name} grid {', '.join(map(str, group))}", len(jobs)),
+        )
+        for epochs, decoded in result.decoded.items():
+            keys = [
+                {**key, "learning_rate": float(rate), "epochs": int(epochs)}
+                for rate in group
+                for key in example_keys(examples, "gd")
+            ]
+            rows_at[epochs] += prediction_rows(decoded, keys)
+    rows = [row for epochs in settings.epochs for row in rows_at[epochs]]
+    return predictions_frame(rows).astype({"epochs": "int16"})
 
 
 def grid_accuracy(
-    predictions: pd.DataFrame, document: Any, scorer: Scorer | None = None
+    predictions: pd.DataFrame, document: PromptDocument, scorer: Scorer | None = None
 ) -> tuple[Hyperparameters, pd.DataFrame]:
     """Accuracy per grid point and the best one: highest accuracy, then fewest epochs, then the
     smallest learning rate. Columns ``learning_rate, epochs, accuracy, n, is_best``."""
-    prompts = task_prompts(document)
-    by_id = {ex.example_id: ex for ex in prompts.examples}
+    by_id = {ex.example_id: ex for ex in document.examples}
     scored = predictions.assign(
-        correct=list((scorer or default_scorer(prompts.scoring))(predictions, by_id))
+        correct=list((scorer or default_scorer(document.scoring))(predictions, by_id))
     )
     table = (
         scored.groupby(["epochs", "learning_rate"], as_index=False)
@@ -306,7 +258,7 @@ def grid_accuracy(
 def choose_hyperparameters(
     model: nn.Module,
     tokenizer,
-    document: Any,
+    document: PromptDocument,
     settings: GDSettings,
     *,
     scorer: Scorer | None = None,
@@ -326,38 +278,39 @@ def choose_hyperparameters(
 def gd_predictions(
     model: nn.Module,
     tokenizer,
-    document: Any,
+    document: PromptDocument,
     settings: GDSettings,
     chosen: Hyperparameters,
     *,
     max_new_tokens: int = 1,
-    examples: Sequence[GDExample] | None = None,
+    examples: Sequence[Example] | None = None,
 ) -> GDRun:
     """GD at the chosen point on the first ``settings.n_test`` test examples (or ``examples``):
     predictions (condition ``gd``, layer ``-1``) and first-token logits ``(n, vocab)``."""
-    prompts = task_prompts(document)
     chosen_examples = (
-        list(examples) if examples is not None else prompts.split("test", settings.n_test)
+        list(examples) if examples is not None else _first(document, "test", settings.n_test)
     )
-    jobs = _jobs(prompts, chosen_examples, chosen.learning_rate)
+    jobs = _jobs(document, chosen_examples, chosen.learning_rate)
     result = finetune_and_answer(
         model,
         tokenizer,
-        prompts.template,
+        _template(document),
         jobs,
         settings.finetune_config(),
         epochs=[chosen.epochs],
         max_new_tokens=max_new_tokens,
         chunk_size=settings.chunk_size,
         keep_logits=True,
-        on_chunk=_log(f"{prompts.task} test", len(jobs)),
+        on_chunk=_log(f"{document.task_name} test", len(jobs)),
     )
     decoded = result.decoded[chosen.epochs]
-    return GDRun(_rows(decoded, [_key(ex) for ex in chosen_examples]), decoded.first_logits)
+    rows = prediction_rows(decoded, example_keys(chosen_examples, "gd"))
+    return GDRun(predictions_frame(rows), decoded.first_logits)
 
 
 def _first_logits(model, tokenizer, prompts: Sequence[str], batch_size: int, patch=None):
-    """First-token logits ``(n, vocab)`` of ``prompts``; ``patch(rows)``: each chunk's patch."""
+    """First-token logits ``(n, vocab)`` of ``prompts``, each a full forward of its whole prompt;
+    ``patch(rows)``: each chunk's patch."""
     parts = []
     for rows in engine.chunks(prompts, batch_size):
         batch = engine.encode(tokenizer, [prompts[i] for i in rows], model.device)
@@ -370,14 +323,21 @@ def condition_logits(
     model: nn.Module,
     tokenizer,
     template: PromptTemplate,
-    examples: Sequence[GDExample],
+    examples: Sequence[Example],
     thetas: torch.Tensor,
     best_layer: int,
     *,
     batch_size: int = 16,
 ) -> dict[str, torch.Tensor]:
     """First-token logits ``(n, vocab)`` of ICL (``[S, x]``), TV (``[x]`` with ``thetas``
-    ``(n, d_model)`` patched at ``best_layer``) and the baseline (``[x]``)."""
+    ``(n, d_model)`` patched at ``best_layer``) and the baseline (``[x]``).
+
+    Every condition is a full forward of its whole prompt, as GD's answers are (the adapters act
+    at every position), not the main stage's prefix-cached runners: KL compares whole
+    distributions, and on one path GD at a zero rate has exactly the baseline's distribution. In
+    bfloat16 the cached path moves these logits enough to change KL in the third decimal
+    (measured on a tiny LLaMA), which would read as distance between conditions.
+    """
     icl = [template.icl_prompt(list(ex.demos), ex.query) for ex in examples]
     zero = [template.zero_shot_prompt(ex.query) for ex in examples]
 
@@ -415,8 +375,8 @@ def top_overlap(reference_logits: torch.Tensor, other_logits: torch.Tensor, k: i
 def distribution_comparison(
     model: nn.Module,
     tokenizer,
-    document: Any,
-    examples: Sequence[GDExample],
+    document: PromptDocument,
+    examples: Sequence[Example],
     gd_logits: torch.Tensor,
     thetas: torch.Tensor,
     best_layer: int,
@@ -426,11 +386,10 @@ def distribution_comparison(
     model_init: str = "pretrained",
 ) -> pd.DataFrame:
     """Per example: KL(ICL ‖ X), top-``top_k`` overlap with ICL and whether the top token equals
-    ICL's, for X in GD (``gd_logits`` ``(n, vocab)``), TV and baseline. Columns
-    :data:`COMPARISON_COLUMNS`."""
-    template = task_prompts(document).template
+    ICL's, for X in GD (``gd_logits`` ``(n, vocab)``), TV (``thetas`` ``(n, d_model)`` at
+    ``best_layer``) and baseline. Columns :data:`COMPARISON_COLUMNS`."""
     logits = condition_logits(
-        model, tokenizer, template, examples, thetas, best_layer, batch_size=batch_size
+        model, tokenizer, _template(document), examples, thetas, best_layer, batch_size=batch_size
     )
     logits["gd"] = gd_logits
     icl = logits["icl"]
@@ -450,7 +409,7 @@ def distribution_comparison(
 def order_predictions(
     model: nn.Module,
     tokenizer,
-    document: Any,
+    document: PromptDocument,
     settings: GDSettings,
     chosen: Hyperparameters,
     *,
@@ -466,96 +425,72 @@ def order_predictions(
     GD takes ``chosen.epochs`` epochs at ``chosen.learning_rate / n_demos`` per step, so that an
     epoch moves about as far as one full-batch step at the chosen rate.
     """
-    prompts = task_prompts(document)
-    examples = prompts.split("test", n_examples)
+    examples = _first(document, "test", n_examples)
+    template = _template(document)
     n_demos = len(examples[0].demos)
-    orders = demo_permutations(prompts.seed, prompts.task, n_demos, n_permutations + 1)
+    seed, task = document.settings["seed"], document.task_name
+    orders = demo_permutations(seed, task, n_demos, n_permutations + 1)
     rate = chosen.learning_rate / n_demos
-    jobs = [job for order in orders for job in _jobs(prompts, examples, rate, order)]
+    jobs = [job for order in orders for job in _jobs(document, examples, rate, order)]
     result = finetune_and_answer(
         model,
         tokenizer,
-        prompts.template,
+        template,
         jobs,
         settings.finetune_config("sequential"),
         epochs=[chosen.epochs],
         max_new_tokens=max_new_tokens,
         chunk_size=settings.chunk_size,
-        on_chunk=_log(f"{prompts.task} order", len(jobs)),
+        on_chunk=_log(f"{task} order", len(jobs)),
     )
-    keys = [{**_key(ex), "permutation": p} for p in range(len(orders)) for ex in examples]
-    frames = [_rows(result.decoded[chosen.epochs], keys)]
+    keys = [
+        {**key, "permutation": p}
+        for p in range(len(orders))
+        for key in example_keys(examples, "gd")
+    ]
+    rows = prediction_rows(result.decoded[chosen.epochs], keys)
     for p, order in enumerate(orders):
         shuffled = [replace(ex, demos=tuple(ex.demos[j] for j in order)) for ex in examples]
-        frames.append(
-            _icl_rows(
-                model, tokenizer, prompts.template, shuffled, max_new_tokens, batch_size
-            ).assign(permutation=p)
-        )
-    return pd.concat(frames, ignore_index=True).astype({"permutation": "int16"})
-
-
-def _icl_rows(model, tokenizer, template, examples, max_new_tokens, batch_size) -> pd.DataFrame:
-    frames = []
-    for rows in engine.chunks(examples, batch_size):
-        chunk = [examples[i] for i in rows]
-        prompts = [template.icl_prompt(list(ex.demos), ex.query) for ex in chunk]
-        batch = engine.encode(tokenizer, prompts, model.device)
-        decoded = engine.decode(model, tokenizer, batch, max_new_tokens=max_new_tokens)
-        frames.append(_rows(decoded, [_key(ex, "icl") for ex in chunk]))
-    return pd.concat(frames, ignore_index=True)
+        _, answers = example_vectors(
+            model, tokenizer, template, shuffled, batch_size, f"gd icl order {p}",
+            max_new_tokens=max_new_tokens,
+        )  # fmt: skip
+        rows += [{**row, "permutation": p} for row in icl_rows(shuffled, answers)]
+    return predictions_frame(rows)
 
 
 # --- number of demonstrations ---------------------------------------------------------------------
 
 
-def demo_pool(prompts: TaskPrompts) -> list[tuple[str, str]]:
+def demo_pool(document: PromptDocument) -> list[tuple[str, str]]:
     """Every (x, y) the document uses as a demonstration, deduplicated and sorted."""
-    return sorted({demo for ex in prompts.examples for demo in ex.demos})
+    return sorted({demo for ex in document.examples for demo in ex.demos})
 
 
-def resampled_examples(prompts: TaskPrompts, examples, n_demos: int) -> list[GDExample]:
+def resampled_examples(document: PromptDocument, examples, n_demos: int) -> list[Example]:
     """The examples with ``n_demos`` fresh demonstrations each, drawn from the document's pool
     without the example's query and dummy queries, seeded by (seed, task, n_demos, example id)."""
-    pool = demo_pool(prompts)
+    pool = demo_pool(document)
+    seed, task = document.settings["seed"], document.task_name
     resampled = []
     for ex in examples:
         allowed = [d for d in pool if d[0] != ex.query and d[0] not in ex.dummies]
         if len(allowed) < n_demos:
             raise ValueError(
-                f"task {prompts.task}: {len(allowed)} demonstrations available, {n_demos} asked"
+                f"task {task}: {len(allowed)} demonstrations available, {n_demos} asked"
             )
         rng = np.random.default_rng(
-            derived_seed(prompts.seed, "gd-demo-count", prompts.task, n_demos, ex.example_id)
+            derived_seed(seed, "gd-demo-count", task, n_demos, ex.example_id)
         )
         picked = rng.choice(len(allowed), size=n_demos, replace=False)
         resampled.append(replace(ex, demos=tuple(allowed[j] for j in picked)))
     return resampled
 
 
-def _tv_rows(model, tokenizer, template, examples, best_layer, max_new_tokens, batch_size):
-    """θ of each example (its demos, averaged over its dummy queries) patched at ``best_layer``."""
-    frames = []
-    for rows in engine.chunks(examples, batch_size):
-        chunk = [examples[i] for i in rows]
-        thetas = engine.task_vectors(
-            model,
-            tokenizer,
-            [[template.icl_prompt(list(ex.demos), d) for d in ex.dummies] for ex in chunk],
-        )[:, best_layer]
-        batch = engine.encode(
-            tokenizer, [template.zero_shot_prompt(ex.query) for ex in chunk], model.device
-        )
-        patch = engine.Patch(torch.full((len(chunk),), best_layer), thetas)
-        decoded = engine.decode(model, tokenizer, batch, max_new_tokens=max_new_tokens, patch=patch)
-        frames.append(_rows(decoded, [_key(ex, "tv", best_layer) for ex in chunk]))
-    return pd.concat(frames, ignore_index=True)
-
-
 def demo_count_predictions(
     model: nn.Module,
     tokenizer,
-    document: Any,
+    document: PromptDocument,
     settings: GDSettings,
     chosen: Hyperparameters,
     best_layer: int,
@@ -565,27 +500,31 @@ def demo_count_predictions(
     max_new_tokens: int = 1,
     batch_size: int = 16,
 ) -> pd.DataFrame:
-    """ICL, TV (at ``best_layer``) and GD answers to the first ``n_examples`` test queries with
-    ``k`` fresh demonstrations for each ``k`` in ``counts``: a predictions table with an
-    ``n_demos`` column."""
-    prompts = task_prompts(document)
+    """ICL, TV (at ``best_layer``, θ from the same pass over S as ICL's answer) and GD answers to
+    the first ``n_examples`` test queries with ``k`` fresh demonstrations for each ``k`` in
+    ``counts``: a predictions table with an ``n_demos`` column."""
+    template = _template(document)
     frames = []
     for k in counts:
-        examples = resampled_examples(prompts, prompts.split("test", n_examples), k)
+        examples = resampled_examples(document, _first(document, "test", n_examples), k)
         run = gd_predictions(
-            model,
-            tokenizer,
-            document,
-            settings,
-            chosen,
-            max_new_tokens=max_new_tokens,
+            model, tokenizer, document, settings, chosen, max_new_tokens=max_new_tokens,
             examples=examples,
+        )  # fmt: skip
+        thetas, answers = example_vectors(
+            model, tokenizer, template, examples, batch_size, f"gd icl {k} demos",
+            max_new_tokens=max_new_tokens,
+        )  # fmt: skip
+        rows = icl_rows(examples, answers) + sweep_rows(
+            model, tokenizer, [template.zero_shot_prompt(ex.query) for ex in examples],
+            examples, thetas, [best_layer], include_unpatched=False,
+            max_new_tokens=max_new_tokens, batch_rows=batch_size, desc=f"gd tv {k} demos",
+        )  # fmt: skip
+        frames.append(
+            pd.concat([predictions_frame(rows), run.predictions], ignore_index=True).assign(
+                n_demos=k
+            )
         )
-        icl = _icl_rows(model, tokenizer, prompts.template, examples, max_new_tokens, batch_size)
-        tv = _tv_rows(
-            model, tokenizer, prompts.template, examples, best_layer, max_new_tokens, batch_size
-        )
-        frames.append(pd.concat([icl, tv, run.predictions], ignore_index=True).assign(n_demos=k))
     return pd.concat(frames, ignore_index=True).astype({"n_demos": "int16"})
 
 
@@ -612,7 +551,7 @@ def random_init_model(
 def random_init_comparison(
     control: nn.Module,
     tokenizer,
-    document: Any,
+    document: PromptDocument,
     settings: GDSettings,
     chosen: Hyperparameters,
     best_layer: int,
@@ -624,31 +563,29 @@ def random_init_comparison(
     architecture (:func:`random_init_model`), tagged ``model_init='random'``: the same test
     examples, GD at the hyperparameters chosen for the pretrained model, θ from the control's own
     activations at ``best_layer``."""
-    prompts = task_prompts(document)
-    examples = prompts.split("test", n_examples)
-    template = prompts.template
-    thetas = torch.cat(
-        [
-            engine.task_vectors(
-                control,
-                tokenizer,
-                [[template.icl_prompt(list(ex.demos), d) for d in ex.dummies] for ex in chunk],
-            )[:, best_layer]
-            for chunk in (
-                [examples[i] for i in rows] for rows in engine.chunks(examples, batch_size)
-            )
-        ]
-    )
+    examples = _first(document, "test", n_examples)
+    thetas = own_thetas(control, tokenizer, _template(document), examples, batch_size)
     run = gd_predictions(control, tokenizer, document, settings, chosen, examples=examples)
     return distribution_comparison(
-        control,
-        tokenizer,
-        document,
-        examples,
-        run.first_logits,
-        thetas,
-        best_layer,
-        top_k=settings.top_k,
-        batch_size=batch_size,
-        model_init="random",
+        control, tokenizer, document, examples, run.first_logits, thetas[:, best_layer],
+        best_layer, top_k=settings.top_k, batch_size=batch_size, model_init="random",
+    )  # fmt: skip
+
+
+def own_thetas(model, tokenizer, template: PromptTemplate, examples, batch_size: int):
+    """θ ``(n, n_layers, d_model)`` of a model that has no activations file (the random-init
+    control), from whole dummy prompts (:func:`taskvectors.engine.task_vectors`), as
+    :func:`condition_logits` runs whole prompts."""
+    return torch.cat(
+        [
+            engine.task_vectors(
+                model,
+                tokenizer,
+                [
+                    [template.icl_prompt(list(examples[i].demos), d) for d in examples[i].dummies]
+                    for i in rows
+                ],
+            )
+            for rows in engine.chunks(examples, batch_size)
+        ]
     )

@@ -13,8 +13,8 @@ the agreement and KL numbers. The compute is :mod:`taskvectors.analyses.gd.compu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -26,14 +26,14 @@ from taskvectors.analyses.spec import JobRequest
 from taskvectors.devices import dtype_name
 from taskvectors.finetune import training_dtype
 from taskvectors.inference import vectors_by_example
-from taskvectors.results import PromptDocument, read_prompt_document, read_result_table
+from taskvectors.results import Example, PromptDocument, read_prompt_document, read_result_table
 from taskvectors.storage import write_table
 
 
-def test_thetas(activations: Path, document: PromptDocument, n: int, layer: int) -> torch.Tensor:
-    """θ ``(n, d_model)`` of the first ``n`` test examples at ``layer``."""
-    examples = document.split("test")[:n]
-    return vectors_by_example(read_result_table(activations, "activations"), examples)[:, layer]
+def test_thetas(activations: Path, examples: Sequence[Example]) -> torch.Tensor:
+    """θ ``(n, n_layers, d_model)`` of ``examples``, as the main stage computed them: read from its
+    activations, never computed again."""
+    return vectors_by_example(read_result_table(activations, "activations"), examples)
 
 
 @dataclass
@@ -62,7 +62,7 @@ def task_tables(
     """The pretrained model's tables of one task (the control's are added by
     :func:`add_control_distributions`)."""
     # The run's seed seeds the adapters too (one seed for the whole run).
-    config = replace(gd.GDSettings.from_config(settings), seed=document.settings["seed"])
+    config = gd.GDSettings.from_config(settings, seed=document.settings["seed"])
     chosen, grid = gd.choose_hyperparameters(job.model, job.tokenizer, document, config)
     run = gd.gd_predictions(
         job.model, job.tokenizer, document, config, chosen, max_new_tokens=answer_tokens
@@ -70,13 +70,11 @@ def task_tables(
     frames = [run.predictions.assign(experiment="main", permutation=0, n_demos=0)]
     distributions = []
     if layer is not None:
-        n = len(run.predictions)
-        thetas = test_thetas(thetas_path, document, n, layer)
-        examples = gd.task_prompts(document).split("test", n)
+        examples = document.split("test")[: len(run.predictions)]
         distributions.append(
             gd.distribution_comparison(
-                job.model, job.tokenizer, document, examples, run.first_logits, thetas, layer,
-                top_k=config.top_k,
+                job.model, job.tokenizer, document, examples, run.first_logits,
+                test_thetas(thetas_path, examples)[:, layer], layer, top_k=config.top_k,
             )
         )  # fmt: skip
     order = settings["order"]
@@ -115,9 +113,9 @@ def add_control_distributions(
         return
     config, dtype, device = job.model.config, job.model.dtype, job.model.device
     job.release_model()
-    control = gd.random_init_model(
-        config, control_settings.get("seed", 41), dtype=dtype, device=device
-    )
+    # The run's seed (one for the whole run, as the adapters'), the same in every task's document.
+    seed = todo[0].document.settings["seed"]
+    control = gd.random_init_model(config, seed, dtype=dtype, device=device)
     for task in todo:
         task.distributions.append(
             gd.random_init_comparison(
