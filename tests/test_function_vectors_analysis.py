@@ -57,10 +57,46 @@ def test_fv_and_tv_accuracies_are_on_the_same_examples(table):
     assert row.loc["fv", "value"] == pytest.approx(0.75)
     assert row.loc["tv", "value"] == pytest.approx(0.5)
     assert row.loc["icl", "value"] == 1.0
-    assert set(row.index) == {"fv", "tv", "icl", "baseline", "majority", "copy"}
+    assert set(row.index) == {
+        "fv", "fv_task_heads", "icl_shuffled", "icl_shuffled_fv", "tv", "icl", "baseline",
+        "majority", "copy",
+    }  # fmt: skip
     assert (row["n"] == 20).all()
     assert (row["low"] <= row["value"]).all() and (row["value"] <= row["high"]).all()
     assert row.loc["fv", "k"] == 2 and row.loc["fv", "layer"] == 1
+
+
+def test_shuffled_icl_and_the_task_heads_fv_are_scored_beside_the_fv(table):
+    acc = table[(table["kind"] == "accuracy") & (table["task"] == "algorithmic_to_upper")]
+    for metric in ("first_token", "full_answer"):
+        row = acc[acc["metric"] == metric].set_index("condition")
+        assert row.loc["fv_task_heads", "value"] == pytest.approx(0.5)
+        assert row.loc["icl_shuffled", "value"] == pytest.approx(0.8)
+        assert row.loc["icl_shuffled_fv", "value"] == pytest.approx(0.9)
+        assert row.loc["icl_shuffled", "k"] == -1 and row.loc["icl_shuffled", "layer"] == -1
+        assert (row.loc["icl_shuffled_fv", ["k", "layer"]] == [2, 1]).all()
+        assert (row.loc["fv_task_heads", ["k", "layer"]] == [2, 1]).all()
+        assert (row["low"] <= row["value"]).all() and (row["value"] <= row["high"]).all()
+    overall = table[(table["kind"] == "accuracy") & (table["task"] == "overall")]
+    shuffled = overall[overall["condition"] == "icl_shuffled"]
+    assert set(shuffled["metric"]) == {"first_token", "full_answer"}
+    assert (shuffled["n"] == 60).all() and shuffled["value"].eq(0.8).all()
+
+
+def test_the_paired_conditions_leave_the_curves_to_the_fv(table):
+    k = table[(table["kind"] == "k_curve") & (table["task"] == "algorithmic_to_upper")]
+    assert sorted(k["k"]) == [1, 2] and (k["n"] == 20).all()
+
+
+def test_the_head_means_record_how_many_clean_prompts_they_used(table):
+    rows = table[table["kind"] == "mean_prompts"].set_index("task")
+    kept = rows.loc["algorithmic_to_upper"]
+    assert kept["value"] == pytest.approx(0.7) and kept["n"] == 10
+    assert kept["low"] < 0.7 < kept["high"]
+    assert "7 of 10" in kept["text"]
+    fallback = rows.loc["translation_fr_en"]
+    assert fallback["value"] == 0 and "none of 10" in fallback["text"]
+    assert "all 10" in fallback["text"]
 
 
 def test_the_paired_difference_and_verdict(table):
