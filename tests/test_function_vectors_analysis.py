@@ -182,3 +182,50 @@ def test_dev_rows_are_scored_by_first_token_id_and_the_earliest_best_layer_wins(
     assert hits.tolist() == [[True, False, True], [True, True, False]]
     assert earliest_argmax(hits.mean(0)) == 0
     assert earliest_argmax(np.zeros(3)) is None
+
+
+def test_the_cie_schedule_is_the_forwards_indirect_effects_runs():
+    """The GPU projection counts forwards from ``cie_chunks``: one prefix and one single-token
+    forward per chunk, as ``indirect_effects`` runs them."""
+    import torch
+
+    from taskvectors.heads import cie_chunks, head_shape, indirect_effects, mean_head_activations
+    from tiny_models import tiny_model
+
+    model, tokenizer = tiny_model("llama")
+    shape = head_shape(model)
+    n_variants = shape.n_layers * shape.n_heads + 1
+    prompts = ["Q: ab\nA: cd\n\nQ: ef\nA:", "Q: gh\nA: ij\n\nQ: kl\nA:", "Q: mn\nA:"]
+    means = mean_head_activations(model, tokenizer, prompts)
+    calls = []
+    hook = model.base_model.register_forward_pre_hook(lambda module, args: calls.append(1))
+    try:
+        for batch_rows in (5, n_variants, 2 * n_variants + 1, 10_000):
+            calls.clear()
+            indirect_effects(model, tokenizer, prompts, [3, 4, 5], means, batch_rows=batch_rows)
+            chunks = cie_chunks(len(prompts), n_variants, batch_rows)
+            assert len(calls) == 2 * len(chunks)
+            covered = torch.cat([torch.arange(r.start, r.stop) for r in chunks])
+            assert covered.tolist() == list(range(len(prompts) * n_variants))
+    finally:
+        hook.remove()
+
+
+def test_the_gpu_projection_follows_the_cost_model():
+    from taskvectors.analyses.function_vectors.bench import Architecture, Gpu, cie_cost
+
+    arch = Architecture("toy", n_layers=2, n_heads=3, d_model=4, block_params=100, vocab=10)
+    gpu = Gpu("toy", flops=1e3, bandwidth=1e9)  # compute-bound: seconds are FLOPs / 1000
+    c, v, tokens, n = 200, 80, 9, 4
+    whole = cie_cost(arch, n, tokens, batch_rows=100, gpu=gpu)  # every prompt in one chunk
+    assert whole["forwards"] == 2
+    assert whole["flops"] == n * ((tokens - 1) * c + 7 * (c + v))
+    assert whole["seconds"] == pytest.approx(whole["flops"] / 1e3)
+    assert whole["naive_forwards"] == n * 7
+    assert whole["naive_flops"] == n * 7 * (tokens * c + v)
+    split = cie_cost(arch, n, tokens, batch_rows=3, gpu=gpu)  # prompts split over chunks
+    assert split["forwards"] == 2 * 10  # ceil(28 / 3) chunks
+    assert split["flops"] > whole["flops"]  # prefixes run again in each chunk they touch
+    slow_memory = Gpu("toy", flops=1e30, bandwidth=1.0)  # memory-bound: every forward reads
+    bound = cie_cost(arch, n, tokens, batch_rows=100, gpu=slow_memory)
+    assert bound["seconds"] == pytest.approx(2 * arch.weight_bytes)

@@ -354,15 +354,23 @@ def indirect_effects(
     shape = head_shape(model)
     _check_means(means, shape)
     n_variants = 1 + shape.n_layers * shape.n_heads
-    total = len(prompts) * n_variants
-    whole_prompts = (batch_rows // n_variants) * n_variants
-    probabilities = torch.empty(total)
-    for rows in engine.chunks(range(total), whole_prompts or batch_rows):
+    probabilities = torch.empty(len(prompts) * n_variants)
+    for rows in cie_chunks(len(prompts), n_variants, batch_rows):
         probabilities[rows.start : rows.stop] = _chunk_probabilities(
             model, tokenizer, prompts, torch.as_tensor(target_ids), means, rows, shape
         )
     table = probabilities.reshape(len(prompts), n_variants)
     return (table[:, 1:] - table[:, :1]).reshape(len(prompts), shape.n_layers, shape.n_heads)
+
+
+def cie_chunks(n_prompts: int, n_variants: int, batch_rows: int) -> list[range]:
+    """The rows (prompt-major, ``n_variants`` per prompt) each forward of :func:`indirect_effects`
+    runs: whole prompts per chunk when a prompt's rows fit in ``batch_rows``, else runs of
+    ``batch_rows`` rows. Each chunk costs one prefix forward of the prompts it touches and one
+    single-token forward of its rows; the GPU projection (``taskvectors bench fv --project``)
+    counts them from here."""
+    whole_prompts = (batch_rows // n_variants) * n_variants
+    return list(engine.chunks(range(n_prompts * n_variants), whole_prompts or batch_rows))
 
 
 def _chunk_probabilities(
