@@ -229,3 +229,12 @@ def test_the_gpu_projection_follows_the_cost_model():
     slow_memory = Gpu("toy", flops=1e30, bandwidth=1.0)  # memory-bound: every forward reads
     bound = cie_cost(arch, n, tokens, batch_rows=100, gpu=slow_memory)
     assert bound["seconds"] == pytest.approx(2 * arch.weight_bytes)
+
+
+def test_what_the_fv_adds_to_shuffled_icl_is_a_paired_difference(table):
+    gains = table[table["kind"] == "shuffled_fv_gain"].set_index("task")
+    task = gains.loc["algorithmic_to_upper"]
+    assert task["value"] == pytest.approx(0.1) and task["n"] == 20  # 0.9 with, 0.8 without
+    assert task["low"] <= 0.1 <= task["high"]
+    overall = gains.loc["overall"]
+    assert overall["value"] == pytest.approx(0.1) and overall["n"] == 60

@@ -10,6 +10,8 @@ Table columns (the analysis's ``score_columns``):
   test examples; ``metric`` first_token / full_answer; Wilson intervals.
 * ``fv_minus_tv``: per task and ``overall``, the paired difference of the headline score on the
   same test examples, with a paired bootstrap interval.
+* ``shuffled_fv_gain``: per task and ``overall``, what adding the FV to shuffled-label ICL changes
+  (``icl_shuffled_fv`` − ``icl_shuffled``, headline score, paired bootstrap interval).
 * ``k_curve``: test first-token accuracy of the FV of each ``k`` at its own dev-chosen layer
   (only the chosen k decodes full answers).
 * ``layer_curve``: dev first-token accuracy of the FV of each ``k`` at each layer.
@@ -147,6 +149,23 @@ def difference_row(task: str, fv_hits: np.ndarray, tv_hits: np.ndarray, kind: st
     interval = paired_bootstrap(fv_hits, tv_hits, seed=derived_seed(SEED, "fv minus tv", task))
     return _row(kind, task, "headline", interval.estimate, condition="fv_minus_tv",
                 low=interval.low, high=interval.high, n=interval.n)  # fmt: skip
+
+
+def shuffled_hits(
+    conditions: Mapping[str, pd.DataFrame], column: str
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Shuffled-label ICL with and without the FV, hits ``(n,)`` on the examples both have."""
+    if not {"icl_shuffled", "icl_shuffled_fv"} <= set(conditions):
+        return None
+    return paired(conditions["icl_shuffled_fv"], conditions["icl_shuffled"], column)
+
+
+def shuffled_gain_row(task: str, with_fv: np.ndarray, plain: np.ndarray) -> dict:
+    """``icl_shuffled_fv`` − ``icl_shuffled`` with its paired bootstrap interval."""
+    interval = paired_bootstrap(with_fv, plain, seed=derived_seed(SEED, "shuffled gain", task))
+    return _row("shuffled_fv_gain", task, "headline", interval.estimate,
+                condition="icl_shuffled_fv_minus_icl_shuffled", low=interval.low,
+                high=interval.high, n=interval.n)  # fmt: skip
 
 
 def verdict_row(model: str, fv_hits: np.ndarray, tv_hits: np.ndarray) -> dict:
@@ -289,7 +308,7 @@ def score_tables(
     """The long table (module docstring) from scored FV predictions (``correct_first``,
     ``correct_full`` and ``chosen`` columns), the CIE and geometry tables, and the main evals."""
     headline = "correct_first" if answer_column(answer) == "first_token" else "correct_full"
-    rows, pooled, fv_all, tv_all = [], [], [], []
+    rows, pooled, fv_all, tv_all, shuffled_all = [], [], [], [], []
     for task, table in predictions.items():
         chosen = chosen_rows(table)
         conditions = paired_rows(table)
@@ -300,6 +319,10 @@ def score_tables(
         fv_all.append(fv_hits)
         tv_all.append(tv_hits)
         rows.append(difference_row(task, fv_hits, tv_hits, "fv_minus_tv"))
+        hits = shuffled_hits(conditions, headline)
+        if hits is not None:
+            rows.append(shuffled_gain_row(task, *hits))
+            shuffled_all.append(hits)
         rows += curve_rows(task, table)
         rows += geometry_rows(task, geometry[task])
         passed = bool(cie[task]["passes_filter"].iloc[0]) if task in cie else False
@@ -330,6 +353,14 @@ def score_tables(
                 if len(part):
                     rows.append(proportion_row("accuracy", OVERALL, metric, part[column],
                                                condition=condition))  # fmt: skip
+        if shuffled_all:
+            rows.append(
+                shuffled_gain_row(
+                    OVERALL,
+                    np.concatenate([with_fv for with_fv, _ in shuffled_all]),
+                    np.concatenate([plain for _, plain in shuffled_all]),
+                )
+            )
         fv_hits, tv_hits = np.concatenate(fv_all), np.concatenate(tv_all)
         rows.append(difference_row(OVERALL, fv_hits, tv_hits, "fv_minus_tv"))
         rows.append(verdict_row(model, fv_hits, tv_hits))
