@@ -125,6 +125,33 @@ def test_head_activations_are_the_projection_input(tiny):
         torch.testing.assert_close(projected, outputs[layer], atol=ATOL, rtol=1e-4)
 
 
+def test_clean_means_average_only_the_correctly_answered_prompts(tiny):
+    """The greedy token the filter reads is the model's argmax at the last position; the means
+    are over the prompts whose accepted first tokens contain it, else over every prompt."""
+    model, tokenizer = tiny
+    prompts = clean_prompts()
+    acts = head_activations(model, tokenizer, prompts)
+    _, logits = engine.read_out(model, engine.encode(tokenizer, prompts))
+    predicted = logits.argmax(-1).tolist()
+    wrong = [(token + 1) % len(tokenizer) for token in predicted]
+    accepted = [{predicted[0], wrong[0]}, {wrong[1]}, {predicted[2]}]
+    clean = fv_heads.correct_mean_head_activations(
+        model, tokenizer, prompts, accepted, batch_size=2
+    )
+    assert (clean.n_prompts, clean.n_correct, clean.n_used) == (3, 2, 2)
+    torch.testing.assert_close(clean.means, acts[[0, 2]].mean(0), atol=ATOL, rtol=1e-5)
+    assert (clean.means - acts.mean(0)).abs().max() > 1e-6  # the filter changed the mean
+    none = fv_heads.correct_mean_head_activations(model, tokenizer, prompts, [{t} for t in wrong])
+    assert (none.n_prompts, none.n_correct, none.n_used) == (3, 0, 3)
+    torch.testing.assert_close(none.means, acts.mean(0), atol=ATOL, rtol=1e-5)
+
+
+def test_clean_means_need_accepted_tokens_for_every_prompt():
+    model, tokenizer = tiny_model("llama")
+    with pytest.raises(ValueError, match="one set of accepted first tokens per prompt"):
+        fv_heads.correct_mean_head_activations(model, tokenizer, clean_prompts(), [{1}])
+
+
 def test_head_slots_sum_to_the_projection_of_the_concatenated_heads(tiny):
     model, tokenizer = tiny
     means = mean_head_activations(model, tokenizer, clean_prompts())

@@ -57,10 +57,46 @@ def test_fv_and_tv_accuracies_are_on_the_same_examples(table):
     assert row.loc["fv", "value"] == pytest.approx(0.75)
     assert row.loc["tv", "value"] == pytest.approx(0.5)
     assert row.loc["icl", "value"] == 1.0
-    assert set(row.index) == {"fv", "tv", "icl", "baseline", "majority", "copy"}
+    assert set(row.index) == {
+        "fv", "fv_task_heads", "icl_shuffled", "icl_shuffled_fv", "tv", "icl", "baseline",
+        "majority", "copy",
+    }  # fmt: skip
     assert (row["n"] == 20).all()
     assert (row["low"] <= row["value"]).all() and (row["value"] <= row["high"]).all()
     assert row.loc["fv", "k"] == 2 and row.loc["fv", "layer"] == 1
+
+
+def test_shuffled_icl_and_the_task_heads_fv_are_scored_beside_the_fv(table):
+    acc = table[(table["kind"] == "accuracy") & (table["task"] == "algorithmic_to_upper")]
+    for metric in ("first_token", "full_answer"):
+        row = acc[acc["metric"] == metric].set_index("condition")
+        assert row.loc["fv_task_heads", "value"] == pytest.approx(0.5)
+        assert row.loc["icl_shuffled", "value"] == pytest.approx(0.8)
+        assert row.loc["icl_shuffled_fv", "value"] == pytest.approx(0.9)
+        assert row.loc["icl_shuffled", "k"] == -1 and row.loc["icl_shuffled", "layer"] == -1
+        assert (row.loc["icl_shuffled_fv", ["k", "layer"]] == [2, 1]).all()
+        assert (row.loc["fv_task_heads", ["k", "layer"]] == [2, 1]).all()
+        assert (row["low"] <= row["value"]).all() and (row["value"] <= row["high"]).all()
+    overall = table[(table["kind"] == "accuracy") & (table["task"] == "overall")]
+    shuffled = overall[overall["condition"] == "icl_shuffled"]
+    assert set(shuffled["metric"]) == {"first_token", "full_answer"}
+    assert (shuffled["n"] == 60).all() and shuffled["value"].eq(0.8).all()
+
+
+def test_the_paired_conditions_leave_the_curves_to_the_fv(table):
+    k = table[(table["kind"] == "k_curve") & (table["task"] == "algorithmic_to_upper")]
+    assert sorted(k["k"]) == [1, 2] and (k["n"] == 20).all()
+
+
+def test_the_head_means_record_how_many_clean_prompts_they_used(table):
+    rows = table[table["kind"] == "mean_prompts"].set_index("task")
+    kept = rows.loc["algorithmic_to_upper"]
+    assert kept["value"] == pytest.approx(0.7) and kept["n"] == 10
+    assert kept["low"] < 0.7 < kept["high"]
+    assert "7 of 10" in kept["text"]
+    fallback = rows.loc["translation_fr_en"]
+    assert fallback["value"] == 0 and "none of 10" in fallback["text"]
+    assert "all 10" in fallback["text"]
 
 
 def test_the_paired_difference_and_verdict(table):
@@ -146,3 +182,59 @@ def test_dev_rows_are_scored_by_first_token_id_and_the_earliest_best_layer_wins(
     assert hits.tolist() == [[True, False, True], [True, True, False]]
     assert earliest_argmax(hits.mean(0)) == 0
     assert earliest_argmax(np.zeros(3)) is None
+
+
+def test_the_cie_schedule_is_the_forwards_indirect_effects_runs():
+    """The GPU projection counts forwards from ``cie_chunks``: one prefix and one single-token
+    forward per chunk, as ``indirect_effects`` runs them."""
+    import torch
+
+    from taskvectors.heads import cie_chunks, head_shape, indirect_effects, mean_head_activations
+    from tiny_models import tiny_model
+
+    model, tokenizer = tiny_model("llama")
+    shape = head_shape(model)
+    n_variants = shape.n_layers * shape.n_heads + 1
+    prompts = ["Q: ab\nA: cd\n\nQ: ef\nA:", "Q: gh\nA: ij\n\nQ: kl\nA:", "Q: mn\nA:"]
+    means = mean_head_activations(model, tokenizer, prompts)
+    calls = []
+    hook = model.base_model.register_forward_pre_hook(lambda module, args: calls.append(1))
+    try:
+        for batch_rows in (5, n_variants, 2 * n_variants + 1, 10_000):
+            calls.clear()
+            indirect_effects(model, tokenizer, prompts, [3, 4, 5], means, batch_rows=batch_rows)
+            chunks = cie_chunks(len(prompts), n_variants, batch_rows)
+            assert len(calls) == 2 * len(chunks)
+            covered = torch.cat([torch.arange(r.start, r.stop) for r in chunks])
+            assert covered.tolist() == list(range(len(prompts) * n_variants))
+    finally:
+        hook.remove()
+
+
+def test_the_gpu_projection_follows_the_cost_model():
+    from taskvectors.analyses.function_vectors.bench import Architecture, Gpu, cie_cost
+
+    arch = Architecture("toy", n_layers=2, n_heads=3, d_model=4, block_params=100, vocab=10)
+    gpu = Gpu("toy", flops=1e3, bandwidth=1e9)  # compute-bound: seconds are FLOPs / 1000
+    c, v, tokens, n = 200, 80, 9, 4
+    whole = cie_cost(arch, n, tokens, batch_rows=100, gpu=gpu)  # every prompt in one chunk
+    assert whole["forwards"] == 2
+    assert whole["flops"] == n * ((tokens - 1) * c + 7 * (c + v))
+    assert whole["seconds"] == pytest.approx(whole["flops"] / 1e3)
+    assert whole["naive_forwards"] == n * 7
+    assert whole["naive_flops"] == n * 7 * (tokens * c + v)
+    split = cie_cost(arch, n, tokens, batch_rows=3, gpu=gpu)  # prompts split over chunks
+    assert split["forwards"] == 2 * 10  # ceil(28 / 3) chunks
+    assert split["flops"] > whole["flops"]  # prefixes run again in each chunk they touch
+    slow_memory = Gpu("toy", flops=1e30, bandwidth=1.0)  # memory-bound: every forward reads
+    bound = cie_cost(arch, n, tokens, batch_rows=100, gpu=slow_memory)
+    assert bound["seconds"] == pytest.approx(2 * arch.weight_bytes)
+
+
+def test_what_the_fv_adds_to_shuffled_icl_is_a_paired_difference(table):
+    gains = table[table["kind"] == "shuffled_fv_gain"].set_index("task")
+    task = gains.loc["algorithmic_to_upper"]
+    assert task["value"] == pytest.approx(0.1) and task["n"] == 20  # 0.9 with, 0.8 without
+    assert task["low"] <= 0.1 <= task["high"]
+    overall = gains.loc["overall"]
+    assert overall["value"] == pytest.approx(0.1) and overall["n"] == 60

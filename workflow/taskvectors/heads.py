@@ -10,6 +10,9 @@ the heads and measures that effect, on any Hugging Face decoder:
   Gemma 3 270M writes 4 heads of 256 into a 640-wide stream. The projection is found per decoder
   block (an attention child holding ``o_proj``, ``out_proj``, ``c_proj`` or ``dense``), so a new
   architecture needs no table entry as long as it names things the usual way;
+* a head's **clean mean** is over clean ICL prompts the model answers correctly (its greedy first
+  token is an accepted answer's), as the authors filter them (:func:`correct_mean_head_activations`;
+  every prompt when none is);
 * the **causal indirect effect** (CIE) of head ``(l, h)`` on a corrupted prompt is ``P(answer)``
   with that head's last-token output replaced by its clean mean, minus ``P(answer)`` without, ``P``
   being the softmax probability of the correct answer's first token (computed in float32).
@@ -23,7 +26,7 @@ full ones. :func:`indirect_effects_naive` is the plain one-forward-per-head loop
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -196,16 +199,32 @@ def head_activations(
     Returns:
         ``(n_prompts, n_layers, n_heads, head_dim)`` float32 on the CPU.
     """
+    return _record_heads_of(model, tokenizer, prompts, batch_size, predict=False)[0]
+
+
+def _record_heads_of(
+    model: nn.Module, tokenizer, prompts: Sequence[str], batch_size: int, *, predict: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Head outputs ``(n, n_layers, n_heads, head_dim)`` float32 on the CPU and, with
+    ``predict``, the greedy next token ``(n,)`` at the last position (else None, and the
+    vocabulary projection is skipped)."""
     shape = head_shape(model)
     projections = output_projections(model)
-    parts = []
+    parts, tokens = [], []
     for rows in engine.chunks(prompts, batch_size):
         batch = engine.encode(tokenizer, [prompts[i] for i in rows], model.device)
         with record_heads(projections) as recorded:
-            engine._forward(model, batch.input_ids, batch.attention_mask, logits=False)
+            if predict:
+                decoded = engine.decode(
+                    model, tokenizer, batch, max_new_tokens=1, keep_first_logits=False
+                )
+                tokens.append(decoded.tokens[:, 0])
+            else:
+                engine._forward(model, batch.input_ids, batch.attention_mask, logits=False)
         parts.append(torch.stack(recorded, dim=1).float().cpu())  # (b, n_layers, width)
     stacked = torch.cat(parts)
-    return stacked.reshape(len(prompts), shape.n_layers, shape.n_heads, shape.head_dim)
+    activations = stacked.reshape(len(prompts), shape.n_layers, shape.n_heads, shape.head_dim)
+    return activations, torch.cat(tokens) if predict else None
 
 
 def mean_head_activations(
@@ -213,6 +232,51 @@ def mean_head_activations(
 ) -> torch.Tensor:
     """The mean head outputs ``(n_layers, n_heads, head_dim)`` float32 over clean ICL prompts."""
     return head_activations(model, tokenizer, prompts, batch_size=batch_size).mean(0)
+
+
+@dataclass(frozen=True)
+class CleanMeans:
+    """Mean head outputs ``(n_layers, n_heads, head_dim)`` float32 over the clean prompts the model
+    answers correctly, and how many prompts there were, were answered correctly and were used
+    (``n_used`` is ``n_prompts`` when none was answered correctly: the fallback)."""
+
+    means: torch.Tensor
+    n_prompts: int
+    n_correct: int
+    n_used: int
+
+
+@torch.no_grad()
+def correct_mean_head_activations(
+    model: nn.Module,
+    tokenizer,
+    prompts: Sequence[str],
+    accepted_first_tokens: Sequence[Collection[int]],
+    *,
+    batch_size: int = 16,
+) -> CleanMeans:
+    """The authors' filter: the mean head outputs over the clean prompts whose greedy next token
+    at the last position is one of the prompt's accepted answers' first tokens.
+
+    The forward pass that records the heads also gives the greedy token (the engine's decoding
+    step, through the model's vocabulary head when it has one), so the filter costs no extra
+    pass. When no prompt is answered correctly the mean is over every prompt, so a task the model
+    cannot do in context still gets heads to rank.
+
+    Args:
+        prompts: ``n`` clean ICL prompts.
+        accepted_first_tokens: for each prompt, the token ids that count as a correct answer's
+            first token (:attr:`taskvectors.results.Example.answer_first_token_ids`).
+    """
+    if len(accepted_first_tokens) != len(prompts):
+        raise ValueError("one set of accepted first tokens per prompt is needed")
+    activations, predicted = _record_heads_of(model, tokenizer, prompts, batch_size, predict=True)
+    correct = torch.tensor(
+        [int(token) in set(ok) for token, ok in zip(predicted, accepted_first_tokens, strict=True)],
+        dtype=torch.bool,
+    )
+    used = correct if bool(correct.any()) else torch.ones_like(correct)
+    return CleanMeans(activations[used].mean(0), len(prompts), int(correct.sum()), int(used.sum()))
 
 
 # --- corrupted prompts and targets --------------------------------------------------------------
@@ -290,15 +354,23 @@ def indirect_effects(
     shape = head_shape(model)
     _check_means(means, shape)
     n_variants = 1 + shape.n_layers * shape.n_heads
-    total = len(prompts) * n_variants
-    whole_prompts = (batch_rows // n_variants) * n_variants
-    probabilities = torch.empty(total)
-    for rows in engine.chunks(range(total), whole_prompts or batch_rows):
+    probabilities = torch.empty(len(prompts) * n_variants)
+    for rows in cie_chunks(len(prompts), n_variants, batch_rows):
         probabilities[rows.start : rows.stop] = _chunk_probabilities(
             model, tokenizer, prompts, torch.as_tensor(target_ids), means, rows, shape
         )
     table = probabilities.reshape(len(prompts), n_variants)
     return (table[:, 1:] - table[:, :1]).reshape(len(prompts), shape.n_layers, shape.n_heads)
+
+
+def cie_chunks(n_prompts: int, n_variants: int, batch_rows: int) -> list[range]:
+    """The rows (prompt-major, ``n_variants`` per prompt) each forward of :func:`indirect_effects`
+    runs: whole prompts per chunk when a prompt's rows fit in ``batch_rows``, else runs of
+    ``batch_rows`` rows. Each chunk costs one prefix forward of the prompts it touches and one
+    single-token forward of its rows; the GPU projection (``taskvectors bench fv --project``)
+    counts them from here."""
+    whole_prompts = (batch_rows // n_variants) * n_variants
+    return list(engine.chunks(range(n_prompts * n_variants), whole_prompts or batch_rows))
 
 
 def _chunk_probabilities(

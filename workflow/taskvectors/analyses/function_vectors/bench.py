@@ -17,15 +17,21 @@ measures both on one model and one task, and how far apart their effects are:
 it asserts no time. Beside the measured speed-up it prints the FLOP ratio of the two
 (:func:`flop_ratio`), which on a CPU shared with other work is the steadier figure. The top heads
 are printed as a sanity check, not as a result.
+
+``taskvectors bench fv --project`` loads no model: it projects the CIE's cost onto the paper's
+models on a GPU (:func:`cie_cost`) from the same cost model, with the forwards counted by the
+schedule :func:`~taskvectors.heads.indirect_effects` runs (:func:`~taskvectors.heads.cie_chunks`)
+and the throughput assumed (:data:`GPU`): a projection, not a measurement.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +40,7 @@ import torch
 from taskvectors.devices import dtype_name
 from taskvectors.heads import (
     answer_first_tokens,
+    cie_chunks,
     head_shape,
     indirect_effects,
     indirect_effects_naive,
@@ -92,6 +99,126 @@ def flop_ratio(model, prompt_tokens: float, n_variants: int) -> float:
     naive = n_variants * (prompt_tokens * c + v)
     batched = (prompt_tokens - 1) * c + n_variants * (c + v)
     return naive / batched
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What the CIE's cost depends on: ``n_layers × n_heads`` heads, the stream width, the
+    parameters of the decoder blocks (``2 ×`` that many FLOPs per token) and the vocabulary
+    (``2 × vocab × d_model`` FLOPs per row of logits)."""
+
+    name: str
+    n_layers: int
+    n_heads: int
+    d_model: int
+    block_params: float
+    vocab: int
+
+    @property
+    def n_variants(self) -> int:
+        """Rows per prompt: every head patched, plus the unpatched row."""
+        return self.n_layers * self.n_heads + 1
+
+    @property
+    def weight_bytes(self) -> float:
+        """bfloat16 weights read by one forward (blocks and unembedding)."""
+        return 2.0 * (self.block_params + self.vocab * self.d_model)
+
+
+#: The paper's function-vector models, from their published configs: GPT-J 6B (blocks of
+#: ``12 d²``: attention ``4 d²``, MLP ``8 d²``) and LLaMA 13B (attention ``4 d²``, gated MLP
+#: ``3 × d × 13824``).
+PAPER_MODELS = (
+    Architecture("GPT-J 6B", 28, 16, 4096, 28 * 12 * 4096**2, 50400),
+    Architecture("LLaMA 13B", 40, 40, 5120, 40 * (4 * 5120**2 + 3 * 5120 * 13824), 32000),
+)
+
+
+@dataclass(frozen=True)
+class Gpu:
+    """The assumed GPU: sustained bfloat16 matrix throughput (FLOP/s) and memory bandwidth
+    (bytes/s); a forward takes the longer of its FLOPs and its weight reads."""
+
+    name: str
+    flops: float
+    bandwidth: float
+
+
+#: One A100 80 GB at ~30% of its 312 TFLOP/s bfloat16 peak and ~75% of its 2 TB/s (the
+#: README's GPU assumptions).
+GPU = Gpu("A100 80 GB (30% of bf16 peak, 1.5 TB/s)", 0.3 * 312e12, 1.5e12)
+
+
+def _forward_seconds(arch: Architecture, flops: float, gpu: Gpu) -> float:
+    return max(flops / gpu.flops, arch.weight_bytes / gpu.bandwidth)
+
+
+def cie_cost(
+    arch: Architecture,
+    n_prompts: int,
+    prompt_tokens: int,
+    batch_rows: int,
+    n_mean: int = 0,
+    gpu: Gpu = GPU,
+) -> dict[str, Any]:
+    """The CIE of one task (and the head means over ``n_mean`` clean prompts) on ``arch``.
+
+    Batched (this suite): each chunk of :func:`~taskvectors.heads.cie_chunks` is one prefix
+    forward of the ``T - 1``-token prefixes of the prompts it touches and one single-token
+    forward of its rows with their logits. Naive (the authors' code): one full forward of
+    ``T`` tokens per prompt and head. Attention over the context is left out (small at these
+    lengths, as in :func:`flop_ratio`).
+    """
+    c, v = 2.0 * arch.block_params, 2.0 * arch.vocab * arch.d_model
+    seconds, flops = 0.0, 0.0
+    chunks = cie_chunks(n_prompts, arch.n_variants, batch_rows)
+    for rows in chunks:
+        touched = (rows.stop - 1) // arch.n_variants - rows.start // arch.n_variants + 1
+        for part in (touched * (prompt_tokens - 1) * c, len(rows) * (c + v)):
+            flops += part
+            seconds += _forward_seconds(arch, part, gpu)
+    mean_forwards = math.ceil(n_mean / 16)  # mean_head_activations' batches of 16 prompts
+    mean_flops = n_mean * (prompt_tokens * c + v)
+    naive_each = prompt_tokens * c + v
+    naive_forwards = n_prompts * arch.n_variants
+    return {
+        "model": arch.name,
+        "heads": arch.n_layers * arch.n_heads,
+        "forwards": 2 * len(chunks),
+        "flops": flops,
+        "seconds": seconds,
+        "mean_seconds": (
+            mean_forwards * _forward_seconds(arch, mean_flops / mean_forwards, gpu)
+            if mean_forwards
+            else 0.0
+        ),
+        "naive_forwards": naive_forwards,
+        "naive_flops": naive_forwards * naive_each,
+        "naive_seconds": naive_forwards * _forward_seconds(arch, naive_each, gpu),
+    }
+
+
+def projection_table(
+    sizes: dict[str, tuple[int, int, int]], batch_rows: int, gpu: Gpu = GPU
+) -> str:
+    """The projection of :func:`cie_cost` for :data:`PAPER_MODELS` at each of ``sizes``
+    (``label: (corrupted prompts, clean prompts, prompt tokens)``), as a markdown table."""
+    lines = [
+        f"GPU assumed: {gpu.name}; batch_rows {batch_rows}; per task",
+        "",
+        "| model | heads | sizes | batched forwards | batched CIE | head means | one forward per "
+        "head and prompt |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for arch in PAPER_MODELS:
+        for label, (n_prompts, n_mean, tokens) in sizes.items():
+            cost = cie_cost(arch, n_prompts, tokens, batch_rows, n_mean, gpu)
+            lines.append(
+                f"| {arch.name} | {cost['heads']:,} | {label} | {cost['forwards']:,} | "
+                f"{cost['seconds']:.1f} s | {cost['mean_seconds']:.2f} s | "
+                f"{cost['naive_forwards']:,} forwards, {cost['naive_seconds']:.0f} s |"
+            )
+    return "\n".join(lines)
 
 
 def _timed(function) -> tuple[Any, float]:
@@ -181,7 +308,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-rows", type=int, default=128, help="rows per batched forward")
     parser.add_argument("--repeats", type=int, default=2, help="batched runs (the best is kept)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--project", action="store_true",
+        help="load no model: project the CIE's cost onto GPT-J 6B and LLaMA 13B on a GPU "
+        "(this suite's sizes and the authors')",
+    )  # fmt: skip
+    parser.add_argument(
+        "--prompt-tokens", type=int, nargs=2, default=(40, 70), metavar=("SUITE", "AUTHORS"),
+        help="with --project: prompt lengths of this suite's 5-shot and the authors' 10-shot "
+        "prompts",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.project:
+        suite, authors = args.prompt_tokens
+        sizes = {
+            f"this suite: 3 corrupted, 10 clean, ~{suite} tokens": (3, 10, suite),
+            f"authors: 25 corrupted, 100 clean, ~{authors} tokens": (25, 100, authors),
+        }
+        print(projection_table(sizes, args.batch_rows))
+        return 0
     from taskvectors.cli import model_spec
     from taskvectors.devices import cpu_kind, describe_cpu_kind
     from taskvectors.models import load_model, resolve_model

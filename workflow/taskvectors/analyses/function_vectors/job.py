@@ -2,7 +2,8 @@
 
 Per model (one load for every task), on the prompt documents of the main run:
 
-1. per task, the mean head outputs over ``n_mean`` clean ICL prompts (dev examples);
+1. per task, the mean head outputs over the ``n_mean`` clean ICL prompts (dev examples) that the
+   model answers correctly (the authors' filter; every prompt when none is);
 2. per task, the causal indirect effect (CIE) of every head on ``n_cie`` prompts whose
    demonstration outputs are shuffled (:func:`taskvectors.heads.indirect_effects`, batched on a
    prefix cache);
@@ -12,11 +13,15 @@ Per model (one load for every task), on the prompt documents of the main run:
    layer of ``n_dev`` dev zero-shot queries (the layer curve); the layer is the earliest dev argmax
    (as the task vector's), and the k the best on dev; then the first ``n_test`` test queries (the
    main run's, so ICL, the TV and the FV are paired) at each k's layer;
-5. the cosine between the chosen FV and the mean task vector at every layer, and its top tokens;
-6. the chosen FV and the mean task vector (at its best layer) saved as vector files.
+5. on the same test queries, at the chosen k and layer: the FV of the task's own top-k heads (by
+   its own CIE, condition ``fv_task_heads``), and ICL with the demonstration outputs shuffled,
+   answered plain (``icl_shuffled``) and with the FV added (``icl_shuffled_fv``);
+6. the cosine between the chosen FV and the mean task vector at every layer, and its top tokens;
+7. the chosen FV and the mean task vector (at its best layer) saved as vector files.
 
-Raw files per task: ``<task>.parquet`` (FV predictions, unscored), ``<task>.cie.parquet`` (mean
-CIE per head with its task and universal ranks), ``<task>.geometry.parquet`` (cosines, top tokens)
+Raw files per task: ``<task>.parquet`` (predictions of every condition, unscored),
+``<task>.cie.parquet`` (mean CIE per head with its task and universal ranks, and how many clean
+prompts the means kept), ``<task>.geometry.parquet`` (cosines, top tokens)
 and ``<task>.fv.safetensors`` / ``<task>.tv.safetensors``
 (:func:`taskvectors.vectors.save_vector`).
 """
@@ -119,49 +124,73 @@ def earliest_argmax(accuracy: np.ndarray) -> int | None:
 
 @dataclass
 class TaskHeads:
-    """One task's clean mean head outputs ``(L, H, head_dim)`` and mean CIE ``(L, H)``."""
+    """One task's clean mean head outputs ``(L, H, head_dim)`` (over ``clean.n_used`` of
+    ``clean.n_prompts`` clean prompts) and mean CIE ``(L, H)`` over ``n_cie`` prompts."""
 
-    means: torch.Tensor
+    clean: fh.CleanMeans
     cie: torch.Tensor
     n_cie: int
+
+    @property
+    def means(self) -> torch.Tensor:
+        return self.clean.means
+
+    def counts(self) -> dict[str, int]:
+        """How many clean prompts the means had, answered correctly and used."""
+        return {
+            "n_mean_prompts": self.clean.n_prompts,
+            "n_mean_correct": self.clean.n_correct,
+            "n_mean_used": self.clean.n_used,
+        }
 
 
 def task_heads(job: AnalysisJob, document: PromptDocument, settings: Mapping) -> TaskHeads:
     """Steps 1–2 for one task."""
     template = get_template(document.template)
     dev = document.split("dev")
-    clean = icl_prompts(template, dev[: settings["n_mean"]])
-    means = fh.mean_head_activations(job.model, job.tokenizer, clean)
+    clean_examples = dev[: settings["n_mean"]]
+    clean = fh.correct_mean_head_activations(
+        job.model, job.tokenizer, icl_prompts(template, clean_examples),
+        [ex.answer_first_token_ids for ex in clean_examples],
+    )  # fmt: skip
     corrupted_examples = dev[: settings["n_cie"]]
     seed = document.settings["seed"]
     corrupted = corrupted_prompts(template, corrupted_examples, seed, document.task_name)
     # The corrupted prompt ends as the clean one does, so the answer's first token in context is
     # the one the prompt file recorded (the canonical answer's).
     targets = [ex.answer_first_token_ids[0] for ex in corrupted_examples]
-    effects = fh.indirect_effects(job.model, job.tokenizer, corrupted, targets, means)
-    return TaskHeads(means, effects.mean(0), len(corrupted))
+    effects = fh.indirect_effects(job.model, job.tokenizer, corrupted, targets, clean.means)
+    return TaskHeads(clean, effects.mean(0), len(corrupted))
 
 
 @dataclass
 class TaskVectors:
-    """One task's FV predictions, the chosen k and layer, and the chosen FV ``(d_model,)``."""
+    """One task's predictions, the chosen k and layer, the chosen FV ``(d_model,)`` and the
+    task's own top-k heads."""
 
     predictions: pd.DataFrame
     k: int
     layer: int
     vector: torch.Tensor
+    own_heads: list[tuple[int, int]]
 
 
 def _prediction_rows(
-    split: str, examples: Sequence[Example], decoded: engine.Decoded, k: int, layers: Sequence[int]
+    split: str,
+    examples: Sequence[Example],
+    decoded: engine.Decoded,
+    k: int,
+    layers: Sequence[int],
+    condition: str = "fv",
 ) -> pd.DataFrame:
-    """Rows of an :func:`taskvectors.vectors.add_vector` result, prompt-major over ``layers``."""
+    """Rows of an :func:`taskvectors.vectors.add_vector` result, prompt-major over ``layers``
+    (layer ``-1``: the unpatched row)."""
     n_layers = len(layers)
     return pd.DataFrame(
         {
             "split": split,
             "example_id": [ex.example_id for ex in examples for _ in layers],
-            "condition": "fv",
+            "condition": condition,
             "k": k,
             "layer": [layer for _ in examples for layer in layers],
             "token_id": decoded.tokens[:, 0].tolist() if n_layers else [],
@@ -174,7 +203,7 @@ def _prediction_rows(
 def task_vectors(
     job: AnalysisJob,
     document: PromptDocument,
-    means: torch.Tensor,
+    heads: TaskHeads,
     ranked: Sequence[tuple[int, int]],
     ks: Sequence[int],
     settings: Mapping,
@@ -183,8 +212,10 @@ def task_vectors(
 ) -> TaskVectors:
     """Step 4 for one task: the dev layer curve (of the largest k, or of every k with
     ``curve: every_k``), each k's layer (its curve's earliest argmax, else the largest k's), the
-    chosen k (best dev accuracy, smallest k on ties), then test at each k's layer. Dev answers are
-    scored by first token id (:func:`first_token_hits`)."""
+    chosen k (best dev accuracy, smallest k on ties), then test at each k's layer; then step 5 at
+    the chosen k and layer (:func:`paired_conditions`). Dev answers are scored by first token id
+    (:func:`first_token_hits`)."""
+    means = heads.means
     template = get_template(document.template)
     dev = document.split("dev")[: settings["n_dev"]]
     test = document.split("test")[: settings["n_test"]]
@@ -220,17 +251,80 @@ def task_vectors(
             max_new_tokens=steps, batch_rows=rows,
         )  # fmt: skip
         frames.append(_prediction_rows("test", test, decoded, k, [layer]))
+    layer = best[chosen_k][1]
+    own_heads = fh.top_heads(heads.cie, chosen_k)
+    own_vector = fv.function_vector(job.model, means, own_heads, variant=variant)
+    frames += paired_conditions(
+        job, document, test, vectors[chosen_k], own_vector, chosen_k, layer, evaluation
+    )
     predictions = pd.concat(frames, ignore_index=True)
-    predictions["chosen"] = (predictions["k"] == chosen_k) & (
-        predictions["layer"] == best[chosen_k][1]
+    predictions["chosen"] = (
+        (predictions["condition"] == "fv")
+        & (predictions["k"] == chosen_k)
+        & (predictions["layer"] == layer)
     )
     predictions = predictions.astype({"k": "int16", "layer": "int16", "token_id": "int32"})
-    return TaskVectors(predictions, chosen_k, best[chosen_k][1], vectors[chosen_k])
+    return TaskVectors(predictions, chosen_k, layer, vectors[chosen_k], own_heads)
+
+
+def paired_conditions(
+    job: AnalysisJob,
+    document: PromptDocument,
+    test: Sequence[Example],
+    vector: torch.Tensor,
+    own_vector: torch.Tensor,
+    k: int,
+    layer: int,
+    evaluation: Mapping,
+) -> list[pd.DataFrame]:
+    """Step 5 on the test queries ``test``, full answers: the task's own-heads FV ``own_vector``
+    ``(d_model,)`` added to the zero-shot query (``fv_task_heads``), and the shuffled-output ICL
+    prompt answered plain (``icl_shuffled``, layer ``-1``) and with the chosen FV ``vector``
+    ``(d_model,)`` added at ``layer`` (``icl_shuffled_fv``). The two shuffled conditions are one
+    :func:`taskvectors.vectors.add_vector` call: the unpatched row and the patched row share the
+    prompt's prefix cache, so each costs a single-token forward plus its answer."""
+    template = get_template(document.template)
+    steps, rows = evaluation["max_answer_tokens"], evaluation["batch_rows"]
+    zero_shot = [template.zero_shot_prompt(ex.query) for ex in test]
+    own = fv.add_vector(
+        job.model, job.tokenizer, zero_shot, own_vector, [layer], keep_first_logits=False,
+        max_new_tokens=steps, batch_rows=rows,
+    )  # fmt: skip
+    shuffled = corrupted_prompts(template, test, document.settings["seed"], document.task_name)
+    answered = fv.add_vector(
+        job.model, job.tokenizer, shuffled, vector, [layer], include_unpatched=True,
+        keep_first_logits=False, max_new_tokens=steps, batch_rows=rows,
+    )  # fmt: skip
+    plain, added = _split_rows(answered, 2)
+    return [
+        _prediction_rows("test", test, own, k, [layer], "fv_task_heads"),
+        _prediction_rows("test", test, plain, -1, [-1], "icl_shuffled"),
+        _prediction_rows("test", test, added, k, [layer], "icl_shuffled_fv"),
+    ]
+
+
+def _split_rows(decoded: engine.Decoded, per: int) -> list[engine.Decoded]:
+    """The ``per`` variants of a prompt-major :class:`taskvectors.engine.Decoded`, each as its
+    own ``Decoded`` (rows ``j, j + per, ...``)."""
+    parts = []
+    for j in range(per):
+        rows = list(range(j, len(decoded.answers), per))
+        logits = decoded.first_logits[rows] if decoded.first_logits.numel() else torch.empty(0)
+        parts.append(
+            engine.Decoded(
+                decoded.tokens[rows],
+                logits,
+                [decoded.first_tokens[i] for i in rows],
+                [decoded.answers[i] for i in rows],
+            )
+        )
+    return parts
 
 
 def cie_table(task: TaskHeads, universal: torch.Tensor, passes: bool) -> pd.DataFrame:
-    """``layer, head, cie, cie_universal, rank_task, rank_universal, passes_filter`` per head
-    (ranks from 0, largest effect first)."""
+    """``layer, head, cie, cie_universal, rank_task, rank_universal, passes_filter, n_prompts``
+    per head (ranks from 0, largest effect first; ``n_prompts`` corrupted prompts), and the
+    clean prompts of the means: ``n_mean_prompts, n_mean_correct, n_mean_used``."""
     n_layers, n_heads = task.cie.shape
     total = n_layers * n_heads
     rank_task, rank_universal = np.empty(total, int), np.empty(total, int)
@@ -248,6 +342,7 @@ def cie_table(task: TaskHeads, universal: torch.Tensor, passes: bool) -> pd.Data
             "rank_universal": rank_universal.astype("int32"),
             "passes_filter": passes,
             "n_prompts": task.n_cie,
+            **task.counts(),
         }
     )
 
@@ -299,15 +394,14 @@ def run(job: AnalysisJob, request: JobRequest) -> None:
     model_name, revision = fv.model_identity(job.record)
     for task in request.tasks:
         document = documents[task]
-        found = task_vectors(
-            job, document, heads[task].means, ranked, ks, settings, variant, evaluation
-        )
+        found = task_vectors(job, document, heads[task], ranked, ks, settings, variant, evaluation)
         thetas = mean_task_vectors(inputs["activations"][task], document)
         tv_layer = best_layer_of(inputs["sweeps"][task])
         block = job.provenance(
             task=task, variant=variant, ks=ks, chosen_k=found.k, layer=found.layer,
             tv_layer=tv_layer, heads=[list(h) for h in ranked[: found.k]],
             filter_tasks=kept, passes_filter=passes[task],
+            task_heads=[list(h) for h in found.own_heads], clean_means=heads[task].counts(),
         )  # fmt: skip
         write_table(request.output(task), found.predictions, block)
         write_table(

@@ -4,10 +4,14 @@ Table columns (the analysis's ``score_columns``):
 ``kind, task, condition, k, layer, head, metric, value, low, high, n, text``. Kinds:
 
 * ``accuracy``: per task and ``overall`` (every example pooled), ``condition`` fv (the k and layer
-  chosen on dev), tv, icl, baseline, majority, copy (the main run's evals, on the same test
-  examples), ``metric`` first_token / full_answer; Wilson intervals.
+  chosen on dev), fv_task_heads (the FV of the task's own top-k heads at the same k and layer),
+  icl_shuffled (ICL with the demonstration outputs shuffled) and icl_shuffled_fv (the same with
+  the FV added), and tv, icl, baseline, majority, copy (the main run's evals), all on the same
+  test examples; ``metric`` first_token / full_answer; Wilson intervals.
 * ``fv_minus_tv``: per task and ``overall``, the paired difference of the headline score on the
   same test examples, with a paired bootstrap interval.
+* ``shuffled_fv_gain``: per task and ``overall``, what adding the FV to shuffled-label ICL changes
+  (``icl_shuffled_fv`` − ``icl_shuffled``, headline score, paired bootstrap interval).
 * ``k_curve``: test first-token accuracy of the FV of each ``k`` at its own dev-chosen layer
   (only the chosen k decodes full answers).
 * ``layer_curve``: dev first-token accuracy of the FV of each ``k`` at each layer.
@@ -20,6 +24,9 @@ Table columns (the analysis's ``score_columns``):
 * ``cosine``: cosine of the chosen FV with the mean task vector at each layer.
 * ``fv_token``: the FV's top tokens (``k`` = rank, ``text`` = token, ``value`` = logit).
 * ``filter``: ICL − baseline accuracy per task, ``text`` says whether it passed the filter.
+* ``mean_prompts``: per task, the share of the clean prompts of the head means that the model
+  answered correctly (Wilson interval, ``n`` prompts); ``text`` says how many the means used
+  (every prompt when none was answered correctly).
 * ``verdict``: task ``overall``: FV − TV with its interval and the sentence.
 """
 
@@ -42,6 +49,8 @@ OVERALL = "overall"
 COLUMNS = list(ANALYSIS.score_columns)
 SEED = 41
 EVAL_CONDITIONS = ("tv", "icl", "baseline", "majority", "copy")
+#: Conditions of the job's own test predictions scored beside the chosen FV, at its k and layer.
+PAIRED_CONDITIONS = ("fv_task_heads", "icl_shuffled", "icl_shuffled_fv")
 #: Top heads listed per task and overall.
 TOP_LISTED = 16
 METRICS = {"first_token": "correct_first", "full_answer": "correct_full"}
@@ -89,16 +98,44 @@ def paired(fv: pd.DataFrame, tv: pd.DataFrame, column: str) -> tuple[np.ndarray,
     return a.loc[shared].to_numpy(), b.loc[shared].to_numpy()
 
 
-def accuracy_rows(task: str, chosen: pd.DataFrame, evals: pd.DataFrame) -> list[dict]:
-    """Accuracy of the chosen FV and of the main run's conditions on the FV's test examples."""
+def chosen_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The test rows of the FV chosen on dev."""
+    return table[(table["split"] == "test") & table["chosen"].astype(bool)]
+
+
+def paired_rows(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The test rows of each of :data:`PAIRED_CONDITIONS` the table has."""
+    test = table[table["split"] == "test"]
+    parts = {c: test[test["condition"] == c] for c in PAIRED_CONDITIONS}
+    return {c: part for c, part in parts.items() if len(part)}
+
+
+def _where(part: pd.DataFrame) -> dict:
+    """The k and layer of a condition's rows (none when they have no k, like plain ICL)."""
+    if part.empty or int(part["k"].iloc[0]) < 0:
+        return {}
+    return {"k": int(part["k"].iloc[0]), "layer": int(part["layer"].iloc[0])}
+
+
+def accuracy_rows(
+    task: str,
+    chosen: pd.DataFrame,
+    evals: pd.DataFrame,
+    paired_conditions: Mapping[str, pd.DataFrame] | None = None,
+) -> list[dict]:
+    """Accuracy of the chosen FV, of the job's paired conditions (:data:`PAIRED_CONDITIONS`) and
+    of the main run's conditions on the FV's test examples."""
     ids = set(chosen["example_id"])
     same = evals[evals["example_id"].isin(ids)]
+    paired_conditions = paired_conditions or {}
     rows = []
     for metric, column in METRICS.items():
-        first = chosen.iloc[0] if len(chosen) else None
-        where = {"k": int(first["k"]), "layer": int(first["layer"])} if first is not None else {}
         rows.append(proportion_row("accuracy", task, metric, chosen[column], condition="fv",
-                                   **where))  # fmt: skip
+                                   **_where(chosen)))  # fmt: skip
+        for condition, part in paired_conditions.items():
+            part = part[part["example_id"].isin(ids)]
+            rows.append(proportion_row("accuracy", task, metric, part[column],
+                                       condition=condition, **_where(part)))  # fmt: skip
         for condition in EVAL_CONDITIONS:
             part = same[same["condition"] == condition]
             if len(part):
@@ -112,6 +149,23 @@ def difference_row(task: str, fv_hits: np.ndarray, tv_hits: np.ndarray, kind: st
     interval = paired_bootstrap(fv_hits, tv_hits, seed=derived_seed(SEED, "fv minus tv", task))
     return _row(kind, task, "headline", interval.estimate, condition="fv_minus_tv",
                 low=interval.low, high=interval.high, n=interval.n)  # fmt: skip
+
+
+def shuffled_hits(
+    conditions: Mapping[str, pd.DataFrame], column: str
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Shuffled-label ICL with and without the FV, hits ``(n,)`` on the examples both have."""
+    if not {"icl_shuffled", "icl_shuffled_fv"} <= set(conditions):
+        return None
+    return paired(conditions["icl_shuffled_fv"], conditions["icl_shuffled"], column)
+
+
+def shuffled_gain_row(task: str, with_fv: np.ndarray, plain: np.ndarray) -> dict:
+    """``icl_shuffled_fv`` − ``icl_shuffled`` with its paired bootstrap interval."""
+    interval = paired_bootstrap(with_fv, plain, seed=derived_seed(SEED, "shuffled gain", task))
+    return _row("shuffled_fv_gain", task, "headline", interval.estimate,
+                condition="icl_shuffled_fv_minus_icl_shuffled", low=interval.low,
+                high=interval.high, n=interval.n)  # fmt: skip
 
 
 def verdict_row(model: str, fv_hits: np.ndarray, tv_hits: np.ndarray) -> dict:
@@ -140,6 +194,7 @@ def verdict_row(model: str, fv_hits: np.ndarray, tv_hits: np.ndarray) -> dict:
 def curve_rows(task: str, predictions: pd.DataFrame) -> list[dict]:
     """The k curve (test) and the layer curve (dev) of one task."""
     rows = []
+    predictions = predictions[predictions["condition"] == "fv"]
     test = predictions[predictions["split"] == "test"]
     for (k, layer), part in test.groupby(["k", "layer"]):
         rows.append(proportion_row("k_curve", task, "first_token", part["correct_first"],
@@ -152,7 +207,7 @@ def curve_rows(task: str, predictions: pd.DataFrame) -> list[dict]:
 
 
 def _k_curve_overall(predictions: pd.DataFrame) -> list[dict]:
-    test = predictions[predictions["split"] == "test"]
+    test = predictions[(predictions["split"] == "test") & (predictions["condition"] == "fv")]
     return [
         proportion_row(
             "k_curve", OVERALL, "first_token", part["correct_first"], condition="fv", k=k
@@ -218,6 +273,22 @@ def geometry_rows(task: str, geometry: pd.DataFrame) -> list[dict]:
     return rows
 
 
+def mean_prompts_row(task: str, cie: pd.DataFrame) -> dict | None:
+    """The share of the clean prompts the model answered correctly, and how many the head means
+    used (None for a CIE table without the counts)."""
+    if "n_mean_prompts" not in cie.columns or cie.empty:
+        return None
+    first = cie.iloc[0]
+    n, correct, used = (int(first[c]) for c in ("n_mean_prompts", "n_mean_correct", "n_mean_used"))
+    hits = np.arange(n) < correct
+    text = (
+        f"means over the {used} of {n} clean prompts answered correctly"
+        if correct
+        else f"none of {n} clean prompts answered correctly: means over all {used}"
+    )
+    return {**proportion_row("mean_prompts", task, "correct_share", hits), "text": text}
+
+
 def filter_row(task: str, evals: pd.DataFrame, passed: bool) -> dict:
     icl = evals.loc[evals["condition"] == "icl", "correct"].astype(float).mean()
     baseline = evals.loc[evals["condition"] == "baseline", "correct"].astype(float).mean()
@@ -237,40 +308,65 @@ def score_tables(
     """The long table (module docstring) from scored FV predictions (``correct_first``,
     ``correct_full`` and ``chosen`` columns), the CIE and geometry tables, and the main evals."""
     headline = "correct_first" if answer_column(answer) == "first_token" else "correct_full"
-    rows, pooled, fv_all, tv_all = [], [], [], []
+    rows, pooled, fv_all, tv_all, shuffled_all = [], [], [], [], []
     for task, table in predictions.items():
-        test = table[table["split"] == "test"]
-        chosen = test[test["chosen"].astype(bool)]
+        chosen = chosen_rows(table)
+        conditions = paired_rows(table)
         task_evals = evals[task]
-        rows += accuracy_rows(task, chosen, task_evals)
+        rows += accuracy_rows(task, chosen, task_evals, conditions)
         tv = task_evals[task_evals["condition"] == "tv"]
         fv_hits, tv_hits = paired(chosen, tv, headline)
         fv_all.append(fv_hits)
         tv_all.append(tv_hits)
         rows.append(difference_row(task, fv_hits, tv_hits, "fv_minus_tv"))
+        hits = shuffled_hits(conditions, headline)
+        if hits is not None:
+            rows.append(shuffled_gain_row(task, *hits))
+            shuffled_all.append(hits)
         rows += curve_rows(task, table)
         rows += geometry_rows(task, geometry[task])
         passed = bool(cie[task]["passes_filter"].iloc[0]) if task in cie else False
         rows.append(filter_row(task, task_evals, passed))
+        means_row = mean_prompts_row(task, cie[task]) if task in cie else None
+        rows += [means_row] if means_row else []
+        ids = set(chosen["example_id"])
         pooled.append(
-            (chosen, task_evals[task_evals["example_id"].isin(set(chosen["example_id"]))])
+            (
+                chosen,
+                task_evals[task_evals["example_id"].isin(ids)],
+                {c: part[part["example_id"].isin(ids)] for c, part in conditions.items()},
+            )
         )
     if pooled:
-        chosen = pd.concat([c for c, _ in pooled], ignore_index=True)
-        same = pd.concat([e for _, e in pooled], ignore_index=True)
+        chosen = pd.concat([c for c, _, _ in pooled], ignore_index=True)
+        same = pd.concat([e for _, e, _ in pooled], ignore_index=True)
         for metric, column in METRICS.items():
             rows.append(proportion_row("accuracy", OVERALL, metric, chosen[column], condition="fv"))
+            for condition in PAIRED_CONDITIONS:
+                parts = [p[condition] for _, _, p in pooled if condition in p]
+                if parts:
+                    part = pd.concat(parts, ignore_index=True)
+                    rows.append(proportion_row("accuracy", OVERALL, metric, part[column],
+                                               condition=condition))  # fmt: skip
             for condition in EVAL_CONDITIONS:
                 part = same[same["condition"] == condition]
                 if len(part):
                     rows.append(proportion_row("accuracy", OVERALL, metric, part[column],
                                                condition=condition))  # fmt: skip
+        if shuffled_all:
+            rows.append(
+                shuffled_gain_row(
+                    OVERALL,
+                    np.concatenate([with_fv for with_fv, _ in shuffled_all]),
+                    np.concatenate([plain for _, plain in shuffled_all]),
+                )
+            )
         fv_hits, tv_hits = np.concatenate(fv_all), np.concatenate(tv_all)
         rows.append(difference_row(OVERALL, fv_hits, tv_hits, "fv_minus_tv"))
         rows.append(verdict_row(model, fv_hits, tv_hits))
         every = pd.concat(list(predictions.values()), ignore_index=True)
         rows += _k_curve_overall(every)
-        dev = every[every["split"] == "dev"]
+        dev = every[(every["split"] == "dev") & (every["condition"] == "fv")]
         for (k, layer), part in dev.groupby(["k", "layer"]):
             rows.append(proportion_row("layer_curve", OVERALL, "first_token", part["correct_first"],
                                        condition="fv", k=k, layer=layer))  # fmt: skip

@@ -10,9 +10,14 @@ from taskvectors.report.context import Context
 from taskvectors.report.names import display_token, short_task_name
 from taskvectors.report.page import Cell, Row, Section, Table, accuracy_cell, fmt, with_interval
 
-CONDITIONS = ("fv", "tv", "icl", "baseline", "majority", "copy")
-HEADERS = {"fv": "FV", "tv": "TV", "icl": "ICL", "baseline": "Baseline", "majority": "Majority",
-           "copy": "Copy"}  # fmt: skip
+CONDITIONS = ("fv", "fv_task_heads", "tv", "icl", "icl_shuffled", "icl_shuffled_fv", "baseline",
+              "majority", "copy")  # fmt: skip
+HEADERS = {"fv": "FV", "fv_task_heads": "FV (own heads)", "tv": "TV", "icl": "ICL",
+           "icl_shuffled": "Shuffled ICL", "icl_shuffled_fv": "Shuffled ICL + FV",
+           "baseline": "Baseline", "majority": "Majority", "copy": "Copy"}  # fmt: skip
+#: The colour of each condition's bar (the report's condition colours; the rest uncoloured).
+BAR_KINDS = {"tv": "tv", "icl": "icl", "baseline": "baseline", "majority": "majority",
+             "copy": "copy"}  # fmt: skip
 
 
 def section(ctx: Context) -> Section:
@@ -24,7 +29,11 @@ def section(ctx: Context) -> Section:
         "shuffled demonstration outputs raises P(correct answer); the function vector (FV) sums "
         "the top-k heads' mean outputs and is added to the residual stream of the zero-shot "
         "query at one layer (k and layer chosen on dev). It is scored on the same test queries "
-        "as ICL and the task vector (TV), which replaces the hidden state at its best layer.",
+        "as ICL and the task vector (TV), which replaces the hidden state at its best layer; "
+        "beside them, the FV of each task's own top-k heads (by its own CIE) at the same k and "
+        "layer, and ICL with the demonstration outputs shuffled, without and with the FV added "
+        "at the query's last token. The head means average the clean prompts the model answers "
+        "correctly (all of them when it answers none).",
     )
     for model in ctx.models:
         scores = ctx.scores("function_vectors", model)
@@ -66,6 +75,7 @@ def _accuracy(ctx: Context, section: Section, model: str, scores: pd.DataFrame) 
     if ctx.answer != "first_token":
         rows = scores[(scores["kind"] == "accuracy") & (scores["metric"] == "full_answer")]
     differences = scores[scores["kind"] == "fv_minus_tv"].set_index("task")
+    means_used = scores[scores["kind"] == "mean_prompts"].set_index("task")
     tasks = _tasks(ctx, rows)
     labels = {t: short_task_name(t) for t in tasks}
     section.add(
@@ -87,8 +97,9 @@ def _accuracy(ctx: Context, section: Section, model: str, scores: pd.DataFrame) 
         for condition in conditions:
             if condition in part.index:
                 r = part.loc[condition]
-                kind = condition if condition != "fv" else None
-                cells.append(accuracy_cell(r["value"], kind, r["low"], r["high"]))
+                cells.append(
+                    accuracy_cell(r["value"], BAR_KINDS.get(condition), r["low"], r["high"])
+                )
             else:
                 cells.append(Cell("–"))
         if task in differences.index:
@@ -99,17 +110,26 @@ def _accuracy(ctx: Context, section: Section, model: str, scores: pd.DataFrame) 
         fv = part.loc["fv"] if "fv" in part.index else None
         where = "" if fv is None or fv["k"] < 0 else f"k={int(fv['k'])}, L{int(fv['layer'])}"
         cells.append(Cell(where))
+        cells.append(Cell(_means_text(means_used.loc[task]) if task in means_used.index else ""))
         table_rows.append(Row(cells))
     section.add(
         Table(
             f"function_vectors_accuracy_{model}",
-            f"{model}: accuracy of the function vector, the task vector, ICL and the baselines on "
-            "the same test queries, and FV − TV with its paired 95% interval.",
-            ["Task", *[HEADERS[c] for c in conditions], "FV − TV", "FV k, layer"],
+            f"{model}: accuracy of the function vector (universal heads; own heads), the task "
+            "vector, ICL (plain; demonstration outputs shuffled, without and with the FV) and the "
+            "baselines on the same test queries, FV − TV with its paired 95% interval, and the "
+            "clean prompts the head means used (answered correctly / all).",
+            ["Task", *[HEADERS[c] for c in conditions], "FV − TV", "FV k, layer", "Means from"],
             table_rows,
             ctx.out.data(f"function_vectors_accuracy_{model}", rows),
         )
     )
+
+
+def _means_text(row: pd.Series) -> str:
+    """``7/10`` (the correctly answered clean prompts the means used), ``all 10`` (none was)."""
+    n, correct = int(row["n"]), round(float(row["value"]) * int(row["n"]))
+    return f"{correct}/{n}" if correct else f"all {n} (none correct)"
 
 
 def _curves(ctx: Context, section: Section, model: str, scores: pd.DataFrame) -> None:
