@@ -1,6 +1,8 @@
 """The recognition/learning model job: each task's prompts under each condition, answered by ICL,
 the task vector (dev layer sweep with θ from the condition's demonstrations, test at the best dev
-layer) and the zero-shot baseline.
+layer), the function vector (the condition's mean head outputs over its dev ICL prompts, summed
+over the function_vectors analysis's heads and added at its layer: :mod:`.fv_choice`; only when
+that analysis is enabled) and the zero-shot baseline.
 
 The tasks need not be tasks of the run (the novel ones are not), so the job builds its own prompt
 document from the task data with the run's template and prompt settings, its own ``n_dev`` and
@@ -16,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
+from taskvectors import heads, vectors
 from taskvectors.analyses.jobs import AnalysisJob
 from taskvectors.analyses.recognition_learning.conditions import (
     ConditionExample,
@@ -26,11 +30,15 @@ from taskvectors.analyses.recognition_learning.conditions import (
     show_query,
     single_token_predicate,
 )
+from taskvectors.analyses.recognition_learning.fv_choice import (
+    FunctionVectorChoice,
+    choices_from_files,
+)
 from taskvectors.analyses.recognition_learning.plan import conditions_of
 from taskvectors.analyses.spec import JobRequest
 from taskvectors.evaluation import earliest_best_layer
 from taskvectors.inference import example_vectors, icl_rows, sweep_rows
-from taskvectors.predictions import predictions_frame
+from taskvectors.predictions import prediction_rows, predictions_frame
 from taskvectors.prompt_files import build_prompt_document
 from taskvectors.prompts import PromptTemplate, get_template
 from taskvectors.results import Example, PromptDocument
@@ -110,12 +118,45 @@ def dev_best_layer(rows: Sequence[Mapping], shown: Sequence[Shown], mode: str) -
     return earliest_best_layer(accuracy.index.tolist(), accuracy.tolist())
 
 
+def condition_function_vector(
+    job: AnalysisJob, template: PromptTemplate, dev: Sequence[Example],
+    choice: FunctionVectorChoice, batch_size: int,
+) -> torch.Tensor:  # fmt: skip
+    """The FV ``(d_model,)`` of one condition: the mean head outputs over its dev ICL prompts
+    (its own demonstrations and queries), summed over the choice's heads."""
+    prompts = [template.icl_prompt(list(ex.demos), ex.query) for ex in dev]
+    means = heads.mean_head_activations(job.model, job.tokenizer, prompts, batch_size=batch_size)
+    return vectors.function_vector(job.model, means, choice.heads, variant=choice.variant)
+
+
+def fv_rows(
+    job: AnalysisJob, template: PromptTemplate, examples: Sequence[Example],
+    choice: FunctionVectorChoice, evaluation: Mapping,
+) -> list[dict]:  # fmt: skip
+    """Rows ``fv`` (test, at the choice's layer, first token as the TV rows) of one condition:
+    its FV (:func:`condition_function_vector` of its dev examples) added to the zero-shot test
+    queries."""
+    dev = [ex for ex in examples if ex.split == "dev"]
+    test = [ex for ex in examples if ex.split == "test"]
+    vector = condition_function_vector(job, template, dev, choice, evaluation["batch_size"])
+    decoded = vectors.add_vector(
+        job.model, job.tokenizer, [template.zero_shot_prompt(ex.query) for ex in test], vector,
+        [choice.layer], keep_first_logits=False, batch_rows=evaluation["batch_rows"],
+    )  # fmt: skip
+    keys = [
+        {"example_id": ex.example_id, "split": "test", "condition": "fv", "layer": choice.layer}
+        for ex in test
+    ]
+    return prediction_rows(decoded, keys)
+
+
 def condition_rows(
     job: AnalysisJob, template: PromptTemplate, shown: Sequence[Shown], mode: str,
-    evaluation: Mapping, desc: str,
+    evaluation: Mapping, desc: str, choice: FunctionVectorChoice | None = None,
 ) -> tuple[list[dict], int | None]:  # fmt: skip
-    """Rows ``icl`` (dev and test), ``tv`` (dev at every layer, test at the best dev layer) and
-    ``baseline`` (test) of one condition, and the best dev layer."""
+    """Rows ``icl`` (dev and test), ``tv`` (dev at every layer, test at the best dev layer),
+    ``baseline`` (test) and, given a ``choice``, ``fv`` (test) of one condition, and the best dev
+    layer."""
     examples = [s.example for s in shown]
     thetas, answers = example_vectors(
         job.model, job.tokenizer, template, examples, evaluation["batch_size"], desc
@@ -137,6 +178,8 @@ def condition_rows(
     rows += patched("dev", list(range(thetas.shape[1])), False)
     layer = dev_best_layer(rows, shown, mode)
     rows += patched("test", [] if layer is None else [layer], True)
+    if choice is not None:
+        rows += fv_rows(job, template, examples, choice, evaluation)
     return rows, layer
 
 
@@ -156,9 +199,11 @@ def condition_frame(rows: Sequence[dict], shown: Sequence[Shown], name: str) -> 
 
 
 def task_frame(
-    job: AnalysisJob, spec: TaskSpec, request: JobRequest, base: PromptTemplate
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """All conditions of one task as one table, and the best dev layer of each."""
+    job: AnalysisJob, spec: TaskSpec, request: JobRequest, base: PromptTemplate,
+    choice: FunctionVectorChoice | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:  # fmt: skip
+    """All conditions of one task as one table (with ``fv`` rows given a ``choice``), and the
+    best dev layer of each."""
     prompts, settings = request.config["prompts"], request.settings
     chosen = {
         "n_demos": prompts["n_demos"], "n_dummy": prompts["n_dummy"], "seed": prompts["seed"],
@@ -172,7 +217,7 @@ def task_frame(
     for name, examples in shown.items():
         evaluation = request.config["evaluation"]
         rows, layers[name] = condition_rows(
-            job, template, examples, mode, evaluation, f"{spec.name} {name}"
+            job, template, examples, mode, evaluation, f"{spec.name} {name}", choice
         )
         frames.append(condition_frame(rows, examples, name))
     frame = pd.concat(frames, ignore_index=True)
@@ -182,7 +227,19 @@ def task_frame(
 def run(job: AnalysisJob, request: JobRequest) -> None:
     """The recognition/learning job of one model."""
     base = get_template(request.config["prompts"]["template"])
+    choices = choices_from_files(
+        request.tasks, request.reads,
+        lambda artifact: vectors.mismatch(
+            artifact, job.model, *vectors.model_identity(job.record)
+        ),
+    )  # fmt: skip
     for task in request.tasks:
         spec = TaskSpec(**request.task_specs[task])
-        frame, layers = task_frame(job, spec, request, base)
-        write_table(request.output(task), frame, job.provenance(task=task, best_layers=layers))
+        choice = choices.get(task)
+        frame, layers = task_frame(job, spec, request, base, choice)
+        fv = None if choice is None else {
+            "heads": [list(h) for h in choice.heads], "k": choice.k, "layer": choice.layer,
+            "variant": choice.variant, "source": choice.source,
+        }  # fmt: skip
+        block = job.provenance(task=task, best_layers=layers, function_vector=fv)
+        write_table(request.output(task), frame, block)
