@@ -100,32 +100,56 @@ def test_without_the_function_vectors_analysis_the_job_writes_no_fv_rows(job, tm
     assert read_provenance(made.output(TASK))["function_vector"] is None
 
 
+def gold_document(job):
+    spec = load_registry(REPO / "data")[TASK]
+    chosen = {"n_demos": 3, "n_dummy": 1, "seed": 41, "n_dev": 2, "n_test": 3}
+    return spec, rl_job.task_document(job, spec, REPO / "data", get_template("paper"), chosen)
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma3_text"])
+def test_head_outputs_read_in_the_icl_pass_are_those_of_the_icl_prompts(arch):
+    """The shared forward gives each ICL prompt's head outputs as a forward of the whole prompt
+    does: on llama through the prefix cache, on the tiny Gemma (window 6) with whole prompts."""
+    model, tokenizer = tiny_model(arch)
+    tiny = AnalysisJob(record=RECORD, model=model, tokenizer=tokenizer, block={})
+    _, document = gold_document(tiny)
+    template = get_template(document.template)
+    examples = document.split("dev") + document.split("test")
+    thetas, _, outputs = rl_job.vectors_and_heads(
+        tiny, template, examples, 2, "test", record_heads=True
+    )
+    prompts = [template.icl_prompt(list(ex.demos), ex.query) for ex in examples]
+    expected = rl_job.heads.head_activations(model, tokenizer, prompts)
+    assert outputs.shape == expected.shape
+    torch.testing.assert_close(outputs, expected, rtol=1e-4, atol=1e-4)
+    alone, _, none = rl_job.vectors_and_heads(tiny, template, examples, 2, "t", record_heads=False)
+    assert none is None and torch.equal(alone, thetas)
+
+
 def test_the_fv_of_each_condition_averages_that_conditions_own_dev_prompts(
     job, tmp_path, monkeypatch
 ):
-    """Under gold the head means come from the document's own dev ICL prompts; under shuffled
-    from the same queries with the shuffled demonstrations; the test queries never enter."""
-    seen: list[list[str]] = []
-    original = rl_job.heads.mean_head_activations
+    """Under gold the head means are those of the document's own dev ICL prompts; under shuffled
+    of the same queries with the shuffled demonstrations; the test queries never enter."""
+    means_seen: list[torch.Tensor] = []
+    original = rl_job.vectors.function_vector
 
-    def spy(model, tokenizer, prompts, **kwargs):
-        seen.append(list(prompts))
-        return original(model, tokenizer, prompts, **kwargs)
+    def spy(model, means, chosen_heads, **kwargs):
+        means_seen.append(means.clone())
+        return original(model, means, chosen_heads, **kwargs)
 
-    monkeypatch.setattr(rl_job.heads, "mean_head_activations", spy)
+    monkeypatch.setattr(rl_job.vectors, "function_vector", spy)
     made = request(tmp_path, {FV: fv_files(tmp_path, [TASK])})
-    spec = load_registry(REPO / "data")[TASK]
-    frame, _ = rl_job.task_frame(job, spec, made, get_template("paper"), FunctionVectorChoice(
-        HEADS, 2, "raw", "own"))  # fmt: skip
-    chosen = {"n_demos": 3, "n_dummy": 1, "seed": 41, "n_dev": 2, "n_test": 3}
-    document = rl_job.task_document(job, spec, REPO / "data", get_template("paper"), chosen)
+    spec, document = gold_document(job)
+    choice = FunctionVectorChoice(HEADS, 2, "raw", "own")
+    frame, _ = rl_job.task_frame(job, spec, made, get_template("paper"), choice)
     template = get_template(document.template)
-    gold_prompts = [template.icl_prompt(list(ex.demos), ex.query) for ex in document.split("dev")]
-    assert len(seen) == 2  # one FV per condition
-    assert seen[0] == gold_prompts
-    assert seen[1] != gold_prompts and len(seen[1]) == len(gold_prompts)
-    queries = [ex.query for ex in document.split("dev")]
-    assert all(p.endswith(template.query(q)) for p, q in zip(seen[1], queries, strict=True))
+    dev = document.split("dev")
+    gold_prompts = [template.icl_prompt(list(ex.demos), ex.query) for ex in dev]
+    gold_means = rl_job.heads.mean_head_activations(job.model, job.tokenizer, gold_prompts)
+    assert len(means_seen) == 2  # one FV per condition: gold, shuffled
+    torch.testing.assert_close(means_seen[0], gold_means, rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(means_seen[1], gold_means, atol=1e-3)
     fv = frame[frame["method"] == "fv"]
     assert set(fv["condition"]) == {"gold", "shuffled"}
     assert set(fv["split"]) == {"test"} and set(fv["layer"]) == {2}
@@ -136,12 +160,11 @@ def test_the_fv_rows_are_the_condition_fv_added_at_the_chosen_layer(job, tmp_pat
     made = request(tmp_path, {FV: fv_files(tmp_path, [TASK], layer=1)})
     rl_job.run(job, made)
     frame = read_table(made.output(TASK))
-    spec = load_registry(REPO / "data")[TASK]
-    chosen = {"n_demos": 3, "n_dummy": 1, "seed": 41, "n_dev": 2, "n_test": 3}
-    document = rl_job.task_document(job, spec, REPO / "data", get_template("paper"), chosen)
+    _, document = gold_document(job)
     template = get_template(document.template)
-    choice = FunctionVectorChoice(HEADS, 1, "raw", "own")
-    vector = rl_job.condition_function_vector(job, template, document.split("dev"), choice, 4)
+    prompts = [template.icl_prompt(list(ex.demos), ex.query) for ex in document.split("dev")]
+    means = rl_job.heads.mean_head_activations(job.model, job.tokenizer, prompts)
+    vector = rl_job.vectors.function_vector(job.model, means, HEADS, variant="raw")
     test = document.split("test")
     decoded = rl_job.vectors.add_vector(
         job.model, job.tokenizer, [template.zero_shot_prompt(ex.query) for ex in test], vector,

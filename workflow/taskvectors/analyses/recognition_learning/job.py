@@ -1,8 +1,8 @@
 """The recognition/learning model job: each task's prompts under each condition, answered by ICL,
 the task vector (dev layer sweep with θ from the condition's demonstrations, test at the best dev
-layer), the function vector (the condition's mean head outputs over its dev ICL prompts, summed
-over the function_vectors analysis's heads and added at its layer: :mod:`.fv_choice`; only when
-that analysis is enabled) and the zero-shot baseline.
+layer), the function vector (the condition's mean head outputs over its dev ICL prompts, read in
+the ICL forward pass, summed over the function_vectors analysis's heads and added at its layer:
+:mod:`.fv_choice`; only when that analysis is enabled) and the zero-shot baseline.
 
 The tasks need not be tasks of the run (the novel ones are not), so the job builds its own prompt
 document from the task data with the run's template and prompt settings, its own ``n_dev`` and
@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from taskvectors import heads, vectors
+from taskvectors import engine, heads, vectors
 from taskvectors.analyses.jobs import AnalysisJob
 from taskvectors.analyses.recognition_learning.conditions import (
     ConditionExample,
@@ -118,27 +118,63 @@ def dev_best_layer(rows: Sequence[Mapping], shown: Sequence[Shown], mode: str) -
     return earliest_best_layer(accuracy.index.tolist(), accuracy.tolist())
 
 
-def condition_function_vector(
-    job: AnalysisJob, template: PromptTemplate, dev: Sequence[Example],
-    choice: FunctionVectorChoice, batch_size: int,
-) -> torch.Tensor:  # fmt: skip
-    """The FV ``(d_model,)`` of one condition: the mean head outputs over its dev ICL prompts
-    (its own demonstrations and queries), summed over the choice's heads."""
-    prompts = [template.icl_prompt(list(ex.demos), ex.query) for ex in dev]
-    means = heads.mean_head_activations(job.model, job.tokenizer, prompts, batch_size=batch_size)
-    return vectors.function_vector(job.model, means, choice.heads, variant=choice.variant)
+def vectors_and_heads(
+    job: AnalysisJob, template: PromptTemplate, examples: Sequence[Example], batch_size: int,
+    desc: str, *, record_heads: bool,
+) -> tuple[torch.Tensor, engine.Decoded, torch.Tensor | None]:  # fmt: skip
+    """:func:`~taskvectors.inference.example_vectors` (θ and ICL's answers) and, with
+    ``record_heads``, every head's output at the last token of each ICL prompt ``[S, x]``, read
+    in the same forward pass: the function vector's head means then cost no forward of their own.
+
+    ``example_vectors`` ends each batch with one forward of its ``[S, x]`` and dummy ``[S, x']``
+    rows (after the shared prefix, or whole under a short sliding window), ``k = 1 + dummies``
+    rows per example, ``[S, x]`` first. The heads recorded by that forward's ``n_layers``
+    projection calls, rows ``0, k, 2k, ...``, are the ICL prompts' (tests check them against
+    :func:`taskvectors.heads.head_activations` of the whole prompts).
+
+    Returns:
+        θ ``(n, n_layers, d_model)``, the answers (``n`` rows), and the head outputs
+        ``(n, n_layers, n_heads, head_dim)`` float32 (None without ``record_heads``).
+    """
+    if not record_heads:
+        thetas, answers = example_vectors(
+            job.model, job.tokenizer, template, examples, batch_size, desc
+        )
+        return thetas, answers, None
+    shape = heads.head_shape(job.model)
+    projections = heads.output_projections(job.model)
+    thetas, answers, outputs = [], [], []
+    for rows in engine.chunks(examples, batch_size):
+        chunk = [examples[i] for i in rows]
+        k = 1 + len(chunk[0].dummies)
+        with heads.record_heads(projections) as recorded:
+            theta, answer = example_vectors(
+                job.model, job.tokenizer, template, chunk, len(chunk), desc
+            )
+        last = torch.stack(recorded[-shape.n_layers :], dim=1)  # (len(chunk) * k, L, width)
+        if last.shape[0] != len(chunk) * k:
+            raise RuntimeError(
+                f"the last forward of example_vectors ran {last.shape[0]} rows, not "
+                f"{len(chunk)} examples x {k} prompts: head outputs cannot be read from it"
+            )
+        outputs.append(last[::k].float().cpu())
+        thetas.append(theta)
+        answers.append(answer)
+    head_outputs = torch.cat(outputs).reshape(
+        len(examples), shape.n_layers, shape.n_heads, shape.head_dim
+    )
+    return torch.cat(thetas), engine.concatenate(answers), head_outputs
 
 
 def fv_rows(
     job: AnalysisJob, template: PromptTemplate, examples: Sequence[Example],
-    choice: FunctionVectorChoice, evaluation: Mapping,
+    means: torch.Tensor, choice: FunctionVectorChoice, evaluation: Mapping,
 ) -> list[dict]:  # fmt: skip
     """Rows ``fv`` (test, at the choice's layer, first token as the TV rows) of one condition:
-    its FV (:func:`condition_function_vector` of its dev examples) added to the zero-shot test
-    queries."""
-    dev = [ex for ex in examples if ex.split == "dev"]
+    the FV of its mean head outputs ``means`` ``(n_layers, n_heads, head_dim)`` (over its dev
+    ICL prompts) summed over the choice's heads, added to the zero-shot test queries."""
     test = [ex for ex in examples if ex.split == "test"]
-    vector = condition_function_vector(job, template, dev, choice, evaluation["batch_size"])
+    vector = vectors.function_vector(job.model, means, choice.heads, variant=choice.variant)
     decoded = vectors.add_vector(
         job.model, job.tokenizer, [template.zero_shot_prompt(ex.query) for ex in test], vector,
         [choice.layer], keep_first_logits=False, batch_rows=evaluation["batch_rows"],
@@ -158,8 +194,8 @@ def condition_rows(
     ``baseline`` (test) and, given a ``choice``, ``fv`` (test) of one condition, and the best dev
     layer."""
     examples = [s.example for s in shown]
-    thetas, answers = example_vectors(
-        job.model, job.tokenizer, template, examples, evaluation["batch_size"], desc
+    thetas, answers, head_outputs = vectors_and_heads(
+        job, template, examples, evaluation["batch_size"], desc, record_heads=choice is not None
     )  # thetas: (n, n_layers, d_model)
     rows = icl_rows(examples, answers)
     by_split = {
@@ -179,7 +215,8 @@ def condition_rows(
     layer = dev_best_layer(rows, shown, mode)
     rows += patched("test", [] if layer is None else [layer], True)
     if choice is not None:
-        rows += fv_rows(job, template, examples, choice, evaluation)
+        means = head_outputs[by_split["dev"]].mean(0)  # (n_layers, n_heads, head_dim)
+        rows += fv_rows(job, template, examples, means, choice, evaluation)
     return rows, layer
 
 
