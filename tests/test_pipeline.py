@@ -258,13 +258,57 @@ def test_the_tiny_run_covers_every_analysis_it_can(project):
     assert ran == set(IN_TINY_RUN)
 
 
+def readers_of(name: str) -> set[str]:
+    """The analyses whose jobs read ``name``'s raw files (their ``reads_analyses``)."""
+    return {other for other, a in registry().items() if name in a.reads_analyses}
+
+
+def test_only_recognition_learning_reads_another_analysis():
+    """The dependency the next test expects: RL reads the function-vector files."""
+    assert {name: readers_of(name) for name in IN_TINY_RUN if readers_of(name)} == {
+        "function_vectors": {"recognition_learning"}
+    }
+
+
 @pytest.mark.parametrize("name", IN_TINY_RUN)
-def test_editing_one_analysis_reruns_that_analysis_its_score_and_the_report(project, name):
+def test_editing_one_analysis_reruns_that_analysis_its_readers_their_scores_and_the_report(
+    project, name
+):
+    """Editing an analysis reruns it, and the analyses that declared they read its files
+    (``reads_analyses``): editing function_vectors reruns recognition_learning, whose FV rows
+    use its heads and layer; editing recognition_learning never reruns function_vectors."""
     config = base_config(project)
     key, value = setting_edit(project, name)
     config["analyses"].setdefault(name, {})[key] = value
     jobs = scheduled(snakemake(project, config, "-n"))
-    assert jobs == {name: 2, "score_analysis": 2, "report": 1}
+    rerun = {name, *readers_of(name)}
+    assert jobs == {**{n: 2 for n in rerun}, "score_analysis": 2 * len(rerun), "report": 1}
+
+
+def test_switching_function_vectors_off_reruns_recognition_learning_without_its_files(project):
+    config = base_config(project)
+    config["analyses"]["function_vectors"]["enabled"] = False
+    jobs = scheduled(snakemake(project, config, "-n"))
+    assert jobs == {"recognition_learning": 2, "score_analysis": 2, "report": 1}
+
+
+def test_recognition_learning_scores_the_function_vector_under_each_condition(project):
+    raw = read_table(
+        project / "results/analyses/recognition_learning/tiny-llama/algorithmic_next_letter.parquet"
+    )
+    fv = raw[raw["method"] == "fv"]
+    assert set(fv["condition"]) == set(raw["condition"]) and set(fv["split"]) == {"test"}
+    vector = project / "results/analyses/function_vectors/tiny-llama/algorithmic_next_letter"
+    block = read_provenance(
+        project / "results/analyses/recognition_learning/tiny-llama/algorithmic_next_letter.parquet"
+    )["function_vector"]
+    from taskvectors.vectors import load_vector
+
+    made = load_vector(f"{vector}.fv.safetensors")
+    assert block["layer"] == made.layer and block["heads"] == [list(h) for h in made.heads]
+    assert set(fv["layer"]) == {made.layer}
+    scores = read_table(project / "results/scores/recognition_learning/tiny-llama.parquet")
+    assert "fv" in set(scores["method"])
 
 
 def test_editing_the_conflict_pairs_reruns_no_other_analysis(project):

@@ -26,7 +26,9 @@ def raw_rows(task: str, family: str, condition: str, hits: dict[str, int]) -> li
         base = {"example_id": i, "task": task, "family": family, "condition": condition,
                 "target": [target], "gold": [gold], "target_shown": i % 2 == 0,
                 "scoring": "exact", "token_id": 1, "query": LETTERS[i]}  # fmt: skip
-        for method, layer in (("icl", -1), ("tv", 1), ("baseline", -1)):
+        for method, layer in (("icl", -1), ("tv", 1), ("fv", 2), ("baseline", -1)):
+            if method not in hits:  # fv: only when the job had function vectors
+                continue
             right = gold if method == "baseline" else target
             answer = right if i < hits[method] else "?"
             rows.append({**base, "split": "test", "method": method, "layer": layer,
@@ -43,9 +45,9 @@ def scores(tmp_path) -> pd.DataFrame:
     raw = {}
     plan = {
         "algorithmic_next_letter": ("algorithmic", {
-            "gold": {"icl": 18, "tv": 16, "baseline": 2},
-            "shuffled": {"icl": 14, "tv": 12, "baseline": 2},
-            "abstract": {"icl": 10, "tv": 1, "baseline": 0},
+            "gold": {"icl": 18, "tv": 16, "fv": 9, "baseline": 2},
+            "shuffled": {"icl": 14, "tv": 12, "fv": 5, "baseline": 2},
+            "abstract": {"icl": 10, "tv": 1, "fv": 0, "baseline": 0},
         }),
         "novel_letter_shift": ("novel", {"gold": {"icl": 1, "tv": 0, "baseline": 0}}),
     }  # fmt: skip
@@ -130,3 +132,21 @@ def test_a_novel_task_above_the_baseline_is_not_called_recognition(scores):
     row = one(scores, task="novel_letter_shift", condition="gold", method="icl",
               metric="above_baseline")  # fmt: skip
     assert row["verdict"] in ("above baseline", "not above baseline")
+
+
+def test_function_vector_rows_are_scored_like_the_task_vectors_at_their_layer(scores):
+    accuracy = one(scores, task="algorithmic_next_letter", condition="shuffled", method="fv",
+                   target="condition", metric="accuracy")  # fmt: skip
+    assert accuracy["value"] == pytest.approx(5 / N) and accuracy["layer"] == 2
+    assert accuracy["low"] < 5 / N < accuracy["high"]
+    diff = one(scores, task="algorithmic_next_letter", condition="shuffled", method="fv",
+               metric="diff_vs_gold")  # fmt: skip
+    assert diff["value"] == pytest.approx((5 - 9) / N) and diff["verdict"] == "not above gold"
+    pooled = one(scores, task="overall", family="familiar", condition="gold", method="fv",
+                 metric="above_baseline")  # fmt: skip
+    assert pooled["value"] == pytest.approx((9 - 2) / N)
+
+
+def test_a_job_without_function_vectors_gives_no_fv_rows(scores):
+    novel = scores[scores["task"] == "novel_letter_shift"]  # its raw rows have no fv method
+    assert "fv" not in set(novel["method"]) and "fv" in set(scores["method"])

@@ -199,6 +199,10 @@ def test_analysis_sections_render_their_score_tables(report):
     assert "fr en leading L3 0.00 [0.00, 0.07] 0.16 [0.08, 0.29]" in text  # both spacings
     assert "On overall, the task vector is closer to ICL than GD" in text  # the verdict text
     assert "learning_rate" in text and "adam, lora rank 4" in text
+    # recognition/learning: the function vector beside ICL and TV, with its own verdicts
+    assert "recognition (familiar tasks), the function vector: accuracy above the baseline" in text
+    assert "learning (novel tasks), the function vector: accuracy above chance" in text
+    assert "FV − gold" in text
     assert "1-NN task accuracy" in text and "shared_inputs" in text
 
 

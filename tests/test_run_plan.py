@@ -96,7 +96,8 @@ def test_a_registry_sourced_analysis_covers_tasks_outside_the_run():
     assert plan.analysis_tasks(RL) == ["translation_fr_en", "novel_letter_shift"]
     job = plan.job_params(RL)
     assert set(job["task_specs"]) == {"translation_fr_en", "novel_letter_shift"}
-    assert set(plan.job_inputs(RL, "m")) == {"data"}  # no main-stage file of a task it lacks
+    # no main-stage file of a task it lacks; besides data, only the function-vector files
+    assert {n for n in plan.job_inputs(RL, "m") if not n.startswith("reads__")} == {"data"}
 
 
 def test_the_default_tasks_of_a_registry_sourced_analysis_need_not_be_in_the_run():
@@ -193,3 +194,73 @@ def test_a_job_and_its_score_job_read_their_rules_alike(name):
         declared = [k for k in getattr(registry()[name], kinds) if k != "data"]
         assert sorted(request.inputs) == sorted(declared)
         assert all(list(files) == request.tasks for files in request.inputs.values())
+
+
+# --- an analysis reading another analysis's raw files (reads_analyses) -------------------------
+
+FV = "function_vectors"
+
+
+def test_recognition_learning_reads_the_function_vector_files_when_that_analysis_runs():
+    """The declared dependency: RL's job reads FV's ``fv`` and ``cie`` files of every FV task
+    (as rule inputs, so Snakemake runs FV first and reruns RL when FV rewrites them), and its
+    params name those files' tasks."""
+    plan = plan_of(CONFIG)
+    inputs = plan.job_inputs(RL, "m")
+    outputs = plan.analysis_outputs(FV, "m")
+    assert inputs["reads__function_vectors__fv"] == outputs["fv"]
+    assert inputs["reads__function_vectors__cie"] == outputs["cie"]
+    assert not any(name.startswith("reads__") for name in plan.job_inputs(FV, "m"))
+    assert plan.job_params(RL)["reads"] == {FV: plan.analysis_tasks(FV)}
+
+
+def test_switching_function_vectors_off_drops_its_files_from_recognition_learning():
+    config = copy.deepcopy(CONFIG)
+    config["analyses"][FV]["enabled"] = False
+    plan = plan_of(config)
+    assert set(plan.job_inputs(RL, "m")) == {"data"}
+    assert "reads" not in plan.job_params(RL)
+    assert plan.read_analyses(RL) == []
+
+
+def test_function_vector_tasks_reach_recognition_learning_through_its_params():
+    """Editing FV's own settings leaves RL's params alone (RL reruns through FV's rewritten
+    files instead, tests/test_pipeline.py); changing FV's tasks changes RL's params, since the
+    files RL reads change."""
+    config = copy.deepcopy(CONFIG)
+    config["analyses"][FV]["tasks"] = ["algorithmic_next_letter"]
+    plan = plan_of(config)
+    assert plan.job_params(RL)["reads"] == {FV: ["algorithmic_next_letter"]}
+    assert plan.job_params(RL) != plan_of(CONFIG).job_params(RL)
+
+
+def test_a_job_request_gets_the_files_it_reads_by_analysis_part_and_task():
+    from taskvectors.analyses.spec import JobRequest
+
+    plan = plan_of(CONFIG)
+    outputs = {"raw": [f"out/{t}.parquet" for t in plan.analysis_items(RL)]}
+    request = JobRequest.from_rule(plan.job_inputs(RL, "m"), outputs, plan.job_params(RL))
+    fv_tasks = plan.analysis_tasks(FV)
+    assert set(request.reads) == {FV}
+    assert set(request.reads[FV]) == {"fv", "cie"}
+    for task, path in request.reads[FV]["fv"].items():
+        assert path == Path(plan.layout.analysis(FV, "m", task, "fv.safetensors"))
+    assert list(request.reads[FV]["cie"]) == fv_tasks
+    assert set(request.inputs) == set()  # no main-stage kind: the reads are apart
+
+
+def test_the_registry_refuses_reads_of_unknown_analyses_or_parts():
+    from taskvectors.analyses.spec import Analysis
+
+    fields = dict(title="t", folder=Path("."), job="m:f", score="m:f", section="m:f",
+                  score_columns=("task",))  # fmt: skip
+    analyses = {FV: registry()[FV]}
+    reader = Analysis(name="reader", reads_analyses={FV: ("fv.safetensors", "nope")}, **fields)
+    assert reader.read_problems(analyses) == [
+        f"analysis reader reads parts ['nope'] that {FV} does not write "
+        f"({list(registry()[FV].parts)})"
+    ]
+    lost = Analysis(name="lost", reads_analyses={"no_such": ("",)}, **fields)
+    assert lost.read_problems(analyses) == ["analysis lost reads unknown analysis 'no_such'"]
+    with pytest.raises(ValueError, match="itself"):
+        Analysis(name="self", reads_analyses={"self": ("",)}, **fields)

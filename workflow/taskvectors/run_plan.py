@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from taskvectors.analyses import registry as analysis_registry
-from taskvectors.analyses.spec import Analysis, config_slice, load_function, part_name
+from taskvectors.analyses.spec import (
+    Analysis,
+    config_slice,
+    load_function,
+    part_name,
+    read_input_name,
+)
 from taskvectors.layout import Layout, conflict_item
 from taskvectors.pipeline import (
     DEFAULT_ANALYSIS_TASKS,
@@ -114,9 +120,29 @@ class RunPlan:
             inputs["data"] = sorted(files)
         return inputs
 
+    def read_analyses(self, name: str) -> list[str]:
+        """The analyses whose raw files an analysis's model job reads (its ``reads_analyses``)
+        that are enabled in this run: a switched-off analysis is not read, not waited for."""
+        enabled = self.enabled_analyses()
+        return [other for other in self.analyses[name].reads_analyses if other in enabled]
+
+    def read_inputs(self, name: str, model: str) -> dict[str, list[str]]:
+        """The raw files of other analyses an analysis model job reads, named
+        ``reads__<analysis>__<part>`` (:func:`~taskvectors.analyses.spec.read_input_name`): as
+        inputs of its rule they make Snakemake run those analyses' jobs first, and rerun this
+        one when their files change."""
+        inputs = {}
+        for other in self.read_analyses(name):
+            outputs = self.analysis_outputs(other, model)
+            for part in self.analyses[name].reads_analyses[other]:
+                inputs[read_input_name(other, part)] = outputs[part_name(part)]
+        return inputs
+
     def job_inputs(self, name: str, model: str) -> dict[str, list[str]]:
-        """The main-stage files an analysis model job reads (named by kind)."""
-        return self._main_inputs(name, model, self.analyses[name].job_inputs)
+        """The main-stage files an analysis model job reads (named by kind), and the raw files
+        of the other analyses it reads (:meth:`read_inputs`)."""
+        main = self._main_inputs(name, model, self.analyses[name].job_inputs)
+        return {**main, **self.read_inputs(name, model)}
 
     def score_inputs(self, name: str, model: str) -> dict[str, list[str]]:
         """The raw files (named by part) and main-stage files an analysis's scoring reads."""
@@ -143,6 +169,9 @@ class RunPlan:
         if "data" in self.analyses[name].job_inputs:
             params["task_specs"] = {t: self.registry[t].to_dict() for t in params["tasks"]}
             params["data_dir"] = str(self.config["data_dir"])
+        reads = self.read_analyses(name)
+        if reads:  # the items of each file list in read_inputs
+            params["reads"] = {other: self.analysis_items(other) for other in reads}
         return canonical(params)
 
     def score_params(self, name: str) -> dict[str, Any]:

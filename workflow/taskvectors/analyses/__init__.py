@@ -54,6 +54,9 @@ def _registry(plugins: tuple[str, ...]) -> dict[str, Analysis]:
         if analysis.name in analyses:
             raise ValueError(f"two analyses are named {analysis.name!r} ({module})")
         analyses[analysis.name] = analysis
+    problems = [p for analysis in analyses.values() for p in analysis.read_problems(analyses)]
+    if problems:
+        raise ValueError("; ".join(problems))
     return analyses
 
 

@@ -14,6 +14,9 @@ analyses by hand:
   analyses: a made-up score table for the report's tests (``synthetic``), the settings that size
   it down for a quick run (``quick_settings``: the smoke config and the tiny workflow run), and
   whether its job scores (``scores_in_job``).
+- which raw files of **other analyses** its model job reads (``reads_analyses``): declared files,
+  never their code, so the workflow orders the other analysis's job first and reruns this one
+  when those files change, and an analysis switched off is simply not read.
 
 Functions are named by string and imported only when called: the Snakefile reads every declaration
 at start-up without importing torch, and a rule's code inputs are exactly the modules its job
@@ -37,6 +40,8 @@ INPUT_KINDS = ("prompts", "activations", "sweeps", "evals", "data")
 ITEM_KINDS = ("task", "pair")
 #: What ``tasks: default`` can mean: every task of the run, or one per family.
 DEFAULT_TASKS = ("all", "one_per_family")
+#: Prefix of the rule input names of another analysis's raw files (``read_input_name``).
+READS_PREFIX = "reads__"
 #: Where an analysis's ``tasks`` setting names tasks from: the run's tasks, or any task of the
 #: registry (the analysis then builds its own prompts from the task data, ``job_inputs=("data",)``).
 TASK_SOURCES = ("run", "registry")
@@ -52,6 +57,11 @@ def load_function(reference: str) -> Callable[..., Any]:
 
 def module_of(reference: str) -> str:
     return reference.partition(":")[0]
+
+
+def read_input_name(analysis: str, part: str) -> str:
+    """The rule input name of another analysis's raw part (``reads__function_vectors__fv``)."""
+    return f"{READS_PREFIX}{analysis}__{part_name(part)}"
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,10 @@ class Analysis:
         quick_settings: settings of its slice that size it down for a quick run (a few prompts);
             a config with ``quick: true`` (``config/smoke.yaml``) takes them under what it
             writes, so a new analysis is in the smoke run, sized down, without editing it.
+        reads_analyses: raw parts of other analyses its model job reads, ``{analysis: (part,
+            ...)}`` (e.g. ``{"function_vectors": ("fv.safetensors", "cie")}``): every item's file
+            of each part, when that analysis is enabled; none when it is not (the job must then
+            do without). The registry checks the names and parts.
     """
 
     name: str
@@ -118,6 +132,7 @@ class Analysis:
     scores_in_job: bool = False
     synthetic: str | None = None
     quick_settings: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    reads_analyses: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = set(self.job_inputs + self.score_inputs) - set(INPUT_KINDS)
@@ -135,6 +150,10 @@ class Analysis:
                 f"analysis {self.name}: a registry-sourced analysis has no main-stage files of "
                 f"its tasks to read ({sorted(main_stage)})"
             )
+        if self.name in self.reads_analyses:
+            raise ValueError(f"analysis {self.name}: reads_analyses names the analysis itself")
+        if any(not parts for parts in self.reads_analyses.values()):
+            raise ValueError(f"analysis {self.name}: reads_analyses names an analysis, no part")
 
     @cached_property
     def schema(self) -> dict[str, Any]:
@@ -144,6 +163,25 @@ class Analysis:
     def modules(self, *roles: str) -> list[str]:
         """The modules of its ``job``, ``score`` or ``section`` functions."""
         return [module_of(getattr(self, role)) for role in roles]
+
+    def read_problems(self, analyses: Mapping[str, Analysis]) -> list[str]:
+        """Why its ``reads_analyses`` cannot be served by ``analyses`` (by name): an unknown
+        analysis, a part it does not write, or an analysis whose items are not tasks."""
+        problems = []
+        for name, parts in self.reads_analyses.items():
+            other = analyses.get(name)
+            if other is None:
+                problems.append(f"analysis {self.name} reads unknown analysis {name!r}")
+                continue
+            if other.items != "task":
+                problems.append(f"analysis {self.name} reads {name}, whose items are not tasks")
+            unknown = [part for part in parts if part not in other.parts]
+            if unknown:
+                problems.append(
+                    f"analysis {self.name} reads parts {unknown} that {name} does not write "
+                    f"({list(other.parts)})"
+                )
+        return problems
 
 
 def config_slice(config: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
@@ -166,6 +204,9 @@ class JobRequest:
     ``inputs[kind][task]`` are the main-stage files (``data``: ``inputs["data"]`` lists files),
     ``outputs[part][item]`` the files to write, ``settings`` its ``analyses.<name>`` slice and
     ``config`` the other keys it declared (nested, e.g. ``config["evaluation"]["batch_size"]``).
+    ``reads[analysis][part][item]`` are the raw files of the other analyses it declared
+    (``reads_analyses``; ``part`` as :func:`part_name` names it) that are enabled in this run: an
+    analysis switched off is absent.
     """
 
     analysis: str
@@ -179,6 +220,7 @@ class JobRequest:
     task_specs: dict[str, dict[str, Any]] = field(default_factory=dict)
     data_dir: Path | None = None
     data_files: list[Path] = field(default_factory=list)
+    reads: dict[str, dict[str, dict[str, Path]]] = field(default_factory=dict)
 
     def output(self, item: str, part: str = "") -> Path:
         return self.outputs[part][item]
@@ -197,6 +239,7 @@ class JobRequest:
             task_specs=dict(params.get("task_specs", {})),
             data_dir=Path(data_dir) if data_dir else None,
             data_files=[Path(p) for p in inputs.get("data", [])],
+            reads=_read_inputs(inputs, params.get("reads", {})),
         )
 
 
@@ -259,6 +302,22 @@ def _part(name: str) -> str:
 
 def _zip(keys: Sequence[str], paths: Sequence[Any]) -> dict[str, Path]:
     return {key: Path(path) for key, path in zip(keys, paths, strict=True)}
+
+
+def _read_inputs(
+    inputs: Mapping[str, Any], read_items: Mapping[str, Sequence[str]]
+) -> dict[str, dict[str, dict[str, Path]]]:
+    """``{analysis: {part: {item: path}}}`` from the ``reads__<analysis>__<part>`` inputs, whose
+    items ``read_items[analysis]`` lists (``RunPlan.job_params``)."""
+    reads: dict[str, dict[str, dict[str, Path]]] = {}
+    for analysis, items in read_items.items():
+        prefix = f"{READS_PREFIX}{analysis}__"
+        reads[analysis] = {
+            name.removeprefix(prefix): _zip(list(items), paths)
+            for name, paths in inputs.items()
+            if name.startswith(prefix)
+        }
+    return reads
 
 
 def _per_task_inputs(inputs: Mapping[str, Any], tasks: Sequence[str]) -> dict[str, dict]:

@@ -27,6 +27,7 @@ from taskvectors.report.names import short_task_name  # noqa: E402
 CONDITION_COLOURS = {
     "baseline": "#9aa0a6",
     "tv": "#e0542d",
+    "fv": "#b7791f",
     "icl": "#2b6cb0",
     "gd": "#2f855a",
     "majority": "#4a5568",
@@ -35,6 +36,7 @@ CONDITION_COLOURS = {
 CONDITION_LABELS = {
     "baseline": "Baseline (zero-shot)",
     "tv": "Task vector",
+    "fv": "Function vector",
     "icl": "ICL",
     "gd": "Gradient descent",
     "majority": "Majority answer",
@@ -44,6 +46,7 @@ MAIN = ("baseline", "tv", "icl")
 LEGEND_ORDER = (
     "Baseline (zero-shot)",
     "Task vector",
+    "Function vector",
     "ICL",
     "Majority answer",
     "Task vector, paper",

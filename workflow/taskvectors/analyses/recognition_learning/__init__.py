@@ -5,7 +5,9 @@ from them (learning)?
 ``conditions`` builds each condition's prompts with no model; ``job`` builds the prompts of its
 tasks from the task data (the novel tasks are not tasks of the main run: ``task_source`` is the
 registry) and answers them with ICL, the task vector (dev layer sweep, test at the best dev
-layer) and the zero-shot baseline; ``score`` gives accuracies against the condition's target and
+layer), the function vector of each condition's demonstrations when the ``function_vectors``
+analysis is enabled (its heads, k and layer read from that analysis's files, ``fv_choice``) and
+the zero-shot baseline; ``score`` gives accuracies against the condition's target and
 the gold answers with intervals, paired differences against gold and the verdicts; ``section``
 shows them.
 """
@@ -51,5 +53,8 @@ ANALYSIS = Analysis(
     score_config=("evaluation.answer",),
     select_tasks="taskvectors.analyses.recognition_learning.plan:select",
     task_source="registry",
+    # The universal heads, k and layer of the function vectors (method ``fv``): the files only,
+    # never the function_vectors code; absent (no ``fv`` rows) when that analysis is off.
+    reads_analyses={"function_vectors": ("fv.safetensors", "cie")},
     runtime_minutes=60,
 )

@@ -17,15 +17,15 @@ from taskvectors.report.figures import (
 )
 from taskvectors.report.names import short_task_name
 
-METHODS = ("baseline", "tv", "icl")
+METHODS = ("baseline", "tv", "fv", "icl")
 CONDITION_ORDER = ("gold", "shuffled", "random", "abstract", "show_query")
 #: Sweep line styles: gold, abstract and the novel tasks' own condition.
 SWEEP_STYLES = {"gold": "-", "abstract": "--", "show_query": ":"}
 
 
 def condition_panels(accuracy: pd.DataFrame, tasks: Sequence[str]):
-    """Test accuracy against each condition's target, baseline / TV / ICL side by side per
-    condition, one panel per task.
+    """Test accuracy against each condition's target, baseline / TV / FV / ICL side by side per
+    condition (FV when the rows have it), one panel per task.
 
     Args:
         accuracy: ``task, condition, method, value, low, high`` (the ``accuracy`` rows with
@@ -33,17 +33,19 @@ def condition_panels(accuracy: pd.DataFrame, tasks: Sequence[str]):
     """
     theme()
     fig, axes = panel_grid(len(tasks), 4, (3.0, 2.3), (0.6, 0.9))
-    width = 0.26
+    methods = [m for m in METHODS if m in set(accuracy["method"])]
+    width = 0.8 / len(methods)
     present = set(accuracy["condition"])
     conditions = [c for c in CONDITION_ORDER if c in present]  # shared x axis: one order
     x = np.arange(len(conditions))
     for ax, task in zip(axes.flat, tasks, strict=False):
         part = accuracy[accuracy["task"] == task]
-        for k, method in enumerate(METHODS):
+        for k, method in enumerate(methods):
             rows = part[part["method"] == method].set_index("condition").reindex(conditions)
             rows = rows[rows["value"].notna()]
             interval_bars(
-                ax, x[[conditions.index(c) for c in rows.index]] + (k - 1) * width,
+                ax,
+                x[[conditions.index(c) for c in rows.index]] + (k - (len(methods) - 1) / 2) * width,
                 rows["value"], rows["low"], rows["high"],
                 width=width, color=CONDITION_COLOURS[method],
             )  # fmt: skip
@@ -52,7 +54,7 @@ def condition_panels(accuracy: pd.DataFrame, tasks: Sequence[str]):
         ax.set_ylim(0, 1.05)
     for ax in axes[:, 0]:
         ax.set_ylabel("test accuracy")
-    condition_legend(fig, METHODS)
+    condition_legend(fig, methods)
     fig.tight_layout()
     return fig
 

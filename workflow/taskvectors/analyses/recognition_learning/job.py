@@ -1,6 +1,8 @@
 """The recognition/learning model job: each task's prompts under each condition, answered by ICL,
 the task vector (dev layer sweep with θ from the condition's demonstrations, test at the best dev
-layer) and the zero-shot baseline.
+layer), the function vector (the condition's mean head outputs over its dev ICL prompts, read in
+the ICL forward pass, summed over the function_vectors analysis's heads and added at its layer:
+:mod:`.fv_choice`; only when that analysis is enabled) and the zero-shot baseline.
 
 The tasks need not be tasks of the run (the novel ones are not), so the job builds its own prompt
 document from the task data with the run's template and prompt settings, its own ``n_dev`` and
@@ -16,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
+from taskvectors import engine, heads, vectors
 from taskvectors.analyses.jobs import AnalysisJob
 from taskvectors.analyses.recognition_learning.conditions import (
     ConditionExample,
@@ -26,11 +30,15 @@ from taskvectors.analyses.recognition_learning.conditions import (
     show_query,
     single_token_predicate,
 )
+from taskvectors.analyses.recognition_learning.fv_choice import (
+    FunctionVectorChoice,
+    choices_from_files,
+)
 from taskvectors.analyses.recognition_learning.plan import conditions_of
 from taskvectors.analyses.spec import JobRequest
 from taskvectors.evaluation import earliest_best_layer
 from taskvectors.inference import example_vectors, icl_rows, sweep_rows
-from taskvectors.predictions import predictions_frame
+from taskvectors.predictions import prediction_rows, predictions_frame
 from taskvectors.prompt_files import build_prompt_document
 from taskvectors.prompts import PromptTemplate, get_template
 from taskvectors.results import Example, PromptDocument
@@ -110,15 +118,84 @@ def dev_best_layer(rows: Sequence[Mapping], shown: Sequence[Shown], mode: str) -
     return earliest_best_layer(accuracy.index.tolist(), accuracy.tolist())
 
 
+def vectors_and_heads(
+    job: AnalysisJob, template: PromptTemplate, examples: Sequence[Example], batch_size: int,
+    desc: str, *, record_heads: bool,
+) -> tuple[torch.Tensor, engine.Decoded, torch.Tensor | None]:  # fmt: skip
+    """:func:`~taskvectors.inference.example_vectors` (θ and ICL's answers) and, with
+    ``record_heads``, every head's output at the last token of each ICL prompt ``[S, x]``, read
+    in the same forward pass: the function vector's head means then cost no forward of their own.
+
+    ``example_vectors`` ends each batch with one forward of its ``[S, x]`` and dummy ``[S, x']``
+    rows (after the shared prefix, or whole under a short sliding window), ``k = 1 + dummies``
+    rows per example, ``[S, x]`` first. The heads recorded by that forward's ``n_layers``
+    projection calls, rows ``0, k, 2k, ...``, are the ICL prompts' (tests check them against
+    :func:`taskvectors.heads.head_activations` of the whole prompts).
+
+    Returns:
+        θ ``(n, n_layers, d_model)``, the answers (``n`` rows), and the head outputs
+        ``(n, n_layers, n_heads, head_dim)`` float32 (None without ``record_heads``).
+    """
+    if not record_heads:
+        thetas, answers = example_vectors(
+            job.model, job.tokenizer, template, examples, batch_size, desc
+        )
+        return thetas, answers, None
+    shape = heads.head_shape(job.model)
+    projections = heads.output_projections(job.model)
+    thetas, answers, outputs = [], [], []
+    for rows in engine.chunks(examples, batch_size):
+        chunk = [examples[i] for i in rows]
+        k = 1 + len(chunk[0].dummies)
+        with heads.record_heads(projections) as recorded:
+            theta, answer = example_vectors(
+                job.model, job.tokenizer, template, chunk, len(chunk), desc
+            )
+        last = torch.stack(recorded[-shape.n_layers :], dim=1)  # (len(chunk) * k, L, width)
+        if last.shape[0] != len(chunk) * k:
+            raise RuntimeError(
+                f"the last forward of example_vectors ran {last.shape[0]} rows, not "
+                f"{len(chunk)} examples x {k} prompts: head outputs cannot be read from it"
+            )
+        outputs.append(last[::k].float().cpu())
+        thetas.append(theta)
+        answers.append(answer)
+    head_outputs = torch.cat(outputs).reshape(
+        len(examples), shape.n_layers, shape.n_heads, shape.head_dim
+    )
+    return torch.cat(thetas), engine.concatenate(answers), head_outputs
+
+
+def fv_rows(
+    job: AnalysisJob, template: PromptTemplate, examples: Sequence[Example],
+    means: torch.Tensor, choice: FunctionVectorChoice, evaluation: Mapping,
+) -> list[dict]:  # fmt: skip
+    """Rows ``fv`` (test, at the choice's layer, first token as the TV rows) of one condition:
+    the FV of its mean head outputs ``means`` ``(n_layers, n_heads, head_dim)`` (over its dev
+    ICL prompts) summed over the choice's heads, added to the zero-shot test queries."""
+    test = [ex for ex in examples if ex.split == "test"]
+    vector = vectors.function_vector(job.model, means, choice.heads, variant=choice.variant)
+    decoded = vectors.add_vector(
+        job.model, job.tokenizer, [template.zero_shot_prompt(ex.query) for ex in test], vector,
+        [choice.layer], keep_first_logits=False, batch_rows=evaluation["batch_rows"],
+    )  # fmt: skip
+    keys = [
+        {"example_id": ex.example_id, "split": "test", "condition": "fv", "layer": choice.layer}
+        for ex in test
+    ]
+    return prediction_rows(decoded, keys)
+
+
 def condition_rows(
     job: AnalysisJob, template: PromptTemplate, shown: Sequence[Shown], mode: str,
-    evaluation: Mapping, desc: str,
+    evaluation: Mapping, desc: str, choice: FunctionVectorChoice | None = None,
 ) -> tuple[list[dict], int | None]:  # fmt: skip
-    """Rows ``icl`` (dev and test), ``tv`` (dev at every layer, test at the best dev layer) and
-    ``baseline`` (test) of one condition, and the best dev layer."""
+    """Rows ``icl`` (dev and test), ``tv`` (dev at every layer, test at the best dev layer),
+    ``baseline`` (test) and, given a ``choice``, ``fv`` (test) of one condition, and the best dev
+    layer."""
     examples = [s.example for s in shown]
-    thetas, answers = example_vectors(
-        job.model, job.tokenizer, template, examples, evaluation["batch_size"], desc
+    thetas, answers, head_outputs = vectors_and_heads(
+        job, template, examples, evaluation["batch_size"], desc, record_heads=choice is not None
     )  # thetas: (n, n_layers, d_model)
     rows = icl_rows(examples, answers)
     by_split = {
@@ -137,6 +214,9 @@ def condition_rows(
     rows += patched("dev", list(range(thetas.shape[1])), False)
     layer = dev_best_layer(rows, shown, mode)
     rows += patched("test", [] if layer is None else [layer], True)
+    if choice is not None:
+        means = head_outputs[by_split["dev"]].mean(0)  # (n_layers, n_heads, head_dim)
+        rows += fv_rows(job, template, examples, means, choice, evaluation)
     return rows, layer
 
 
@@ -156,9 +236,11 @@ def condition_frame(rows: Sequence[dict], shown: Sequence[Shown], name: str) -> 
 
 
 def task_frame(
-    job: AnalysisJob, spec: TaskSpec, request: JobRequest, base: PromptTemplate
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """All conditions of one task as one table, and the best dev layer of each."""
+    job: AnalysisJob, spec: TaskSpec, request: JobRequest, base: PromptTemplate,
+    choice: FunctionVectorChoice | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:  # fmt: skip
+    """All conditions of one task as one table (with ``fv`` rows given a ``choice``), and the
+    best dev layer of each."""
     prompts, settings = request.config["prompts"], request.settings
     chosen = {
         "n_demos": prompts["n_demos"], "n_dummy": prompts["n_dummy"], "seed": prompts["seed"],
@@ -172,7 +254,7 @@ def task_frame(
     for name, examples in shown.items():
         evaluation = request.config["evaluation"]
         rows, layers[name] = condition_rows(
-            job, template, examples, mode, evaluation, f"{spec.name} {name}"
+            job, template, examples, mode, evaluation, f"{spec.name} {name}", choice
         )
         frames.append(condition_frame(rows, examples, name))
     frame = pd.concat(frames, ignore_index=True)
@@ -182,7 +264,19 @@ def task_frame(
 def run(job: AnalysisJob, request: JobRequest) -> None:
     """The recognition/learning job of one model."""
     base = get_template(request.config["prompts"]["template"])
+    choices = choices_from_files(
+        request.tasks, request.reads,
+        lambda artifact: vectors.mismatch(
+            artifact, job.model, *vectors.model_identity(job.record)
+        ),
+    )  # fmt: skip
     for task in request.tasks:
         spec = TaskSpec(**request.task_specs[task])
-        frame, layers = task_frame(job, spec, request, base)
-        write_table(request.output(task), frame, job.provenance(task=task, best_layers=layers))
+        choice = choices.get(task)
+        frame, layers = task_frame(job, spec, request, base, choice)
+        fv = None if choice is None else {
+            "heads": [list(h) for h in choice.heads], "k": choice.k, "layer": choice.layer,
+            "variant": choice.variant, "source": choice.source,
+        }  # fmt: skip
+        block = job.provenance(task=task, best_layers=layers, function_vector=fv)
+        write_table(request.output(task), frame, block)

@@ -1,7 +1,8 @@
 """Scoring of the recognition/learning analysis: its raw files into one long score table.
 
-Per task × condition (``docs``: the analysis's README section), with ``method`` icl / tv /
-baseline and ``target`` condition (the condition's own answer) or gold:
+Per task × condition (``docs``: the analysis's README section), with ``method`` icl / tv / fv
+(when the job had function vectors) / baseline and ``target`` condition (the condition's own
+answer) or gold:
 
 * ``accuracy`` (test, Wilson interval); ``accuracy_shown``: ICL on the examples whose target some
   demonstration shows (what S can teach under ``abstract``);
@@ -38,7 +39,10 @@ from taskvectors.stats import paired_bootstrap
 NOVEL_FAMILY = "novel"
 RECOGNITION = ("shuffled", "random")
 LEARNING = ("abstract",)
-METHODS = ("icl", "tv")
+#: The methods compared with gold, the baseline and chance (``fv`` only when the raw rows have it).
+METHODS = ("icl", "tv", "fv")
+#: The methods whose test rows are patched at a layer (the table keeps it).
+PATCHED = ("tv", "fv")
 NO_LAYER = -1
 #: (verdict when the interval is above 0, verdict otherwise).
 VERDICTS = {
@@ -95,7 +99,7 @@ def accuracy_rows(rows: pd.DataFrame) -> pd.DataFrame:
     frames.append(sweep.assign(target="condition"))
     frames.append(best_layer_rows(sweep))
     table = pd.concat(frames, ignore_index=True)
-    table["layer"] = table["layer"].where(table["method"] == "tv", NO_LAYER)
+    table["layer"] = table["layer"].where(table["method"].isin(PATCHED), NO_LAYER)
     chance = rows.groupby(["task", "condition"])["chance"].first()
     table["chance"] = [
         chance[(t, c)] for t, c in zip(table["task"], table["condition"], strict=True)
@@ -170,11 +174,18 @@ def comparison_rows(rows: pd.DataFrame, key: tuple, tasks: list[str], novel: boo
     return records
 
 
+def _methods(rows: pd.DataFrame) -> list[str]:
+    """The compared methods these rows have (``fv`` is absent without function vectors)."""
+    present = set(rows["method"])
+    return [method for method in METHODS if method in present]
+
+
 def comparisons(rows: pd.DataFrame) -> pd.DataFrame:
-    """The paired rows per task and for the familiar and novel pools."""
+    """The paired rows per task and for the familiar and novel pools, for each method the rows
+    have."""
     records = []
-    for (task, family, condition), _ in rows.groupby(["task", "family", "condition"]):
-        for method in METHODS:
+    for (task, family, condition), group in rows.groupby(["task", "family", "condition"]):
+        for method in _methods(group):
             key = (task, family, condition, method)
             records += comparison_rows(rows, key, [task], family == NOVEL_FAMILY)
     families = rows.groupby("task")["family"].first()
@@ -182,7 +193,7 @@ def comparisons(rows: pd.DataFrame) -> pd.DataFrame:
         tasks = [t for t, f in families.items() if (f == NOVEL_FAMILY) == novel]
         part = rows[rows["task"].isin(tasks)]
         for condition in part["condition"].drop_duplicates():
-            for method in METHODS:
+            for method in _methods(part[part["condition"] == condition]):
                 key = ("overall", pool, condition, method)
                 records += comparison_rows(part, key, tasks, novel)
     table = pd.DataFrame(records)

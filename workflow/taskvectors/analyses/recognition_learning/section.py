@@ -10,7 +10,7 @@ from taskvectors.report.context import Context
 from taskvectors.report.names import short_task_name
 from taskvectors.report.page import Cell, Row, Section, Table, interval_cell, with_interval
 
-METHOD_NAMES = {"icl": "ICL", "tv": "the task vector"}
+METHOD_NAMES = {"icl": "ICL", "tv": "the task vector", "fv": "the function vector"}
 QUESTIONS = (
     ("familiar", ("shuffled", "random"), "above_baseline", "recognition"),
     ("familiar", ("abstract",), "above_chance", "learning"),
@@ -19,7 +19,7 @@ QUESTIONS = (
 
 
 def section(ctx: Context) -> Section:
-    """Accuracy per condition for ICL and TV, the sweeps, and the two verdicts."""
+    """Accuracy per condition for ICL, TV and FV, the sweeps, and the two verdicts."""
     section = Section(
         "recognition-learning",
         "Task recognition versus task learning",
@@ -30,7 +30,10 @@ def section(ctx: Context) -> Section:
         "only; show_query: the query's own pair among the demonstrations). Recognition: shuffled "
         "or random still above the zero-shot baseline against the gold answer. Learning: "
         "abstract, or a novel task, above chance (1 / the number of distinct targets). The task "
-        "vector is θ of the condition's demonstrations at the condition's best dev layer. "
+        "vector is θ of the condition's demonstrations at the condition's best dev layer. The "
+        "function vector (when the function-vector analysis runs) sums the condition's mean "
+        "outputs, over its dev ICL prompts, of the universal heads that analysis found, added at "
+        "its layer (its k and layer for a task it covers, else its most common ones). "
         "Intervals: Wilson for accuracies, paired bootstrap for differences (95%).",
     )
     for model in ctx.models:
@@ -45,7 +48,7 @@ def section(ctx: Context) -> Section:
             ctx.out.figure(
                 f"recognition_learning_{model}",
                 figures.condition_panels(accuracy, tasks),
-                f"{model}: accuracy per condition, baseline, task vector and ICL",
+                f"{model}: accuracy per condition, baseline, task vector, function vector and ICL",
                 "Test accuracy against each condition's own target (abstract: the labels), with "
                 "95% Wilson intervals; one panel per task.",
                 accuracy,
@@ -104,7 +107,8 @@ def _layer(row: pd.Series | None) -> str:
 
 def _table(ctx: Context, model: str, scores: pd.DataFrame, tasks: list[str]) -> Table:
     columns = ["Task", "Condition", "Best layer", "Baseline", "ICL", "ICL vs gold answer", "TV",
-               "TV vs gold answer", "ICL − gold", "TV − gold"]  # fmt: skip
+               "TV vs gold answer", "FV", "FV vs gold answer", "ICL − gold", "TV − gold",
+               "FV − gold"]  # fmt: skip
     rows = []
     for task in tasks:
         part = scores[scores["task"] == task]
@@ -118,11 +122,12 @@ def _table(ctx: Context, model: str, scores: pd.DataFrame, tasks: list[str]) -> 
             for method, target, metric in (
                 ("baseline", "condition", "accuracy"), ("icl", "condition", "accuracy"),
                 ("icl", "gold", "accuracy"), ("tv", "condition", "accuracy"),
-                ("tv", "gold", "accuracy"), ("icl", "condition", "diff_vs_gold"),
-                ("tv", "condition", "diff_vs_gold"),
+                ("tv", "gold", "accuracy"), ("fv", "condition", "accuracy"),
+                ("fv", "gold", "accuracy"), ("icl", "condition", "diff_vs_gold"),
+                ("tv", "condition", "diff_vs_gold"), ("fv", "condition", "diff_vs_gold"),
             ):  # fmt: skip
                 r = _value(part, condition=condition, method=method, target=target, metric=metric)
-                kind = "tv" if method == "tv" else method
+                kind = method
                 cells.append(
                     Cell("–") if r is None else interval_cell(r["value"], r["low"], r["high"], kind)
                 )

@@ -31,8 +31,9 @@ def scores(model: SyntheticModel) -> SyntheticScores:
             keys = {"task": task, "family": family, "condition": condition}
             icl = 0.9 if condition == "gold" else 0.6
             tv = 0.05 if family == "novel" or condition == "abstract" else 0.5
-            for method, p in (("icl", icl), ("tv", tv), ("baseline", 0.1)):
-                layer = 3 if method == "tv" else -1
+            fv = tv / 2  # the function vector, half the task vector's accuracy
+            for method, p in (("icl", icl), ("tv", tv), ("fv", fv), ("baseline", 0.1)):
+                layer = {"tv": 3, "fv": 2}.get(method, -1)
                 for target in ("condition", "gold"):
                     value, low, high = model.proportion(p)
                     add(**keys, method=method, target=target, layer=layer, value=value,
@@ -43,7 +44,7 @@ def scores(model: SyntheticModel) -> SyntheticScores:
                 value, low, high = model.proportion(tv * (1 - abs(layer - 3) / 8))
                 add(**keys, method="tv", metric="sweep", layer=layer, value=value, low=low,
                     high=high)  # fmt: skip
-            for method, p in (("icl", icl), ("tv", tv)):
+            for method, p in (("icl", icl), ("tv", tv), ("fv", fv)):
                 if condition != "gold":
                     add(**keys, method=method, metric="diff_vs_gold", value=p - 0.9,
                         low=p - 1.0, high=p - 0.8, verdict="not above gold")  # fmt: skip
@@ -52,7 +53,7 @@ def scores(model: SyntheticModel) -> SyntheticScores:
                     low=p - 0.15, high=p + 0.05, verdict=verdict)  # fmt: skip
     for pool, conditions in (("familiar", CONDITIONS), ("novel", NOVEL_CONDITIONS)):
         for condition in conditions:
-            for method in ("icl", "tv"):
+            for method in ("icl", "tv", "fv"):
                 keys = {"task": "overall", "family": pool, "condition": condition,
                         "method": method, "n": 2 * model.n_test}  # fmt: skip
                 add(**keys, target="gold", metric="above_baseline", value=0.4, low=0.3,
