@@ -170,10 +170,12 @@ def test_adding_a_task_schedules_only_its_jobs_and_aggregation(project):
     jobs = scheduled(snakemake(project, config, "-n"))
     per_task = {"run_task": 2, "evaluate": 2}
     # per-model analyses that cover every task, as their declarations and settings say (in the
-    # default registry: geometry and top tokens; order, GD and function vectors take one task
-    # per family, next_letter here, so a new task leaves them alone)
+    # default registry: geometry, top tokens and function vectors; order and GD take one task
+    # per family, next_letter here, so a new task leaves them alone), and the analyses that read
+    # their files (recognition_learning reads the function vectors')
     covering = [name for name in IN_TINY_RUN if covers_every_task(name, config)]
     assert covering  # the test tells the covering analyses from the others
+    covering += sorted({r for name in covering for r in readers_of(name)} - set(covering))
     per_model = {name: 2 for name in covering}
     scores = {"score_analysis": 2 * len(covering)}
     assert jobs == {**per_task, **per_model, **scores, "summarize": 1, "report": 1}

@@ -40,6 +40,6 @@ ANALYSIS = Analysis(
     parts=("", "cie", "geometry", "fv.safetensors", "tv.safetensors"),
     score_inputs=("prompts", "evals"),
     score_config=("evaluation.answer",),
-    default_tasks="one_per_family",
+    default_tasks="all",
     runtime_minutes=60,
 )
