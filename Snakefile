@@ -15,7 +15,7 @@ min_version("9.19")
 # with the default's instead of replacing them).
 if not workflow.overwrite_configfiles:
     sys.path.insert(0, str(Path(workflow.basedir, "workflow")))
-    from taskvectors.config import ConfigError, check_config_files
+    from taskvectors.pipeline.config import ConfigError, check_config_files
 
     try:
         check_config_files([str(Path(workflow.basedir, "config", "config.yaml"))])

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from snakemake_command import smoke_command
-from taskvectors import devices
+from taskvectors.engine import devices
 from tiny_models import ARCHITECTURES, tiny_model
 
 torch.set_num_threads(2)

@@ -12,7 +12,7 @@ model runs; the numbers follow a plan (``PLAN``) so that tests can predict what 
 - ``tiny-gpt2`` × ``knowledge_country_capital`` scores 0 at every layer on dev: no best layer;
 - so the ``shared`` task set holds the four tasks both models keep.
 
-Intervals are Wilson intervals of the planned counts (``taskvectors.stats``), so they are
+Intervals are Wilson intervals of the planned counts (``taskvectors.scoring.stats``), so they are
 consistent with the accuracies; the score tables of the analyses are made up with the same care.
 """
 
@@ -30,8 +30,8 @@ from taskvectors.analyses import registry
 from taskvectors.analyses.spec import load_function
 from taskvectors.analyses.synthetic import SyntheticModel
 from taskvectors.report import ReportInputs, build_report
-from taskvectors.results import write_score_table
-from taskvectors.storage import write_json, write_table
+from taskvectors.results.files import write_score_table
+from taskvectors.results.storage import write_json, write_table
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "data" / "reference"

@@ -41,8 +41,8 @@ from taskvectors.report.reference import (
     paper_model_means,
     paper_task_results,
 )
-from taskvectors.results import best_layer
-from taskvectors.stats import Interval
+from taskvectors.results.files import best_layer
+from taskvectors.scoring.stats import Interval
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
 

@@ -12,11 +12,11 @@ from taskvectors.analyses.geometry.job import run_geometry
 from taskvectors.analyses.jobs import AnalysisJob
 from taskvectors.analyses.order.job import order_predictions
 from taskvectors.analyses.top_tokens.job import top_tokens
-from taskvectors.inference import activations_table, example_vectors
-from taskvectors.prompts import get_template
-from taskvectors.results import PromptDocument
-from taskvectors.storage import read_provenance, read_table, write_table
+from taskvectors.engine.inference import activations_table, example_vectors
+from taskvectors.results.files import PromptDocument
+from taskvectors.results.storage import read_provenance, read_table, write_table
 from taskvectors.tasks.pairs import Pair
+from taskvectors.tasks.prompts import get_template
 from tiny_models import tiny_model
 
 LETTERS = "abcdefghijklmnop"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from taskvectors.baselines import baseline_predictions, majority_answer
-from taskvectors.predictions import COLUMNS
-from taskvectors.scoring import is_correct
+from taskvectors.results.predictions import COLUMNS
+from taskvectors.scoring.answers import is_correct
+from taskvectors.scoring.baselines import baseline_predictions, majority_answer
 
 
 def test_majority_is_the_most_frequent_first_answer():

@@ -7,8 +7,10 @@ import json
 import pytest
 import yaml
 
-from taskvectors import bench, cli, devices, pipeline_bench
-from taskvectors.models import ModelLoadError
+from taskvectors.cli import bench_pipeline, bench_sweep
+from taskvectors.cli import main as cli
+from taskvectors.engine import devices
+from taskvectors.engine.models import ModelLoadError
 from tiny_models import save_tiny_model, tiny_model
 
 KEYS = {
@@ -22,11 +24,11 @@ KEYS = {
 
 
 def test_sweep_set_prompts():
-    sweep = bench.sweep_set(40)  # more than the list holds: queries cycle
+    sweep = bench_sweep.sweep_set(40)  # more than the list holds: queries cycle
     assert len(sweep.prompts) == len(sweep.dummy_prompts) == 40
     assert sweep.prompts[0] == "example:Russia->"
     for prompt, dummies in zip(sweep.prompts, sweep.dummy_prompts, strict=True):
-        assert len(dummies) == bench.N_DUMMIES
+        assert len(dummies) == bench_sweep.N_DUMMIES
         assert all(d.startswith("example:France->Paris\n") and d.count("\n") == 5 for d in dummies)
         assert prompt not in {d.rsplit("\n", 1)[1] for d in dummies}  # x' differs from the query
 
@@ -34,7 +36,7 @@ def test_sweep_set_prompts():
 @pytest.mark.parametrize("arch", ["gpt2", "gemma3_text"])
 def test_run_bench_on_tiny_model(arch):
     model, tokenizer = tiny_model(arch)
-    result = bench.run_bench(model, tokenizer, n_examples=3, repeats=1)
+    result = bench_sweep.run_bench(model, tokenizer, n_examples=3, repeats=1)
     assert set(result) == KEYS
     assert result["agree"] is True and result["tokens_equal"] is True
     assert result["greedy_tokens_equal"] is True
@@ -50,7 +52,7 @@ def test_run_bench_on_tiny_model(arch):
         result["naive_sweep_seconds"] / result["optimised_sweep_seconds"]
     )
     json.dumps(result)  # JSON-ready
-    table = bench.format_table({"model": arch, **result})
+    table = bench_sweep.format_table({"model": arch, **result})
     assert "3 = " in table and "sweeps agree" in table and "True" in table
 
 
@@ -121,10 +123,10 @@ def test_cli_bench_json(tmp_path, capsys):
 
 def test_pipeline_bench_names_its_target_before_the_configfile(tmp_path):
     """``--configfile`` takes every argument after it: a target placed there is read as a config."""
-    command = pipeline_bench.snakemake_command(tmp_path, tmp_path / "bench.yaml", 2)
+    command = bench_pipeline.snakemake_command(tmp_path, tmp_path / "bench_sweep.yaml", 2)
     target = str(tmp_path / "results" / "summary.csv")
     assert command.index(target) < command.index("--configfile")
-    assert command[-2:] == ["--configfile", str(tmp_path / "bench.yaml")]
+    assert command[-2:] == ["--configfile", str(tmp_path / "bench_sweep.yaml")]
 
 
 def test_cli_reports_load_errors(tmp_path, capsys):

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from taskvectors.bench_validate import main, time_validation, write_pairs_file
+from taskvectors.cli.bench_validate import main, time_validation, write_pairs_file
 from taskvectors.tasks import Pair, read_pairs_file
 
 

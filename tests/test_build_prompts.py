@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from taskvectors.prompt_files import build_prompt_document
-from taskvectors.prompts import get_template
-from taskvectors.storage import read_json, write_json
+from taskvectors.results.storage import read_json, write_json
 from taskvectors.tasks import load_pairs, load_registry
+from taskvectors.tasks.prompt_files import build_prompt_document
+from taskvectors.tasks.prompts import get_template
 from tiny_tokenizer import tiny_tokenizer
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -26,9 +26,9 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from tiny_tokenizer import tiny_tokenizer
-from taskvectors.prompts import get_template
-from taskvectors.prompt_files import build_prompt_document
-from taskvectors.storage import write_json
+from taskvectors.tasks.prompts import get_template
+from taskvectors.tasks.prompt_files import build_prompt_document
+from taskvectors.results.storage import write_json
 from taskvectors.tasks import load_pairs, load_registry
 
 def build_prompts(spec, data_dir, tokenizer, template, settings, model, out):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from taskvectors.cli import main
+from taskvectors.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,9 +1,9 @@
 """Start-up checks: every bad input that needs no model is refused before any job, one line each.
 
-Unit tests of :mod:`taskvectors.config` (strict config files, folders, ``--config`` overrides) and
-:mod:`taskvectors.preflight` (templates, task files, sizes), then the same cases as Snakemake dry
-runs of the real Snakefile (``snakemake -n``), which must refuse them with the reason and no
-traceback.
+Unit tests of :mod:`taskvectors.pipeline.config` (strict config files, folders, ``--config``
+overrides) and :mod:`taskvectors.pipeline.preflight` (templates, task files, sizes), then the same
+cases as Snakemake dry runs of the real Snakefile (``snakemake -n``), which must refuse them with
+the reason and no traceback.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from taskvectors.analyses import registry
-from taskvectors.config import (
+from taskvectors.pipeline.config import (
     ConfigError,
     check_config_files,
     load_config,
@@ -27,7 +27,7 @@ from taskvectors.config import (
     validate_config,
     with_quick_settings,
 )
-from taskvectors.preflight import preflight, startup_config
+from taskvectors.pipeline.preflight import preflight, startup_config
 from taskvectors.tasks.registry import load_registry
 from tiny_models import paper_with_llama_folders
 
@@ -795,7 +795,7 @@ def test_a_config_file_with_a_yaml_error_has_its_line_from_taskvectors_check(tmp
     # `taskvectors check` is the documented way to get it.
     bad = write(tmp_path / "bad.yaml", "models:\n  m: {source: embedded\n")
     result = subprocess.run(
-        [sys.executable, "-m", "taskvectors.cli", "check", "--config", str(bad)],
+        [sys.executable, "-m", "taskvectors.cli.main", "check", "--config", str(bad)],
         capture_output=True,
         text=True,
         check=False,

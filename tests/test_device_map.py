@@ -2,12 +2,12 @@
 
 A machine without GPUs cannot split a model over two CUDA devices, so two things are tested:
 
-* a tiny model loaded through :func:`taskvectors.models.load_model` with a forced device map that
-  keeps the first half of the blocks on ``cpu`` and offloads the second half to ``disk``: every
+* a tiny model loaded through :func:`taskvectors.engine.models.load_model` with a forced device map
+  that keeps the first half of the blocks on ``cpu`` and offloads the second half to ``disk``: every
   block then carries accelerate's ``AlignDevicesHook`` (the offloaded ones keep their weights on
   the meta device and receive them at each forward), which is the machinery a multi-GPU split uses.
   Read-out, decoding and the patched layer sweep must equal the same model loaded whole;
-* the hooks of :mod:`taskvectors.layers` with block outputs on two real devices (``meta`` and
+* the hooks of :mod:`taskvectors.engine.layers` with block outputs on two real devices (``meta`` and
   ``cpu``): recorded states are gathered on one device, patches move to the output's device.
 """
 
@@ -19,9 +19,9 @@ import pytest
 import torch
 from torch import nn
 
-from taskvectors import engine
-from taskvectors.layers import find_decoder_blocks, patch_last_position, record_last_position
-from taskvectors.models import ModelSpec, load_model, resolve_model
+from taskvectors.engine import patching
+from taskvectors.engine.layers import find_decoder_blocks, patch_last_position, record_last_position
+from taskvectors.engine.models import ModelSpec, load_model, resolve_model
 from tiny_models import save_tiny_model
 
 PROMPTS = ["example:ab->AB\nexample:cd->", "example:x->X\nexample:yz->"]
@@ -67,19 +67,19 @@ def test_split_model_really_is_dispatched(whole_and_split):
 
 def test_read_out_is_exact_on_a_split_model(whole_and_split):
     whole, split, tokenizer = whole_and_split
-    batch = engine.encode(tokenizer, PROMPTS)
-    hidden, logits = engine.read_out(whole, batch)
-    split_hidden, split_logits = engine.read_out(split, batch)
+    batch = patching.encode(tokenizer, PROMPTS)
+    hidden, logits = patching.read_out(whole, batch)
+    split_hidden, split_logits = patching.read_out(split, batch)
     torch.testing.assert_close(split_hidden, hidden)
     torch.testing.assert_close(split_logits, logits)
 
 
 def test_patched_sweep_is_exact_on_a_split_model(whole_and_split):
     whole, split, tokenizer = whole_and_split
-    vectors = engine.task_vectors(whole, tokenizer, [[p + "q"] for p in PROMPTS]) * 3
+    vectors = patching.task_vectors(whole, tokenizer, [[p + "q"] for p in PROMPTS]) * 3
     layers = list(range(vectors.shape[1]))
-    reference = engine.sweep_layers(whole, tokenizer, ["example:q->"] * 2, vectors, layers)
-    result = engine.sweep_layers(split, tokenizer, ["example:q->"] * 2, vectors, layers)
+    reference = patching.sweep_layers(whole, tokenizer, ["example:q->"] * 2, vectors, layers)
+    result = patching.sweep_layers(split, tokenizer, ["example:q->"] * 2, vectors, layers)
     torch.testing.assert_close(result.first_logits, reference.first_logits)
     assert torch.equal(result.tokens, reference.tokens)
     unpatched = reference.first_logits[0]
@@ -88,11 +88,11 @@ def test_patched_sweep_is_exact_on_a_split_model(whole_and_split):
 
 def test_greedy_decoding_with_a_patch_is_exact_on_a_split_model(whole_and_split):
     whole, split, tokenizer = whole_and_split
-    batch = engine.encode(tokenizer, PROMPTS)
+    batch = patching.encode(tokenizer, PROMPTS)
     vectors = torch.randn(len(PROMPTS), whole.config.get_text_config().hidden_size) * 4
-    patch = engine.Patch(torch.tensor([1, 2]), vectors)
-    reference = engine.decode(whole, tokenizer, batch, max_new_tokens=4, patch=patch)
-    result = engine.decode(split, tokenizer, batch, max_new_tokens=4, patch=patch)
+    patch = patching.Patch(torch.tensor([1, 2]), vectors)
+    reference = patching.decode(whole, tokenizer, batch, max_new_tokens=4, patch=patch)
+    result = patching.decode(split, tokenizer, batch, max_new_tokens=4, patch=patch)
     assert torch.equal(result.tokens, reference.tokens)
     torch.testing.assert_close(result.first_logits, reference.first_logits)
 

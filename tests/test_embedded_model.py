@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from taskvectors import engine, vocab_head
-from taskvectors.models import ModelSpec, load_model, resolve_model
-from taskvectors.precision import native_bf16
+from taskvectors.engine import patching, vocab_head
+from taskvectors.engine.models import ModelSpec, load_model, resolve_model
+from taskvectors.engine.precision import native_bf16
 
 pytestmark = pytest.mark.slow
 
@@ -60,8 +60,8 @@ def gemma_float32():
 
 
 def answers_of(model, tokenizer, prompts: list[str]) -> list[str]:
-    batch = engine.encode(tokenizer, prompts, model.device)
-    return engine.decode(model, tokenizer, batch, max_new_tokens=MAX_NEW_TOKENS).answers
+    batch = patching.encode(tokenizer, prompts, model.device)
+    return patching.decode(model, tokenizer, batch, max_new_tokens=MAX_NEW_TOKENS).answers
 
 
 def test_few_shot_prompts_answer(gemma):
@@ -82,8 +82,8 @@ def test_task_vector_recovers_the_answers(gemma):
         [prompt(DEMOS, DUMMIES[(i + k) % len(DUMMIES)]) for k in range(2)]
         for i in range(len(QUERIES))
     ]
-    vectors = engine.task_vectors(model, tokenizer, dummy_prompts)
-    swept = engine.sweep_layers(
+    vectors = patching.task_vectors(model, tokenizer, dummy_prompts)
+    swept = patching.sweep_layers(
         model,
         tokenizer,
         [prompt([], x) for x, _ in QUERIES],
@@ -107,15 +107,15 @@ def assert_greedy_tokens_are_the_models_argmax(model, tokenizer, layers) -> None
     """Greedy tokens without kept logits (the attached head) equal the argmax of the model's own
     logits: few-shot and zero-shot prompts unpatched, zero-shot prompts patched at ``layers``."""
     prompts = [prompt(DEMOS, x) for x, _ in QUERIES] + [prompt([], x) for x, _ in QUERIES]
-    _, own_logits = engine.read_out(model, engine.encode(tokenizer, prompts, model.device))
-    fast = engine.decode(
-        model, tokenizer, engine.encode(tokenizer, prompts, model.device), keep_first_logits=False
+    _, own_logits = patching.read_out(model, patching.encode(tokenizer, prompts, model.device))
+    fast = patching.decode(
+        model, tokenizer, patching.encode(tokenizer, prompts, model.device), keep_first_logits=False
     )
     assert torch.equal(fast.tokens[:, 0], own_logits.argmax(-1).cpu())
     zero_shot = [prompt([], x) for x, _ in QUERIES]
-    vectors = engine.task_vectors(model, tokenizer, [[prompt(DEMOS, d)] for d in DUMMIES[:1] * 8])
-    full = engine.sweep_layers(model, tokenizer, zero_shot, vectors, layers)
-    greedy = engine.sweep_layers(
+    vectors = patching.task_vectors(model, tokenizer, [[prompt(DEMOS, d)] for d in DUMMIES[:1] * 8])
+    full = patching.sweep_layers(model, tokenizer, zero_shot, vectors, layers)
+    greedy = patching.sweep_layers(
         model, tokenizer, zero_shot, vectors, layers, keep_first_logits=False
     )
     assert torch.equal(greedy.tokens, full.first_logits.argmax(-1, keepdim=True))

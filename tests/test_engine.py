@@ -11,9 +11,16 @@ import pytest
 import torch
 from torch import nn
 
-from taskvectors import engine
-from taskvectors.engine import Patch, decode, encode, read_out, sweep_layers, sweep_layers_naive
-from taskvectors.layers import decoder_blocks, patch_last_position, record_last_position
+from taskvectors.engine import patching
+from taskvectors.engine.layers import decoder_blocks, patch_last_position, record_last_position
+from taskvectors.engine.patching import (
+    Patch,
+    decode,
+    encode,
+    read_out,
+    sweep_layers,
+    sweep_layers_naive,
+)
 from tiny_models import tiny_model
 
 # Different lengths, so that the batch is left-padded.
@@ -32,7 +39,7 @@ def n_layers(model) -> int:
     return model.config.get_text_config().num_hidden_layers
 
 
-def hf_forward(model, batch: engine.Batch, **kwargs):
+def hf_forward(model, batch: patching.Batch, **kwargs):
     """A plain forward pass with mask-aware position ids (what the engine must reproduce)."""
     positions = (batch.attention_mask.cumsum(-1) - 1).clamp(min=0)
     return model(
@@ -145,7 +152,7 @@ def test_patching_last_block_sets_the_logits(tiny):
     patch = Patch(torch.tensor([n_layers(model) - 1, -1, n_layers(model) - 1, -1, -1]), vectors)
     patched = decode(model, tokenizer, batch, patch=patch)
     _, logits = read_out(model, batch)
-    expected = engine.project_to_vocab(model, vectors)
+    expected = patching.project_to_vocab(model, vectors)
     for row in (0, 2):
         torch.testing.assert_close(patched.first_logits[row], expected[row], atol=ATOL, rtol=0)
     for row in (1, 3, 4):  # layer -1: untouched
@@ -156,7 +163,7 @@ def test_project_to_vocab_of_last_block_equals_logits(tiny):
     model, tokenizer = tiny
     hidden, logits = read_out(model, encode(tokenizer, PROMPTS))
     torch.testing.assert_close(
-        engine.project_to_vocab(model, hidden[-1]), logits, atol=ATOL, rtol=0
+        patching.project_to_vocab(model, hidden[-1]), logits, atol=ATOL, rtol=0
     )
 
 
@@ -170,7 +177,7 @@ WHOLE = [
 
 def test_read_out_shared_prefix_equals_read_out(tiny):
     model, tokenizer = tiny
-    hidden, answers = engine.read_out_shared_prefix(model, tokenizer, CONTEXTS, SUFFIXES)
+    hidden, answers = patching.read_out_shared_prefix(model, tokenizer, CONTEXTS, SUFFIXES)
     assert hidden.shape == (len(WHOLE), n_layers(model), model.config.get_text_config().hidden_size)
     for row, prompt in enumerate(WHOLE):
         hidden_one, logits_one = read_out(model, encode(tokenizer, [prompt]))
@@ -187,12 +194,12 @@ def test_read_out_shared_prefix_answers_equal_decoding_the_whole_prompt(tiny, wi
     model, tokenizer = tiny
     if window is not None:
         model, tokenizer = tiny_model("gemma3_text", sliding_window=window)
-    hidden_all, _ = engine.read_out_shared_prefix(model, tokenizer, CONTEXTS, SUFFIXES)
-    hidden, answers = engine.read_out_shared_prefix(
+    hidden_all, _ = patching.read_out_shared_prefix(model, tokenizer, CONTEXTS, SUFFIXES)
+    hidden, answers = patching.read_out_shared_prefix(
         model, tokenizer, CONTEXTS, SUFFIXES, answer_of=1, max_new_tokens=4
     )
     torch.testing.assert_close(hidden, hidden_all, atol=ATOL, rtol=0)
-    whole = engine.decode(model, tokenizer, encode(tokenizer, WHOLE[1::2]), max_new_tokens=4)
+    whole = patching.decode(model, tokenizer, encode(tokenizer, WHOLE[1::2]), max_new_tokens=4)
     assert answers.answers == whole.answers
     assert torch.equal(answers.tokens, whole.tokens)
 
@@ -202,7 +209,7 @@ def test_read_out_shared_prefix_with_sliding_window(window):
     """Padding between prefix and suffix must not eat sliding-window slots (window 6 is shorter
     than the prompts; 64 is longer, so the cached path runs on sliding-window layers)."""
     model, tokenizer = tiny_model("gemma3_text", sliding_window=window)
-    hidden, _ = engine.read_out_shared_prefix(model, tokenizer, CONTEXTS, SUFFIXES)
+    hidden, _ = patching.read_out_shared_prefix(model, tokenizer, CONTEXTS, SUFFIXES)
     for row, prompt in enumerate(WHOLE):
         hidden_one, _ = read_out(model, encode(tokenizer, [prompt]))
         torch.testing.assert_close(hidden[row], hidden_one[:, 0], atol=ATOL, rtol=0)
@@ -213,7 +220,7 @@ def test_read_out_shared_prefix_with_sliding_window(window):
 
 def test_task_vectors_average_over_dummy_prompts(tiny):
     model, tokenizer = tiny
-    vectors = engine.task_vectors(model, tokenizer, DUMMY_PROMPTS)
+    vectors = patching.task_vectors(model, tokenizer, DUMMY_PROMPTS)
     assert vectors.shape == (
         len(DUMMY_PROMPTS),
         n_layers(model),
@@ -229,7 +236,7 @@ def test_task_vectors_average_over_dummy_prompts(tiny):
 @pytest.mark.parametrize("include_unpatched", [True, False])
 def test_sweep_layers_equals_naive_loop(tiny, max_new_tokens, include_unpatched):
     model, tokenizer = tiny
-    vectors = engine.task_vectors(model, tokenizer, DUMMY_PROMPTS)
+    vectors = patching.task_vectors(model, tokenizer, DUMMY_PROMPTS)
     layers = list(range(n_layers(model)))
     kwargs = {"include_unpatched": include_unpatched, "max_new_tokens": max_new_tokens}
     fast = sweep_layers(model, tokenizer, PROMPTS, vectors, layers, **kwargs)
@@ -247,7 +254,7 @@ def test_sweep_layers_equals_naive_loop(tiny, max_new_tokens, include_unpatched)
 
 def test_sweep_layers_subset_of_layers(tiny):
     model, tokenizer = tiny
-    vectors = engine.task_vectors(model, tokenizer, DUMMY_PROMPTS)
+    vectors = patching.task_vectors(model, tokenizer, DUMMY_PROMPTS)
     layers = [n_layers(model) - 1, 1]
     fast = sweep_layers(model, tokenizer, PROMPTS, vectors, layers)
     naive = sweep_layers_naive(model, tokenizer, PROMPTS, vectors, layers)
@@ -370,17 +377,19 @@ def test_answers_are_first_line_stripped(tiny):
     width = max(len(text) for text in texts)
     rows = [tokenizer(text)["input_ids"] for text in texts]
     tokens = torch.tensor([row + [-1] * (width - len(row)) for row in rows])
-    first, answers = engine.answer_texts(tokenizer, tokens)
+    first, answers = patching.answer_texts(tokenizer, tokens)
     assert answers == ["Paris", "Rome", "", "a b"]
     assert first == [" ", " ", "\n", "a"]
 
 
 def test_models_without_logits_to_keep_still_give_last_position_logits(tiny, monkeypatch):
     model, tokenizer = tiny
-    batch = engine.encode(tokenizer, ["ab", "abc d"])
-    expected = engine.decode(model, tokenizer, batch).first_logits
-    monkeypatch.setattr(engine, "_keeps_logits", lambda model_class: False)
-    assert torch.allclose(engine.decode(model, tokenizer, batch).first_logits, expected, atol=1e-5)
+    batch = patching.encode(tokenizer, ["ab", "abc d"])
+    expected = patching.decode(model, tokenizer, batch).first_logits
+    monkeypatch.setattr(patching, "_keeps_logits", lambda model_class: False)
+    assert torch.allclose(
+        patching.decode(model, tokenizer, batch).first_logits, expected, atol=1e-5
+    )
 
 
 def test_decode_can_keep_stopped_rows_in_the_batch(tiny):

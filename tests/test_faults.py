@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from taskvectors.pipeline_bench import analysis_names
+from taskvectors.cli.bench_pipeline import analysis_names
 from tiny_models import save_tiny_model
 
 REPO = Path(__file__).resolve().parents[1]

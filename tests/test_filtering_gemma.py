@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from taskvectors.prompt_files import build_prompt_document, prompt_format
-from taskvectors.prompts import TEMPLATES
-from taskvectors.splits import answer_token_ids, filter_pairs, make_examples
 from taskvectors.tasks import DEFAULT_TASKS, load_pairs, load_registry
+from taskvectors.tasks.prompt_files import build_prompt_document, prompt_format
+from taskvectors.tasks.prompts import TEMPLATES
+from taskvectors.tasks.splits import answer_token_ids, filter_pairs, make_examples
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ def gemma_tokenizer():
     if not (GEMMA_DIR / "tokenizer_config.json").is_file():
         pytest.fail(
             f"the embedded model's tokenizer is missing: no {GEMMA_DIR}/tokenizer_config.json. "
-            "Convert the model first (the prepare_model stage, or taskvectors.models)."
+            "Convert the model first (the prepare_model stage, or taskvectors.engine.models)."
         )
     from transformers import AutoTokenizer
 

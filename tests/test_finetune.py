@@ -15,8 +15,8 @@ import dataclasses
 import pytest
 import torch
 
-from taskvectors import engine, finetune, vocab_head
-from taskvectors.finetune import (
+from taskvectors.engine import finetune, patching, vocab_head
+from taskvectors.engine.finetune import (
     FinetuneConfig,
     Plateau,
     SlotAdapters,
@@ -31,7 +31,7 @@ from taskvectors.finetune import (
     training_batch,
     training_copy,
 )
-from taskvectors.prompts import get_template
+from taskvectors.tasks.prompts import get_template
 from tiny_models import ARCHITECTURES, tiny_model
 from tiny_tokenizer import tiny_tokenizer
 
@@ -52,15 +52,15 @@ def jobs(rate: float, n: int = 3) -> list[TrainingJob]:
     ]
 
 
-def baseline(model, tokenizer, job_list, batched: bool = True) -> engine.Decoded:
+def baseline(model, tokenizer, job_list, batched: bool = True) -> patching.Decoded:
     """Zero-shot answers of the jobs' queries, as one batch or (``batched=False``) one by one."""
     prompts = [TEMPLATE.zero_shot_prompt(job.query) for job in job_list]
     groups = [prompts] if batched else [[prompt] for prompt in prompts]
     parts = [
-        engine.decode(model, tokenizer, engine.encode(tokenizer, group), max_new_tokens=3)
+        patching.decode(model, tokenizer, patching.encode(tokenizer, group), max_new_tokens=3)
         for group in groups
     ]
-    return engine.Decoded(
+    return patching.Decoded(
         torch.cat([part.tokens for part in parts]),
         torch.cat([part.first_logits for part in parts]),
         [token for part in parts for token in part.first_tokens],

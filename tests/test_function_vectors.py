@@ -12,10 +12,10 @@ import pytest
 import torch
 from torch import nn
 
-from taskvectors import engine
-from taskvectors import heads as fv_heads
-from taskvectors import vectors as fv
-from taskvectors.heads import (
+from taskvectors.engine import heads as fv_heads
+from taskvectors.engine import patching
+from taskvectors.engine import vectors as fv
+from taskvectors.engine.heads import (
     answer_first_tokens,
     average_over_tasks,
     head_activations,
@@ -28,8 +28,8 @@ from taskvectors.heads import (
     shuffled_outputs,
     top_heads,
 )
-from taskvectors.layers import decoder_blocks, record_last_position
-from taskvectors.prompts import get_template
+from taskvectors.engine.layers import decoder_blocks, record_last_position
+from taskvectors.tasks.prompts import get_template
 from tiny_models import ARCHITECTURES, tiny_model
 
 TEMPLATE = get_template("paper")
@@ -115,8 +115,8 @@ def test_head_activations_are_the_projection_input(tiny):
         for p in output_projections(model)
     ]
     try:
-        batch = engine.encode(tokenizer, prompts)
-        engine._forward(model, batch.input_ids, batch.attention_mask)
+        batch = patching.encode(tokenizer, prompts)
+        patching._forward(model, batch.input_ids, batch.attention_mask)
     finally:
         for hook in hooks:
             hook.remove()
@@ -131,7 +131,7 @@ def test_clean_means_average_only_the_correctly_answered_prompts(tiny):
     model, tokenizer = tiny
     prompts = clean_prompts()
     acts = head_activations(model, tokenizer, prompts)
-    _, logits = engine.read_out(model, engine.encode(tokenizer, prompts))
+    _, logits = patching.read_out(model, patching.encode(tokenizer, prompts))
     predicted = logits.argmax(-1).tolist()
     wrong = [(token + 1) % len(tokenizer) for token in predicted]
     accepted = [{predicted[0], wrong[0]}, {wrong[1]}, {predicted[2]}]
@@ -256,12 +256,12 @@ def test_adding_a_vector_is_replacing_by_hidden_plus_vector(tiny):
     )
     logits = added.first_logits.reshape(len(prompts), len(layers) + 1, -1)
     assert (logits[:, 1:] - logits[:, :1]).abs().amax(-1).min() > 1e-3
-    hidden, _ = engine.read_out(model, engine.encode(tokenizer, prompts))  # (L, n, d)
-    replaced = engine.sweep_layers(
+    hidden, _ = patching.read_out(model, patching.encode(tokenizer, prompts))  # (L, n, d)
+    replaced = patching.sweep_layers(
         model, tokenizer, prompts, hidden.transpose(0, 1) + vector, layers, include_unpatched=True
     )
     torch.testing.assert_close(added.first_logits, replaced.first_logits, atol=1e-4, rtol=1e-4)
-    naive = engine.sweep_layers_naive(
+    naive = patching.sweep_layers_naive(
         model, tokenizer, prompts, vector.expand(len(prompts), len(layers), -1), layers, add=True
     )
     torch.testing.assert_close(added.first_logits, naive.first_logits, atol=1e-4, rtol=1e-4)
@@ -362,7 +362,7 @@ def test_applied_vector_adds_or_replaces_at_its_layer(tiny, tmp_path, kind):
     )
     prompts = [TEMPLATE.zero_shot_prompt(q) for q in queries]
     vectors = artifact.vector.expand(len(queries), head_shape(model).n_layers, -1)
-    expected = engine.sweep_layers_naive(
+    expected = patching.sweep_layers_naive(
         model, tokenizer, prompts, vectors, [1], include_unpatched=False,
         max_new_tokens=2, add=kind == "function",
     )  # fmt: skip
@@ -413,7 +413,7 @@ def test_artifacts_refuse_inconsistent_fields():
 
 
 def test_apply_command_answers_queries_and_refuses_another_model(tmp_path, capsys):
-    from taskvectors import cli
+    from taskvectors.cli import main as cli
     from tiny_models import save_tiny_model
 
     folder = save_tiny_model("llama", tmp_path / "llama")

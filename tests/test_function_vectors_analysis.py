@@ -12,9 +12,9 @@ from taskvectors.analyses.function_vectors import ANALYSIS
 from taskvectors.analyses.function_vectors.job import clipped_ks, passes_filter
 from taskvectors.analyses.function_vectors.score import score_tables
 from taskvectors.analyses.function_vectors.synthetic import raw_tables as function_vectors_raw
-from taskvectors.config import load_config
-from taskvectors.layout import Layout
-from taskvectors.run_plan import RunPlan
+from taskvectors.pipeline.config import load_config
+from taskvectors.pipeline.run_plan import RunPlan
+from taskvectors.results.layout import Layout
 from taskvectors.tasks.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -169,8 +169,8 @@ def test_dev_rows_are_scored_by_first_token_id_and_the_earliest_best_layer_wins(
     import torch
 
     from taskvectors.analyses.function_vectors.job import earliest_argmax, first_token_hits
-    from taskvectors.engine import Decoded
-    from taskvectors.results import Example
+    from taskvectors.engine.patching import Decoded
+    from taskvectors.results.files import Example
 
     examples = [
         Example(0, "dev", "a", ("A",), (), (), (7,)),
@@ -189,7 +189,12 @@ def test_the_cie_schedule_is_the_forwards_indirect_effects_runs():
     forward per chunk, as ``indirect_effects`` runs them."""
     import torch
 
-    from taskvectors.heads import cie_chunks, head_shape, indirect_effects, mean_head_activations
+    from taskvectors.engine.heads import (
+        cie_chunks,
+        head_shape,
+        indirect_effects,
+        mean_head_activations,
+    )
     from tiny_models import tiny_model
 
     model, tokenizer = tiny_model("llama")

@@ -10,9 +10,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from taskvectors import engine
-from taskvectors import heads as fh
-from taskvectors import vectors as fv
 from taskvectors.analyses.function_vectors.job import (
     TaskHeads,
     cie_table,
@@ -21,8 +18,11 @@ from taskvectors.analyses.function_vectors.job import (
     task_vectors,
 )
 from taskvectors.analyses.jobs import AnalysisJob
-from taskvectors.prompts import get_template
-from taskvectors.results import Example, PromptDocument
+from taskvectors.engine import heads as fh
+from taskvectors.engine import patching
+from taskvectors.engine import vectors as fv
+from taskvectors.results.files import Example, PromptDocument
+from taskvectors.tasks.prompts import get_template
 from tiny_models import tiny_model
 
 TEMPLATE = get_template("paper")
@@ -77,10 +77,10 @@ def shuffled_prompts(doc: PromptDocument) -> list[str]:
     ]
 
 
-def greedy(job: AnalysisJob, prompts: list[str]) -> engine.Decoded:
+def greedy(job: AnalysisJob, prompts: list[str]) -> patching.Decoded:
     """Plain greedy answers, one full forward per prompt batch (no prefix cache)."""
-    batch = engine.encode(job.tokenizer, prompts)
-    return engine.decode(job.model, job.tokenizer, batch, max_new_tokens=3)
+    batch = patching.encode(job.tokenizer, prompts)
+    return patching.decode(job.model, job.tokenizer, batch, max_new_tokens=3)
 
 
 def by_condition(frames) -> dict:
@@ -113,7 +113,7 @@ def test_shuffled_icl_with_the_fv_adds_it_at_the_layer_at_the_last_token(setup):
     rows = by_condition(paired_conditions(job, doc, test, vector, zero, 2, 1, EVALUATION))
     prompts = shuffled_prompts(doc)
     n_layers = len(fh.output_projections(job.model))
-    reference = engine.sweep_layers_naive(
+    reference = patching.sweep_layers_naive(
         job.model, job.tokenizer, prompts, vector.expand(len(prompts), n_layers, -1), [1],
         include_unpatched=False, max_new_tokens=3, add=True,
     )  # fmt: skip

@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 import torch
 
-from taskvectors import engine
 from taskvectors.analyses.gd import ANALYSIS
 from taskvectors.analyses.gd.compute import (
     COMPARISON_COLUMNS,
@@ -33,10 +32,11 @@ from taskvectors.analyses.gd.compute import (
     resampled_examples,
     top_overlap,
 )
-from taskvectors.config import ConfigError
-from taskvectors.orders import demo_permutations
-from taskvectors.prompts import get_template
-from taskvectors.results import PromptDocument
+from taskvectors.engine import patching
+from taskvectors.pipeline.config import ConfigError
+from taskvectors.results.files import PromptDocument
+from taskvectors.tasks.orders import demo_permutations
+from taskvectors.tasks.prompts import get_template
 from tiny_models import tiny_model
 
 LETTERS = string.ascii_lowercase[:20]
@@ -117,7 +117,9 @@ def test_a_zero_rate_in_the_grid_answers_like_the_baseline(tiny):
     assert set(grid["condition"]) == {"gd"} and set(grid["split"]) == {"dev"}
     template = get_template(doc.template)
     prompts = [template.zero_shot_prompt(ex.query) for ex in doc.examples[:3]]
-    baseline = engine.decode(model, tokenizer, engine.encode(tokenizer, prompts), max_new_tokens=2)
+    baseline = patching.decode(
+        model, tokenizer, patching.encode(tokenizer, prompts), max_new_tokens=2
+    )
     for epochs in (1, 2):
         at_zero = grid[(grid["learning_rate"] == 0.0) & (grid["epochs"] == epochs)]
         assert list(at_zero["answer"]) == baseline.answers

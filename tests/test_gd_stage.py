@@ -9,10 +9,10 @@ import pytest
 from taskvectors.analyses.gd.job import run_gd
 from taskvectors.analyses.gd.score import score_gd
 from taskvectors.analyses.jobs import AnalysisJob
-from taskvectors.config import validate_config
-from taskvectors.evaluation import choose_layer_on_dev
-from taskvectors.models import ModelSpec, load_model, resolve_model
-from taskvectors.results import read_result_table
+from taskvectors.engine.models import ModelSpec, load_model, resolve_model
+from taskvectors.pipeline.config import validate_config
+from taskvectors.results.files import read_result_table
+from taskvectors.scoring.evaluation import choose_layer_on_dev
 from taskvectors.stages.evaluate import evaluate
 from taskvectors.stages.run_task import InferenceSettings, RunTaskOutputs, run_task
 from taskvectors.tasks.registry import load_registry

@@ -11,10 +11,8 @@ import pytest
 
 from taskvectors.analyses import get
 from taskvectors.analyses.order.score import score_order
-from taskvectors.evaluation import choose_layer_on_dev, earliest_best_layer
-from taskvectors.models import ModelSpec, resolve_model
-from taskvectors.prompt_files import PromptTooLongError
-from taskvectors.results import (
+from taskvectors.engine.models import ModelSpec, resolve_model
+from taskvectors.results.files import (
     PromptDocument,
     ResultFileError,
     check_result_file,
@@ -23,9 +21,11 @@ from taskvectors.results import (
     read_score_table,
     write_score_table,
 )
+from taskvectors.scoring.evaluation import choose_layer_on_dev, earliest_best_layer
 from taskvectors.stages.evaluate import evaluate
 from taskvectors.stages.run_task import InferenceSettings, RunTaskOutputs, run_task
 from taskvectors.stages.summarize import TaskRun, summarize
+from taskvectors.tasks.prompt_files import PromptTooLongError
 from taskvectors.tasks.registry import load_registry
 from tiny_models import save_tiny_model
 

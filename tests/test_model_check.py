@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from transformers import BertConfig, T5Config
 
-from taskvectors.cli import main
-from taskvectors.model_check import check_model, format_check, looks_like_a_path
-from taskvectors.resources import estimate_model_memory, parameters_in_folder
+from taskvectors.cli.main import main
+from taskvectors.engine.model_check import check_model, format_check, looks_like_a_path
+from taskvectors.engine.resources import estimate_model_memory, parameters_in_folder
 from tiny_models import ARCHITECTURES, save_tiny_model, tiny_model
 
 EXPECTED = {
@@ -57,7 +57,7 @@ def test_meta_count_equals_the_safetensors_headers(arch, tmp_path):
 
 def test_unknown_model_type_uses_the_fallback_and_says_so(tmp_path):
     folder = config_folder("llama", tmp_path / "llama")
-    from taskvectors import layers
+    from taskvectors.engine import layers
 
     check_table = check_model(str(folder))
     layers.BLOCK_PATHS.pop("llama")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from taskvectors import model_files
-from taskvectors.config import ConfigError
-from taskvectors.preflight import startup_config
+from taskvectors.engine import model_files
+from taskvectors.pipeline.config import ConfigError
+from taskvectors.pipeline.preflight import startup_config
 from tiny_models import save_tiny_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,7 +55,7 @@ def test_an_unknown_embedded_name_is_refused(tmp_path):
 
 
 def test_the_embedded_names_are_the_models_module_s(tmp_path):
-    from taskvectors.models import EMBEDDED_MODELS
+    from taskvectors.engine.models import EMBEDDED_MODELS
 
     assert tuple(EMBEDDED_MODELS) == model_files.EMBEDDED_NAMES
 
@@ -175,9 +175,13 @@ def test_a_task_whose_prompts_cannot_fit_the_context_is_refused_at_start_up(tmp_
 
 
 def test_the_context_check_counts_the_worst_case_prompt(tiny_folder):
-    from taskvectors.context_preflight import context_length, folder_tokenizer, task_prompt_tokens
-    from taskvectors.prompts import get_template
+    from taskvectors.pipeline.context_preflight import (
+        context_length,
+        folder_tokenizer,
+        task_prompt_tokens,
+    )
     from taskvectors.tasks.pairs import Pair
+    from taskvectors.tasks.prompts import get_template
 
     tokenizer, template = folder_tokenizer(tiny_folder), get_template("paper")
     assert context_length(tiny_folder) == 256

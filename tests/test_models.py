@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from taskvectors import devices, models
-from taskvectors.models import (
+from taskvectors.engine import devices, models
+from taskvectors.engine.models import (
     COMPLETE_MARKER,
     ModelLoadError,
     ModelRecord,
@@ -381,7 +381,7 @@ def test_incomplete_embedded_cache_is_reconverted(monkeypatch, tmp_path, caplog,
         tokenizer_json.unlink()
     else:
         tokenizer_json.write_text("{}")
-    with caplog.at_level("WARNING", logger="taskvectors.models"):
+    with caplog.at_level("WARNING", logger="taskvectors.engine.models"):
         model, tokenizer = load_model(record)
     assert len(calls) == 2
     assert tokenizer_json.stat().st_size == size

@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from taskvectors.analyses import registry
-from taskvectors.config import validate_config
-from taskvectors.storage import read_provenance, read_table
+from taskvectors.pipeline.config import validate_config
+from taskvectors.results.storage import read_provenance, read_table
 from tiny_models import save_tiny_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -211,7 +211,7 @@ def test_changing_n_demos_reruns_from_prompts_on(project):
 
 
 def edited_scoring_jobs(project, config) -> dict[str, int]:
-    scoring = project / "workflow" / "taskvectors" / "scoring.py"
+    scoring = project / "workflow" / "taskvectors" / "scoring" / "answers.py"
     original = scoring.read_text()
     try:
         scoring.write_text(original + "\n# an edit\n")
@@ -304,7 +304,7 @@ def test_recognition_learning_scores_the_function_vector_under_each_condition(pr
     block = read_provenance(
         project / "results/analyses/recognition_learning/tiny-llama/algorithmic_next_letter.parquet"
     )["function_vector"]
-    from taskvectors.vectors import load_vector
+    from taskvectors.engine.vectors import load_vector
 
     made = load_vector(f"{vector}.fv.safetensors")
     assert block["layer"] == made.layer and block["heads"] == [list(h) for h in made.heads]
@@ -373,8 +373,8 @@ properties:
 import numpy as np
 import pandas as pd
 
-from taskvectors.results import read_result_table
-from taskvectors.storage import column_vectors, write_table
+from taskvectors.results.files import read_result_table
+from taskvectors.results.storage import column_vectors, write_table
 
 
 def run(job, request):
@@ -388,7 +388,7 @@ def run(job, request):
     "score.py": """
 import pandas as pd
 
-from taskvectors.results import read_result_table
+from taskvectors.results.files import read_result_table
 
 
 def score(request):
@@ -452,7 +452,7 @@ def test_verify_finds_a_truncated_file_and_fix_makes_the_next_run_rebuild_it(pro
     (project / "config.yaml").write_text(yaml.safe_dump(config))
     target = project / "results/activations/tiny-llama/algorithmic_prev_letter.parquet"
     original = target.read_bytes()
-    command = [sys.executable, "-m", "taskvectors.cli", "verify", "--config", "config.yaml"]
+    command = [sys.executable, "-m", "taskvectors.cli.main", "verify", "--config", "config.yaml"]
     try:
         target.write_bytes(original[: len(original) // 2])
         found = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=300)

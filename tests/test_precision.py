@@ -1,4 +1,4 @@
-"""The one capability rule for reduced precision (taskvectors.precision): CPU flags, the
+"""The one capability rule for reduced precision (taskvectors.engine.precision): CPU flags, the
 ``TASKVECTORS_CPU_BF16`` override, and every bfloat16 path asking it. With the capability forced
 off, no bfloat16 tensor may reach a matrix product anywhere in the engine or the fine-tuning (on an
 AVX2-only CPU such a product runs about 130x slower than float32)."""
@@ -10,11 +10,10 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from taskvectors import devices, engine, finetune, preflight, provenance, vocab_head
-from taskvectors.config import validate_config
-from taskvectors.finetune import FinetuneConfig, TrainingJob, finetune_and_answer
-from taskvectors.models import ModelSpec, load_model, resolve_dtype, resolve_model
-from taskvectors.precision import (
+from taskvectors.engine import devices, finetune, patching, vocab_head
+from taskvectors.engine.finetune import FinetuneConfig, TrainingJob, finetune_and_answer
+from taskvectors.engine.models import ModelSpec, load_model, resolve_dtype, resolve_model
+from taskvectors.engine.precision import (
     CPU_BF16_ENV,
     PrecisionError,
     capability_record,
@@ -22,7 +21,10 @@ from taskvectors.precision import (
     native_bf16,
     reduced_precision_is_slow,
 )
-from taskvectors.prompts import get_template
+from taskvectors.pipeline import preflight
+from taskvectors.pipeline.config import validate_config
+from taskvectors.results import provenance
+from taskvectors.tasks.prompts import get_template
 from tiny_models import ARCHITECTURES, save_tiny_model
 
 MATRIX_PRODUCTS = {
@@ -186,10 +188,10 @@ def _every_path(model, tokenizer) -> None:
     """θ, ICL, zero-shot, a patched layer sweep, and a GD fine-tune with ``autocast: auto``."""
     template = get_template("paper")
     demos = "example:ab->c\nexample:de->f\n"
-    vectors = engine.task_vectors(model, tokenizer, [[demos + "example:gh->"]])
-    engine.decode(model, tokenizer, engine.encode(tokenizer, [demos + "example:q->"]))
+    vectors = patching.task_vectors(model, tokenizer, [[demos + "example:gh->"]])
+    patching.decode(model, tokenizer, patching.encode(tokenizer, [demos + "example:q->"]))
     layers = list(range(vectors.shape[1]))  # vectors: (1, n_layers, d_model)
-    engine.sweep_layers(model, tokenizer, ["example:q->"], vectors, layers, max_new_tokens=2)
+    patching.sweep_layers(model, tokenizer, ["example:q->"], vectors, layers, max_new_tokens=2)
     job = TrainingJob(key=("t", 0), demos=(("ab", "c"), ("de", "f")), query="q", learning_rate=1e-2)
     config = FinetuneConfig(optimizer="adam", autocast="auto")
     finetune_and_answer(model, tokenizer, template, [job], config, epochs=[1])

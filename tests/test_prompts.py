@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from taskvectors.prompts import (
+from taskvectors.tasks.prompts import (
     TEMPLATES,
     PromptTemplate,
     check_template,

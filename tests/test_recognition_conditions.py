@@ -32,11 +32,11 @@ from taskvectors.analyses.recognition_learning.conditions import (
     shuffled_order,
     single_token_predicate,
 )
-from taskvectors.prompts import TEMPLATES
-from taskvectors.results import Example
-from taskvectors.splits import make_examples
+from taskvectors.results.files import Example
 from taskvectors.tasks import Pair
 from taskvectors.tasks.novel import case_direction, lower_upper_bijection
+from taskvectors.tasks.prompts import TEMPLATES
+from taskvectors.tasks.splits import make_examples
 from tiny_tokenizer import tiny_tokenizer
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -335,7 +335,7 @@ HASHSEED_SCRIPT = """
 import json
 from taskvectors.analyses.recognition_learning.conditions import (
     CONDITIONS, abstract_labels, answer_set, build_conditions)
-from taskvectors.splits import make_examples
+from taskvectors.tasks.splits import make_examples
 from taskvectors.tasks import Pair
 pairs = [Pair(f"w{i:02d}", (f"c{i % 6}",)) for i in range(40)]
 examples = make_examples(pairs, n_demos=5, n_dev=10, n_test=10, n_dummy=2, seed=41,

@@ -9,7 +9,7 @@ import pytest
 from taskvectors.analyses import get
 from taskvectors.analyses.recognition_learning.plan import conditions_of
 from taskvectors.analyses.recognition_learning.score import score_recognition_learning
-from taskvectors.storage import write_table
+from taskvectors.results.storage import write_table
 
 N = 20
 LETTERS = "abcdefghijklmnopqrst"

@@ -19,11 +19,11 @@ from taskvectors.analyses.recognition_learning.fv_choice import (
     most_common,
 )
 from taskvectors.analyses.spec import JobRequest
-from taskvectors.models import ModelRecord
-from taskvectors.prompts import get_template
-from taskvectors.storage import read_provenance, read_table, write_table
+from taskvectors.engine.models import ModelRecord
+from taskvectors.engine.vectors import VectorArtifact, load_vector, save_vector
+from taskvectors.results.storage import read_provenance, read_table, write_table
+from taskvectors.tasks.prompts import get_template
 from taskvectors.tasks.registry import load_registry
-from taskvectors.vectors import VectorArtifact, load_vector, save_vector
 from tiny_models import tiny_model
 
 REPO = Path(__file__).resolve().parents[1]

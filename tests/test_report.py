@@ -25,8 +25,8 @@ from synthetic_results import (
 from taskvectors.analyses import registry
 from taskvectors.report.inputs import benchmark_rule, read_benchmarks, stage_times
 from taskvectors.report.names import short_task_name
-from taskvectors.results import ResultFileError, read_result_table
-from taskvectors.storage import write_table
+from taskvectors.results.files import ResultFileError, read_result_table
+from taskvectors.results.storage import write_table
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"

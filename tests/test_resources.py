@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from taskvectors import resources
-from taskvectors.models import EMBEDDED_MODELS, ModelSpec, resolve_model
-from taskvectors.resources import (
+from taskvectors.engine import resources
+from taskvectors.engine.models import EMBEDDED_MODELS, ModelSpec, resolve_model
+from taskvectors.engine.resources import (
     DEFAULT_RESOURCES,
     estimate_model_memory,
     model_resources,
@@ -86,7 +86,7 @@ def test_hub_model_not_downloaded_gets_the_default_and_says_so(monkeypatch, tmp_
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
     entry = {"source": "hub", "name": "EleutherAI/pythia-12b", "revision": "main"}
-    with caplog.at_level(logging.WARNING, logger="taskvectors.resources"):
+    with caplog.at_level(logging.WARNING, logger="taskvectors.engine.resources"):
         assert model_resources(entry) == DEFAULT_RESOURCES
     assert "not on this machine yet" in caplog.text and "prepare_model" in caplog.text
     assert model_size(entry).n_params is None

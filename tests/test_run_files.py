@@ -16,9 +16,9 @@ from pathlib import Path
 
 import yaml
 
-from taskvectors.cli import main
-from taskvectors.config import load_config, normalize_overrides, validate_config
-from taskvectors.run_plan import RunPlan
+from taskvectors.cli.main import main
+from taskvectors.pipeline.config import load_config, normalize_overrides, validate_config
+from taskvectors.pipeline.run_plan import RunPlan
 from taskvectors.tasks.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[1]

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from taskvectors.analyses import registry
-from taskvectors.config import load_config
-from taskvectors.pipeline import canonical
-from taskvectors.run_plan import RunPlan
+from taskvectors.pipeline.config import load_config
+from taskvectors.pipeline.rules import canonical
+from taskvectors.pipeline.run_plan import RunPlan
 from taskvectors.tasks.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -115,7 +115,7 @@ def test_a_registry_sourced_analysis_refuses_unknown_task_names():
 
 
 def test_preflight_checks_a_registry_sourced_analysis_against_the_registry():
-    from taskvectors.preflight import analysis_task_problems
+    from taskvectors.pipeline.preflight import analysis_task_problems
 
     config = copy.deepcopy(CONFIG)
     config["analyses"][RL]["tasks"] = ["novel_letter_shift", "no_such_task"]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from taskvectors import runlock
-from taskvectors.runlock import LOCK_NAME, RunLockError, acquire, holds, release
+from taskvectors.pipeline import runlock
+from taskvectors.pipeline.runlock import LOCK_NAME, RunLockError, acquire, holds, release
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = str(REPO / "workflow")
@@ -37,7 +37,7 @@ def start_holder(results: Path, cwd: Path) -> subprocess.Popen:
         f"""
         import sys
         sys.path.insert(0, {PACKAGE!r})
-        from taskvectors.runlock import acquire, release
+        from taskvectors.pipeline.runlock import acquire, release
         acquire({str(results)!r}, command=["holder", "--cores", "2"])
         print("held", flush=True)
         sys.stdin.read()
@@ -137,7 +137,7 @@ def test_release_without_the_lock_leaves_another_runs_lock_alone(tmp_path):
 SNAKEFILE = """
 import sys
 sys.path.insert(0, {package!r})
-from taskvectors import runlock
+from taskvectors.pipeline import runlock
 
 RESULTS = {results!r}
 

@@ -11,9 +11,9 @@ from taskvectors.analyses.geometry.score import score_geometry
 from taskvectors.analyses.order.score import score_order
 from taskvectors.analyses.prompt_format.score import score_prompt_format
 from taskvectors.analyses.top_tokens.score import score_top_tokens
-from taskvectors.inference import activations_table
-from taskvectors.results import PromptDocument
-from taskvectors.storage import write_table
+from taskvectors.engine.inference import activations_table
+from taskvectors.results.files import PromptDocument
+from taskvectors.results.storage import write_table
 
 BLOCK = {"test": True}
 
@@ -48,7 +48,7 @@ def test_geometry_separates_two_clustered_tasks(tmp_path):
     import torch
 
     from taskvectors.analyses.geometry.job import run_geometry
-    from taskvectors.results import Example
+    from taskvectors.results.files import Example
 
     rng = np.random.default_rng(0)
     activations, raw = {}, {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from taskvectors.scoring import SCORING_MODES, first_line, is_correct, is_correct_strict
+from taskvectors.scoring.answers import SCORING_MODES, first_line, is_correct, is_correct_strict
 
 
 def test_first_line_takes_the_text_before_the_first_newline_stripped() -> None:

@@ -26,7 +26,7 @@ import yaml
 from slurm_cluster import SlurmCluster, slurm_cluster, submit, unavailable_reason
 
 from snakemake_command import REPO, SMOKE_CONFIG, profiled_command
-from taskvectors.pipeline_bench import analysis_names
+from taskvectors.cli.bench_pipeline import analysis_names
 
 # The smoke config's first two tasks, and this many dev and test prompts each.
 N_TASKS = 2

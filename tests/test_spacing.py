@@ -10,15 +10,15 @@ import pytest
 from tokenizers import Tokenizer, models, processors
 from transformers import PreTrainedTokenizerFast
 
-from taskvectors.prompt_files import (
+from taskvectors.tasks import Pair, TaskSpec, load_registry
+from taskvectors.tasks.prompt_files import (
     build_prompt_document,
     check_spacing_config,
     resolve_spacing,
     usable_pairs,
 )
-from taskvectors.prompts import TEMPLATES
-from taskvectors.splits import SPACED_SHARE, choose_spacing
-from taskvectors.tasks import Pair, TaskSpec, load_registry
+from taskvectors.tasks.prompts import TEMPLATES
+from taskvectors.tasks.splits import SPACED_SHARE, choose_spacing
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 PAPER = TEMPLATES["paper"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from taskvectors.prompts import TEMPLATES, get_template
-from taskvectors.results import Example
-from taskvectors.splits import (
+from taskvectors.results.files import Example
+from taskvectors.tasks import Pair
+from taskvectors.tasks.prompts import TEMPLATES, get_template
+from taskvectors.tasks.splits import (
     NO_TOKEN,
     answer_first_token_ids,
     answer_token_ids,
@@ -17,7 +18,6 @@ from taskvectors.splits import (
     make_examples,
     split_summary,
 )
-from taskvectors.tasks import Pair
 from tiny_tokenizer import tiny_tokenizer
 
 PAPER = TEMPLATES["paper"]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from taskvectors.stats import (
+from taskvectors.scoring.stats import (
     Interval,
     baseline_explains,
     baseline_flags,

@@ -12,10 +12,9 @@ import pytest
 import yaml
 
 import taskvectors
-from taskvectors import prompts, scoring
-from taskvectors.cli import main as cli_main
-from taskvectors.codedeps import stage_sources
-from taskvectors.splits import make_examples
+from taskvectors.cli.main import main as cli_main
+from taskvectors.pipeline.codedeps import stage_sources
+from taskvectors.scoring import answers as scoring_answers
 from taskvectors.tasks import (
     DEFAULT_TASKS,
     Pair,
@@ -24,10 +23,12 @@ from taskvectors.tasks import (
     default_tasks,
     load_pairs,
     load_registry,
+    prompts,
     read_table_pairs,
 )
 from taskvectors.tasks import registry as registry_module
 from taskvectors.tasks.registry import FAMILIES, REGISTRY_FILE
+from taskvectors.tasks.splits import make_examples
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 PAPER_FAMILY_COUNTS = {"algorithmic": 11, "translation": 6, "linguistic": 6, "knowledge": 4}
@@ -103,7 +104,7 @@ def test_generated_tasks_load(registry) -> None:
 
 
 def test_registry_knows_exactly_the_scoring_modes_of_the_scorer() -> None:
-    assert registry_module.SCORING_MODES == scoring.SCORING_MODES
+    assert registry_module.SCORING_MODES == scoring_answers.SCORING_MODES
 
 
 def test_registry_knows_exactly_the_spacings_of_the_prompts() -> None:
@@ -127,7 +128,7 @@ def test_table_pairs_holding_a_template_marker_name_the_line(tmp_path) -> None:
 def test_model_stages_do_not_depend_on_the_scoring_code() -> None:
     """A scoring edit must rerun only evaluation, never the model job that builds the prompts."""
     sources = stage_sources("taskvectors.stages.run_task")
-    assert not [s for s in sources if s.endswith("scoring.py")], sources
+    assert not [s for s in sources if s.endswith("scoring/answers.py")], sources
 
 
 def test_families_list_is_closed() -> None:
@@ -369,7 +370,7 @@ def test_novel_splits_keep_dev_and_test_queries_apart(registry, name, n_dev, n_t
 HASHSEED_SCRIPT = """
 import json, sys
 from pathlib import Path
-from taskvectors.splits import make_examples
+from taskvectors.tasks.splits import make_examples
 from taskvectors.tasks import load_pairs, load_registry
 data = Path(sys.argv[1])
 registry = load_registry(data)

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from taskvectors.bench_validate import write_pairs_file
-from taskvectors.cli import main
-from taskvectors.prompt_files import validate_task_file
-from taskvectors.prompts import get_template
+from taskvectors.cli.bench_validate import write_pairs_file
+from taskvectors.cli.main import main
 from taskvectors.tasks import (
     Pair,
     TaskDataError,
@@ -20,6 +18,8 @@ from taskvectors.tasks import (
     load_registry,
     read_pairs_file,
 )
+from taskvectors.tasks.prompt_files import validate_task_file
+from taskvectors.tasks.prompts import get_template
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 EXPECTED = [Pair("cat", ("cats",)), Pair("mouse", ("mice", "mouses"))]
@@ -317,7 +317,7 @@ def test_clean_files_give_no_warning(tmp_path) -> None:
         read_pairs_file(path)
 
 
-# The file python -m taskvectors.bench_validate times (its speed is printed there, not tested).
+# The file python -m taskvectors.cli.bench_validate times (its speed is printed there, not tested).
 BIG_FILE_LINES = 200_000
 
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from taskvectors import engine, vocab_head
-from taskvectors.precision import native_bf16
-from taskvectors.vocab_head import VocabHead
+from taskvectors.engine import patching, vocab_head
+from taskvectors.engine.precision import native_bf16
+from taskvectors.engine.vocab_head import VocabHead
 from tiny_models import ARCHITECTURES, tiny_model
 
 PROMPTS = ["example:abc->", "example:hello world->", "x->", "example:q->r\nexample:s->"]
@@ -143,11 +143,13 @@ def _engine_results(model, tokenizer):
     width = model.config.get_text_config().hidden_size
     seeded = torch.Generator().manual_seed(0)
     vectors = torch.randn(len(PROMPTS), len(layers), width, generator=seeded)
-    decoded = engine.decode(model, tokenizer, engine.encode(tokenizer, PROMPTS), max_new_tokens=5)
-    swept = engine.sweep_layers(
+    decoded = patching.decode(
+        model, tokenizer, patching.encode(tokenizer, PROMPTS), max_new_tokens=5
+    )
+    swept = patching.sweep_layers(
         model, tokenizer, PROMPTS, vectors, layers, max_new_tokens=3, keep_first_logits=False
     )
-    _, answers = engine.read_out_shared_prefix(
+    _, answers = patching.read_out_shared_prefix(
         model, tokenizer, ["example:ab->c\n", "example:q->"], [["x->", "yy->"], ["r\n", "s->"]],
         max_new_tokens=4,
     )  # fmt: skip

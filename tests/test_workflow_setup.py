@@ -16,9 +16,9 @@ import yaml
 
 from snakemake_command import workflow_command
 from taskvectors.analyses import get, registry
-from taskvectors.codedeps import stage_sources
-from taskvectors.config import ConfigError, load_config, load_schema, validate_config
-from taskvectors.pipeline import conflict_pairs, select_tasks, task_data_files
+from taskvectors.pipeline.codedeps import stage_sources
+from taskvectors.pipeline.config import ConfigError, load_config, load_schema, validate_config
+from taskvectors.pipeline.rules import conflict_pairs, select_tasks, task_data_files
 from taskvectors.tasks.registry import load_registry
 from tiny_models import paper_with_llama_folders
 
@@ -109,21 +109,26 @@ def _names(paths):
 
 def test_code_inputs_follow_imports_and_keep_scoring_out_of_model_stages():
     evaluate = _names(stage_sources("taskvectors.stages.evaluate"))
-    assert {"scoring.py", "stages/evaluate.py", "storage.py"} <= evaluate
-    assert "engine.py" not in evaluate
+    assert {"scoring/answers.py", "stages/evaluate.py", "results/storage.py"} <= evaluate
+    assert "engine/patching.py" not in evaluate
     for stage in ("run_task", "prepare_model"):
-        assert "scoring.py" not in _names(stage_sources(f"taskvectors.stages.{stage}")), stage
+        assert "scoring/answers.py" not in _names(stage_sources(f"taskvectors.stages.{stage}")), (
+            stage
+        )
     for name, analysis in registry().items():
         # GD scores its dev grid inside its job; recognition_learning its dev sweep (to patch
         # test at each condition's best layer only, as the main run's ``sweep_test: best``)
-        scoring = "scoring.py" in _names(stage_sources(*analysis.modules("job")))
+        scoring = "scoring/answers.py" in _names(stage_sources(*analysis.modules("job")))
         assert scoring == analysis.scores_in_job, name
-    assert {"engine.py", "layers.py", "models.py"} <= _names(
+    assert {"engine/patching.py", "engine/layers.py", "engine/models.py"} <= _names(
         stage_sources("taskvectors.stages.run_task")
     )
     # geometry copies rows of the activations: no model code, so only new activations rerun it
     geometry = _names(stage_sources(*get("geometry").modules("job")))
-    assert not {"engine.py", "inference.py", "models.py", "analyses/jobs.py"} & geometry
+    assert (
+        not {"engine/patching.py", "engine/inference.py", "engine/models.py", "analyses/jobs.py"}
+        & geometry
+    )
 
 
 def test_no_analysis_imports_another_and_no_stage_imports_an_analysis():
@@ -152,7 +157,7 @@ import sys
 from types import SimpleNamespace
 sys.path.insert(0, {workflow!r})
 {before}
-from taskvectors.pipeline import start_job
+from taskvectors.pipeline.rules import start_job
 start_job(SimpleNamespace(log=[{log!r}], threads={threads}, rule="probe"))
 print("torch" in sys.modules)
 import torch

@@ -5,7 +5,7 @@ architecture (where the blocks live, tuple or tensor block outputs, final norms,
 ids, sliding windows, logit soft-capping). These helpers build one small model per architecture the
 project names, from a config and a character-level tokenizer made in-process with ``tokenizers``,
 so the tests need no network and no downloaded weights. ``save_tiny_model`` writes a folder that
-``taskvectors.models`` loads as a ``local`` source.
+``taskvectors.engine.models`` loads as a ``local`` source.
 """
 
 from __future__ import annotations

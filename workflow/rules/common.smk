@@ -10,17 +10,17 @@ PACKAGE_ROOT = str(Path(workflow.basedir, "workflow").resolve())
 sys.path.insert(0, PACKAGE_ROOT)
 
 from taskvectors.analyses import registry as analysis_registry
-from taskvectors.codedeps import stage_sources
-from taskvectors import runlock
-from taskvectors.config import ConfigError
-from taskvectors.pipeline import canonical, export_package_path, model_params, task_data_files
-from taskvectors.preflight import startup_config
-from taskvectors.resources import model_resources
-from taskvectors.run_plan import RunPlan
+from taskvectors.pipeline.codedeps import stage_sources
+from taskvectors.pipeline import runlock
+from taskvectors.pipeline.config import ConfigError
+from taskvectors.pipeline.rules import canonical, export_package_path, model_params, task_data_files
+from taskvectors.pipeline.preflight import startup_config
+from taskvectors.engine.resources import model_resources
+from taskvectors.pipeline.run_plan import RunPlan
 
 export_package_path(PACKAGE_ROOT)
 # Everything that can be known before work starts is refused here, one line per problem: the
-# schema, duplicated keys, paths, templates, task files and sizes (preflight.py).
+# schema, duplicated keys, paths, templates, task files and sizes (pipeline/preflight.py).
 try:
     _validated, REGISTRY = startup_config(
         config,
@@ -33,7 +33,7 @@ except ConfigError as error:
 config.clear()
 config.update(canonical(_validated))
 
-# The run's models, tasks, analyses and every file they write (run_plan.py).
+# The run's models, tasks, analyses and every file they write (pipeline/run_plan.py).
 PLAN = RunPlan(config, REGISTRY)
 L = PLAN.layout
 DATA = Path(config["data_dir"])

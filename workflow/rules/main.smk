@@ -2,7 +2,7 @@
 
 # In `sweep_test: best` mode the model job scores its dev sweep to pick the test layer, so the
 # scoring code is one of its inputs; in `all` mode it never scores, and a scoring edit leaves it.
-RUN_TASK_CODE = ["stages.run_task"] + (["evaluation"] if EVALUATION["sweep_test"] == "best" else [])
+RUN_TASK_CODE = ["stages.run_task"] + (["scoring.evaluation"] if EVALUATION["sweep_test"] == "best" else [])
 
 
 rule run_task:

@@ -5,7 +5,7 @@ import _package_path  # noqa: F401 - puts the workflow's package on sys.path
 from taskvectors.analyses import get
 from taskvectors.analyses.jobs import AnalysisJob
 from taskvectors.analyses.spec import JobRequest, load_function
-from taskvectors.pipeline import start_job
+from taskvectors.pipeline.rules import start_job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 log = start_job(sm)

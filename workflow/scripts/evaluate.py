@@ -4,8 +4,8 @@ from pathlib import Path
 
 import _package_path  # noqa: F401 - puts the workflow's package on sys.path
 
-from taskvectors.pipeline import start_job
-from taskvectors.results import read_prompt_document, read_result_table
+from taskvectors.pipeline.rules import start_job
+from taskvectors.results.files import read_prompt_document, read_result_table
 from taskvectors.stages.evaluate import evaluate
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import _package_path  # noqa: F401 - puts the workflow's package on sys.path
 
-from taskvectors.pipeline import start_job
+from taskvectors.pipeline.rules import start_job
 from taskvectors.stages.prepare_model import prepare_model
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

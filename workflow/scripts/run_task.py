@@ -4,9 +4,9 @@ from pathlib import Path
 
 import _package_path  # noqa: F401 - puts the workflow's package on sys.path
 
-from taskvectors.models import ModelRecord
-from taskvectors.pipeline import start_job
-from taskvectors.results import read_json_result
+from taskvectors.engine.models import ModelRecord
+from taskvectors.pipeline.rules import start_job
+from taskvectors.results.files import read_json_result
 from taskvectors.stages.run_task import InferenceSettings, RunTaskOutputs, run_task
 from taskvectors.tasks.registry import TaskSpec
 
@@ -15,7 +15,7 @@ log = start_job(sm)
 settings = InferenceSettings(**sm.params.evaluation)
 chooser = None
 if settings.sweep_test == "best":
-    from taskvectors.evaluation import choose_layer_on_dev as chooser
+    from taskvectors.scoring.evaluation import choose_layer_on_dev as chooser
 document = run_task(
     ModelRecord.from_dict(read_json_result(sm.input.model, "prepare_model")),
     TaskSpec(**sm.params.task),

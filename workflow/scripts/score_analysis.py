@@ -4,9 +4,9 @@ import _package_path  # noqa: F401 - puts the workflow's package on sys.path
 
 from taskvectors.analyses import get
 from taskvectors.analyses.spec import ScoreRequest, load_function
-from taskvectors.pipeline import start_job
-from taskvectors.provenance import provenance
-from taskvectors.results import write_score_table
+from taskvectors.pipeline.rules import start_job
+from taskvectors.results.files import write_score_table
+from taskvectors.results.provenance import provenance
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 log = start_job(sm)

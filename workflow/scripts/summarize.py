@@ -4,8 +4,8 @@ from pathlib import Path
 
 import _package_path  # noqa: F401 - puts the workflow's package on sys.path
 
-from taskvectors.pipeline import start_job
-from taskvectors.results import (
+from taskvectors.pipeline.rules import start_job
+from taskvectors.results.files import (
     best_layer,
     read_json_result,
     read_prompt_document,

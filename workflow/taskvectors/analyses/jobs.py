@@ -3,7 +3,7 @@ block, and the best layer of each task read from its sweep.
 
 An analysis job covers all of a model's tasks because loading a model costs more than most tasks'
 analysis; it gets its file paths from its rule (``outputs[task]``) and reads its inputs through the
-typed readers of :mod:`taskvectors.results`.
+typed readers of :mod:`taskvectors.results.files`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from taskvectors.models import ModelRecord, load_model
-from taskvectors.provenance import provenance
-from taskvectors.results import best_layer, read_json_result, read_result_table
+from taskvectors.engine.models import ModelRecord, load_model
+from taskvectors.results.files import best_layer, read_json_result, read_result_table
+from taskvectors.results.provenance import provenance
 
 
 @dataclass
@@ -46,5 +46,5 @@ class AnalysisJob:
 
 
 def best_layer_of(sweep_path: str | Path) -> int | None:
-    """The task's best layer from its sweep file (:func:`taskvectors.results.best_layer`)."""
+    """The task's best layer from its sweep file (:func:`taskvectors.results.files.best_layer`)."""
     return best_layer(read_result_table(sweep_path, "sweep"))

@@ -20,7 +20,7 @@ analyses by hand:
 
 Functions are named by string and imported only when called: the Snakefile reads every declaration
 at start-up without importing torch, and a rule's code inputs are exactly the modules its job
-imports (``taskvectors.codedeps``), so editing one analysis reruns that analysis only.
+imports (``taskvectors.pipeline.codedeps``), so editing one analysis reruns that analysis only.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from taskvectors.stats import wilson_intervals
+from taskvectors.scoring.stats import wilson_intervals
 
 
 def score_table(columns: Sequence[str], frames: Sequence[pd.DataFrame]) -> pd.DataFrame:

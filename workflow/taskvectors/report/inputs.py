@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from taskvectors.analyses import registry
-from taskvectors.results import (
+from taskvectors.results.files import (
     ResultFileError,
     read_json_result,
     read_result_table,

@@ -2,8 +2,8 @@
 
 Model-free: it scores the raw predictions of ``run_task`` (ICL, baseline, task vector at every
 layer) and the two model-free baselines (majority answer, copy the query) with
-:mod:`taskvectors.evaluation`. The best layer is the dev argmax of first-token accuracy (earliest
-on ties, as in the paper; none when every layer scores 0) and test results are read there.
+:mod:`taskvectors.scoring.evaluation`. The best layer is the dev argmax of first-token accuracy
+(earliest on ties, as in the paper; none when every layer scores 0) and test results are read there.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from taskvectors.baselines import baseline_predictions, majority_answer
-from taskvectors.evaluation import layer_sweep, score, test_results
-from taskvectors.provenance import provenance
-from taskvectors.results import PromptDocument
-from taskvectors.storage import write_table
+from taskvectors.results.files import PromptDocument
+from taskvectors.results.provenance import provenance
+from taskvectors.results.storage import write_table
+from taskvectors.scoring.baselines import baseline_predictions, majority_answer
+from taskvectors.scoring.evaluation import layer_sweep, score, test_results
 
 
 def task_answers(document: PromptDocument) -> list[tuple[str, ...]]:

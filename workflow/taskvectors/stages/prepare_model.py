@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from taskvectors.models import ModelRecord, ModelSpec, default_cache_dir, resolve_model
-from taskvectors.provenance import provenance
-from taskvectors.storage import read_json, write_json
+from taskvectors.engine.models import ModelRecord, ModelSpec, default_cache_dir, resolve_model
+from taskvectors.results.provenance import provenance
+from taskvectors.results.storage import read_json, write_json
 
 
 def prepare_model(

@@ -23,15 +23,19 @@ from typing import Any
 import pandas as pd
 import torch
 
-from taskvectors import engine
-from taskvectors.inference import activations_table, example_vectors, icl_rows, sweep_rows
-from taskvectors.models import ModelRecord, load_model
-from taskvectors.predictions import predictions_frame
-from taskvectors.prompt_files import PromptTooLongError, build_prompt_document, context_problem
-from taskvectors.prompts import get_template
-from taskvectors.provenance import provenance
-from taskvectors.results import Example, PromptDocument, write_prompt_document
-from taskvectors.storage import write_table
+from taskvectors.engine import patching
+from taskvectors.engine.inference import activations_table, example_vectors, icl_rows, sweep_rows
+from taskvectors.engine.models import ModelRecord, load_model
+from taskvectors.results.files import Example, PromptDocument, write_prompt_document
+from taskvectors.results.predictions import predictions_frame
+from taskvectors.results.provenance import provenance
+from taskvectors.results.storage import write_table
+from taskvectors.tasks.prompt_files import (
+    PromptTooLongError,
+    build_prompt_document,
+    context_problem,
+)
+from taskvectors.tasks.prompts import get_template
 from taskvectors.tasks.registry import TaskSpec
 
 #: ``(rows of the dev sweep, the prompt document) -> best layer or None``.
@@ -108,7 +112,7 @@ def run_task(
 
 def _vectors_and_icl(
     model, tokenizer, template, document: PromptDocument, settings: InferenceSettings
-) -> tuple[list[Example], torch.Tensor, engine.Decoded]:
+) -> tuple[list[Example], torch.Tensor, patching.Decoded]:
     """The examples (dev, then test), their θ ``(n, n_layers, d_model)`` and ICL's answers: the
     first token on dev, the greedy answer on test, decoded on from θ's pass over S."""
     budget = {"dev": 1, "test": settings.max_answer_tokens}
@@ -122,7 +126,7 @@ def _vectors_and_icl(
         examples += chosen
         thetas.append(split_thetas)
         answers.append(split_answers)
-    return examples, torch.cat(thetas), engine.concatenate(answers)
+    return examples, torch.cat(thetas), patching.concatenate(answers)
 
 
 def _sweeps(

@@ -17,16 +17,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from taskvectors.provenance import provenance
-from taskvectors.results import PromptDocument
-from taskvectors.seeding import derived_seed
-from taskvectors.stats import (
+from taskvectors.results.files import PromptDocument
+from taskvectors.results.provenance import provenance
+from taskvectors.results.storage import atomic_path, write_json
+from taskvectors.scoring.stats import (
     baseline_flags,
     proportion_table,
     task_differences,
     task_mean_bootstrap,
 )
-from taskvectors.storage import atomic_path, write_json
+from taskvectors.seeding import derived_seed
 
 CONDITIONS = ("baseline", "icl", "tv", "majority", "copy")
 MODEL_CONDITIONS = ("baseline", "icl", "tv")

@@ -7,7 +7,7 @@ may add its own tasks from pair files (``user_tasks``).
 Everything is validated when the registry loads, so a typo fails before any model is loaded.
 
 Each task also carries its prompt *spacing* (``auto``, ``none``, ``leading``; see
-``taskvectors.prompts``): an entry's own ``spacing``, else its family's from the registry's
+``taskvectors.tasks.prompts``): an entry's own ``spacing``, else its family's from the registry's
 ``families`` section (the paper's code: ``auto`` for translation and linguistic, ``none`` for the
 rest). A user task defaults to ``auto`` when it keeps single-token answers, else ``none``.
 """
@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from taskvectors.layout import MAX_NAME_LENGTH
-from taskvectors.strict_yaml import load_strict_yaml, yaml_problem
+from taskvectors.pipeline.strict_yaml import load_strict_yaml, yaml_problem
+from taskvectors.results.layout import MAX_NAME_LENGTH
 from taskvectors.tasks.algorithmic import GENERATORS, generate_pairs
 from taskvectors.tasks.files import (
     PAIR_FILE_SUFFIXES,
@@ -49,11 +49,12 @@ __all__ = [
 REGISTRY_FILE = "tasks.yaml"
 FAMILIES = ("algorithmic", "translation", "linguistic", "knowledge", "novel", "custom")
 FILTER_POLICIES = ("single_token", "first_token", "none")
-# The modes taskvectors.scoring implements. Spelled out here rather than imported: the model stages
-# import this module, and Snakemake reruns a stage when any module it imports changes, so importing
-# scoring.py would make a scoring edit rerun every model stage (tests check the two lists agree).
+# The modes taskvectors.scoring.answers implements. Spelled out here rather than imported: the model
+# stages import this module, and Snakemake reruns a stage when any module it imports changes, so
+# importing scoring/answers.py would make a scoring edit rerun every model stage (tests check the
+# two lists agree).
 SCORING_MODES = ("exact", "any_of", "prefix")
-# Spelled out for the same reason (taskvectors.prompts.SPACINGS; tests check they agree).
+# Spelled out for the same reason (taskvectors.tasks.prompts.SPACINGS; tests check they agree).
 SPACINGS = ("auto", "none", "leading")
 TASK_FIELDS = ("family", "source", "scoring", "filter", "default", "description")
 OPTIONAL_TASK_FIELDS = ("spacing",)
@@ -181,7 +182,7 @@ def load_pairs(spec: TaskSpec, data_dir: Path, forbidden: Sequence[str] = ()) ->
     """The task's pairs, validated and sorted by input; errors name the task and file.
 
     ``forbidden``: substrings no input or answer may contain (the prompt template's markers, see
-    ``taskvectors.prompts.template_markers``); file errors name the line.
+    ``taskvectors.tasks.prompts.template_markers``); file errors name the line.
     """
     source = spec.source
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from taskvectors.pipeline import conflict_pairs
+from taskvectors.pipeline.rules import conflict_pairs
 
 
 def problems(config: Mapping[str, Any], counts: Mapping[str, int]) -> list[str]:

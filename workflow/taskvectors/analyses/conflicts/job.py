@@ -20,15 +20,15 @@ import pandas as pd
 
 from taskvectors.analyses.jobs import AnalysisJob
 from taskvectors.analyses.spec import JobRequest
-from taskvectors.inference import example_vectors, sweep_rows
-from taskvectors.layout import conflict_item
-from taskvectors.predictions import predictions_frame
-from taskvectors.prompt_files import usable_pairs
-from taskvectors.prompts import PromptTemplate, get_template
-from taskvectors.results import Example, PromptDocument, read_prompt_document
+from taskvectors.engine.inference import example_vectors, sweep_rows
+from taskvectors.results.files import Example, PromptDocument, read_prompt_document
+from taskvectors.results.layout import conflict_item
+from taskvectors.results.predictions import predictions_frame
+from taskvectors.results.storage import write_table
 from taskvectors.seeding import derived_seed
-from taskvectors.storage import write_table
 from taskvectors.tasks.pairs import Pair
+from taskvectors.tasks.prompt_files import usable_pairs
+from taskvectors.tasks.prompts import PromptTemplate, get_template
 from taskvectors.tasks.registry import TaskSpec, load_pairs
 
 

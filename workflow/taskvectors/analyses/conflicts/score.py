@@ -10,12 +10,12 @@ import pandas as pd
 from taskvectors.analyses.conflicts import ANALYSIS
 from taskvectors.analyses.spec import ScoreRequest
 from taskvectors.analyses.tables import accuracy_table, score_table
-from taskvectors.results import (
+from taskvectors.results.files import (
     best_layer,
     read_prompt_document,
     read_result_table,
 )
-from taskvectors.scoring import is_correct
+from taskvectors.scoring.answers import is_correct
 
 
 def score_conflicts(

@@ -2,9 +2,9 @@
 
 A few attention heads carry the demonstrated task; the sum of their mean outputs, added to the
 residual stream of a zero-shot prompt, makes the model do the task. The engine modules
-:mod:`taskvectors.heads` (reading heads, their causal indirect effect) and
-:mod:`taskvectors.vectors` (building, adding, saving and applying vectors) do the work, so other
-analyses can use them too; this folder runs them over a run's tasks, scores and shows them.
+:mod:`taskvectors.engine.heads` (reading heads, their causal indirect effect) and
+:mod:`taskvectors.engine.vectors` (building, adding, saving and applying vectors) do the work, so
+other analyses can use them too; this folder runs them over a run's tasks, scores and shows them.
 """
 
 from pathlib import Path

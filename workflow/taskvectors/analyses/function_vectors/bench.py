@@ -1,17 +1,18 @@
 """Benchmark of the causal indirect effect: batched over heads against one forward per head.
 
 The CIE needs one patched run per head and prompt (Gemma 3 270M: 72 heads; GPT-J: 448). The
-authors' code runs each as a full forward. :func:`~taskvectors.heads.indirect_effects` runs
+authors' code runs each as a full forward. :func:`~taskvectors.engine.heads.indirect_effects` runs
 each prompt's prefix once and every head's patch as a row of single-token forwards; this module
 measures both on one model and one task, and how far apart their effects are:
 
 * the task's prompts are built with the project's own code (registry, spacing rule, seeded
   examples, paper template): ``n`` clean 10-shot prompts give the mean head outputs, ``n`` others
   with their demonstration outputs shuffled are the corrupted prompts;
-* ``naive``: :func:`~taskvectors.heads.indirect_effects_naive`, one full forward of the ``n``
+* ``naive``: :func:`~taskvectors.engine.heads.indirect_effects_naive`, one full forward of the ``n``
   corrupted prompts per head (``layers × heads + 1`` forwards of ``n`` rows, already kinder than
   one forward per head *and* prompt);
-* ``batched``: :func:`~taskvectors.heads.indirect_effects` with ``--batch-rows`` rows per forward.
+* ``batched``: :func:`~taskvectors.engine.heads.indirect_effects` with ``--batch-rows`` rows per
+  forward.
 
 ``taskvectors bench fv`` prints the CPU's kind and the figures;
 it asserts no time. Beside the measured speed-up it prints the FLOP ratio of the two
@@ -20,8 +21,9 @@ are printed as a sanity check, not as a result.
 
 ``taskvectors bench fv --project`` loads no model: it projects the CIE's cost onto the paper's
 models on a GPU (:func:`cie_cost`) from the same cost model, with the forwards counted by the
-schedule :func:`~taskvectors.heads.indirect_effects` runs (:func:`~taskvectors.heads.cie_chunks`)
-and the throughput assumed (:data:`GPU`): a projection, not a measurement.
+schedule :func:`~taskvectors.engine.heads.indirect_effects` runs
+(:func:`~taskvectors.engine.heads.cie_chunks`) and the throughput assumed (:data:`GPU`): a
+projection, not a measurement.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ from typing import Any
 
 import torch
 
-from taskvectors.devices import dtype_name
-from taskvectors.heads import (
+from taskvectors.engine.devices import dtype_name
+from taskvectors.engine.heads import (
     answer_first_tokens,
     cie_chunks,
     head_shape,
@@ -48,10 +50,10 @@ from taskvectors.heads import (
     shuffled_outputs,
     top_heads,
 )
-from taskvectors.layers import decoder_blocks
-from taskvectors.prompts import get_template
-from taskvectors.splits import choose_spacing, make_examples
+from taskvectors.engine.layers import decoder_blocks
+from taskvectors.tasks.prompts import get_template
 from taskvectors.tasks.registry import load_pairs, load_registry
+from taskvectors.tasks.splits import choose_spacing, make_examples
 
 REPO = Path(__file__).resolve().parents[4]
 SEED = 41
@@ -163,7 +165,7 @@ def cie_cost(
 ) -> dict[str, Any]:
     """The CIE of one task (and the head means over ``n_mean`` clean prompts) on ``arch``.
 
-    Batched (this suite): each chunk of :func:`~taskvectors.heads.cie_chunks` is one prefix
+    Batched (this suite): each chunk of :func:`~taskvectors.engine.heads.cie_chunks` is one prefix
     forward of the ``T - 1``-token prefixes of the prompts it touches and one single-token
     forward of its rows with their logits. Naive (the authors' code): one full forward of
     ``T`` tokens per prompt and head. Attention over the context is left out (small at these
@@ -327,9 +329,9 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(projection_table(sizes, args.batch_rows))
         return 0
-    from taskvectors.cli import model_spec
-    from taskvectors.devices import cpu_kind, describe_cpu_kind
-    from taskvectors.models import load_model, resolve_model
+    from taskvectors.cli.main import model_spec
+    from taskvectors.engine.devices import cpu_kind, describe_cpu_kind
+    from taskvectors.engine.models import load_model, resolve_model
 
     kind = cpu_kind()  # before the model loads: the probe runs on an idle process
     spec = model_spec(args.model, args.config)

@@ -5,8 +5,8 @@ Per model (one load for every task), on the prompt documents of the main run:
 1. per task, the mean head outputs over the ``n_mean`` clean ICL prompts (dev examples) that the
    model answers correctly (the authors' filter; every prompt when none is);
 2. per task, the causal indirect effect (CIE) of every head on ``n_cie`` prompts whose
-   demonstration outputs are shuffled (:func:`taskvectors.heads.indirect_effects`, batched on a
-   prefix cache);
+   demonstration outputs are shuffled (:func:`taskvectors.engine.heads.indirect_effects`, batched on
+   a prefix cache);
 3. the universal heads: top heads of the CIE averaged over the tasks that pass the paper's filter
    (ICL's accuracy interval above the baseline's accuracy; every task if none passes);
 4. per task and k in ``ks``, the function vector (FV) of the top-k universal heads added at every
@@ -23,7 +23,7 @@ Raw files per task: ``<task>.parquet`` (predictions of every condition, unscored
 ``<task>.cie.parquet`` (mean CIE per head with its task and universal ranks, and how many clean
 prompts the means kept), ``<task>.geometry.parquet`` (cosines, top tokens)
 and ``<task>.fv.safetensors`` / ``<task>.tv.safetensors``
-(:func:`taskvectors.vectors.save_vector`).
+(:func:`taskvectors.engine.vectors.save_vector`).
 """
 
 from __future__ import annotations
@@ -38,17 +38,22 @@ import numpy as np
 import pandas as pd
 import torch
 
-from taskvectors import engine
-from taskvectors import heads as fh
-from taskvectors import vectors as fv
 from taskvectors.analyses.jobs import AnalysisJob, best_layer_of
 from taskvectors.analyses.spec import JobRequest
-from taskvectors.inference import vectors_by_example
-from taskvectors.layers import decoder_blocks
-from taskvectors.prompts import PromptTemplate, get_template
-from taskvectors.results import Example, PromptDocument, read_prompt_document, read_result_table
-from taskvectors.stats import wilson_interval
-from taskvectors.storage import write_table
+from taskvectors.engine import heads as fh
+from taskvectors.engine import patching
+from taskvectors.engine import vectors as fv
+from taskvectors.engine.inference import vectors_by_example
+from taskvectors.engine.layers import decoder_blocks
+from taskvectors.results.files import (
+    Example,
+    PromptDocument,
+    read_prompt_document,
+    read_result_table,
+)
+from taskvectors.results.storage import write_table
+from taskvectors.scoring.stats import wilson_interval
+from taskvectors.tasks.prompts import PromptTemplate, get_template
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +108,9 @@ def mean_task_vectors(activations: Path, document: PromptDocument) -> torch.Tens
     return vectors_by_example(read_result_table(activations, "activations"), test).mean(0)
 
 
-def first_token_hits(decoded: engine.Decoded, examples: Sequence[Example], per: int) -> np.ndarray:
+def first_token_hits(
+    decoded: patching.Decoded, examples: Sequence[Example], per: int
+) -> np.ndarray:
     """``(n, per)`` bool: whether each row's first token id is one of its example's accepted
     answers' first tokens (rows prompt-major, ``per`` rows per example).
 
@@ -178,12 +185,12 @@ class TaskVectors:
 def _prediction_rows(
     split: str,
     examples: Sequence[Example],
-    decoded: engine.Decoded,
+    decoded: patching.Decoded,
     k: int,
     layers: Sequence[int],
     condition: str = "fv",
 ) -> pd.DataFrame:
-    """Rows of an :func:`taskvectors.vectors.add_vector` result, prompt-major over ``layers``
+    """Rows of an :func:`taskvectors.engine.vectors.add_vector` result, prompt-major over ``layers``
     (layer ``-1``: the unpatched row)."""
     n_layers = len(layers)
     return pd.DataFrame(
@@ -281,8 +288,8 @@ def paired_conditions(
     ``(d_model,)`` added to the zero-shot query (``fv_task_heads``), and the shuffled-output ICL
     prompt answered plain (``icl_shuffled``, layer ``-1``) and with the chosen FV ``vector``
     ``(d_model,)`` added at ``layer`` (``icl_shuffled_fv``). The two shuffled conditions are one
-    :func:`taskvectors.vectors.add_vector` call: the unpatched row and the patched row share the
-    prompt's prefix cache, so each costs a single-token forward plus its answer."""
+    :func:`taskvectors.engine.vectors.add_vector` call: the unpatched row and the patched row share
+    the prompt's prefix cache, so each costs a single-token forward plus its answer."""
     template = get_template(document.template)
     steps, rows = evaluation["max_answer_tokens"], evaluation["batch_rows"]
     zero_shot = [template.zero_shot_prompt(ex.query) for ex in test]
@@ -303,15 +310,15 @@ def paired_conditions(
     ]
 
 
-def _split_rows(decoded: engine.Decoded, per: int) -> list[engine.Decoded]:
-    """The ``per`` variants of a prompt-major :class:`taskvectors.engine.Decoded`, each as its
-    own ``Decoded`` (rows ``j, j + per, ...``)."""
+def _split_rows(decoded: patching.Decoded, per: int) -> list[patching.Decoded]:
+    """The ``per`` variants of a prompt-major :class:`taskvectors.engine.patching.Decoded`, each as
+    its own ``Decoded`` (rows ``j, j + per, ...``)."""
     parts = []
     for j in range(per):
         rows = list(range(j, len(decoded.answers), per))
         logits = decoded.first_logits[rows] if decoded.first_logits.numel() else torch.empty(0)
         parts.append(
-            engine.Decoded(
+            patching.Decoded(
                 decoded.tokens[rows],
                 logits,
                 [decoded.first_tokens[i] for i in rows],
@@ -357,7 +364,7 @@ def geometry_table(
         {"kind": "cosine", "layer": i, "rank": -1, "token": "", "value": float(c)}
         for i, c in enumerate(cosines)
     ]
-    values, ids = engine.project_to_vocab(job.model, vector[None]).float().topk(top_k, dim=-1)
+    values, ids = patching.project_to_vocab(job.model, vector[None]).float().topk(top_k, dim=-1)
     rows += [
         {
             "kind": "token",

@@ -40,10 +40,10 @@ import pandas as pd
 
 from taskvectors.analyses.function_vectors import ANALYSIS
 from taskvectors.analyses.spec import ScoreRequest
-from taskvectors.results import read_prompt_document, read_result_table
-from taskvectors.scoring import answer_column, is_correct
+from taskvectors.results.files import read_prompt_document, read_result_table
+from taskvectors.scoring.answers import answer_column, is_correct
+from taskvectors.scoring.stats import paired_bootstrap, wilson_intervals
 from taskvectors.seeding import derived_seed
-from taskvectors.stats import paired_bootstrap, wilson_intervals
 
 OVERALL = "overall"
 COLUMNS = list(ANALYSIS.score_columns)

@@ -21,13 +21,13 @@ import numpy as np
 import torch
 
 from taskvectors.analyses.gd.compute import GDSettings
-from taskvectors.devices import cpu_kind, describe_cpu_kind
-from taskvectors.finetune import FinetuneConfig, TrainingJob, finetune_and_answer
-from taskvectors.models import ModelRecord, load_model
-from taskvectors.prompts import get_template
+from taskvectors.engine.devices import cpu_kind, describe_cpu_kind
+from taskvectors.engine.finetune import FinetuneConfig, TrainingJob, finetune_and_answer
+from taskvectors.engine.models import ModelRecord, load_model
+from taskvectors.results.storage import read_json
 from taskvectors.seeding import derived_seed
-from taskvectors.storage import read_json
 from taskvectors.tasks.algorithmic import next_letter
+from taskvectors.tasks.prompts import get_template
 
 TEMPLATE = get_template("paper")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from taskvectors.precision import slow_precision_warning
+from taskvectors.engine.precision import slow_precision_warning
 
 
 def warnings(config: Mapping[str, Any]) -> list[str]:

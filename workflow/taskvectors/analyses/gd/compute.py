@@ -1,8 +1,9 @@
 """The compute of the GD stage: ICL versus gradient descent on the same demonstrations.
 
 For a task's prompt document (the same examples, demonstrations S and queries as ICL and the task
-vector), these functions fine-tune the model on each example's S (:mod:`taskvectors.finetune`) and
-return DataFrames; they read and write no files (the stage does).
+vector), these functions fine-tune the model on each example's S
+(:mod:`taskvectors.engine.finetune`) and return DataFrames; they read and write no files (the stage
+does).
 
 * :func:`choose_hyperparameters` — learning rate × epochs from the config's grid, chosen on dev by
   accuracy (fewest epochs, then smallest rate, on ties), as the best layer is; with ``patience``
@@ -13,17 +14,18 @@ return DataFrames; they read and write no files (the stage does).
   and top-k overlap with ICL for X in GD, TV (θ patched at the best layer) and the baseline, per
   example. Computed here because 262k-wide distributions cannot be stored.
 * :func:`order_predictions` — GD with one demonstration per step, in the orders of
-  :func:`taskvectors.orders.demo_permutations`, beside ICL over the same orders.
+  :func:`taskvectors.tasks.orders.demo_permutations`, beside ICL over the same orders.
 * :func:`demo_count_predictions` — ICL, TV and GD answers with 1, 2, 4, 8 fresh demonstrations.
 * :func:`random_init_comparison` — the control: the same comparison on a randomly initialised
   model of the same architecture, which says how close "close" is.
 
-Documents and examples are the results contract's (:class:`taskvectors.results.PromptDocument`,
-:class:`~taskvectors.results.Example`), predictions tables are built as every stage builds them
-(:mod:`taskvectors.predictions`), and the ICL and TV answers of the order and demo-count
-experiments come from the runners the main stage uses (:mod:`taskvectors.inference`), so that
-ICL and the task vector mean the same thing here as there. Only the distribution comparison runs
-whole prompts through :mod:`taskvectors.engine` (:func:`condition_logits` says why).
+Documents and examples are the results contract's
+(:class:`taskvectors.results.files.PromptDocument`, :class:`~taskvectors.results.files.Example`),
+predictions tables are built as every stage builds them (:mod:`taskvectors.results.predictions`),
+and the ICL and TV answers of the order and demo-count experiments come from the runners the main
+stage uses (:mod:`taskvectors.engine.inference`), so that ICL and the task vector mean the same
+thing here as there. Only the distribution comparison runs whole prompts through
+:mod:`taskvectors.engine.patching` (:func:`condition_logits` says why).
 """
 
 from __future__ import annotations
@@ -38,17 +40,17 @@ import pandas as pd
 import torch
 from torch import nn
 
-from taskvectors import engine
 from taskvectors.analyses.gd import ANALYSIS
-from taskvectors.config import with_defaults
-from taskvectors.finetune import FinetuneConfig, TrainingJob, finetune_and_answer
-from taskvectors.inference import example_vectors, icl_rows, sweep_rows
-from taskvectors.orders import demo_permutations
-from taskvectors.predictions import example_keys, prediction_rows, predictions_frame
-from taskvectors.prompts import PromptTemplate, get_template
-from taskvectors.results import Example, PromptDocument
-from taskvectors.scoring import is_correct
+from taskvectors.engine import patching
+from taskvectors.engine.finetune import FinetuneConfig, TrainingJob, finetune_and_answer
+from taskvectors.engine.inference import example_vectors, icl_rows, sweep_rows
+from taskvectors.pipeline.config import with_defaults
+from taskvectors.results.files import Example, PromptDocument
+from taskvectors.results.predictions import example_keys, prediction_rows, predictions_frame
+from taskvectors.scoring.answers import is_correct
 from taskvectors.seeding import derived_seed
+from taskvectors.tasks.orders import demo_permutations
+from taskvectors.tasks.prompts import PromptTemplate, get_template
 
 GRID_COLUMNS = ("learning_rate", "epochs", "accuracy", "n", "is_best")
 COMPARISON_COLUMNS = (
@@ -68,7 +70,7 @@ COMPARISON_COLUMNS = (
 #: distributions (2 MiB a row each with Gemma's 262k-token vocabulary).
 KL_ROWS = 4
 #: ``(predictions, examples by id) -> correct per row``; the default scores ``first_token`` with
-#: the task's scoring mode (:func:`taskvectors.scoring.is_correct`).
+#: the task's scoring mode (:func:`taskvectors.scoring.answers.is_correct`).
 Scorer = Callable[[pd.DataFrame, Mapping[int, Example]], Sequence[bool]]
 
 
@@ -312,10 +314,10 @@ def _first_logits(model, tokenizer, prompts: Sequence[str], batch_size: int, pat
     """First-token logits ``(n, vocab)`` of ``prompts``, each a full forward of its whole prompt;
     ``patch(rows)``: each chunk's patch."""
     parts = []
-    for rows in engine.chunks(prompts, batch_size):
-        batch = engine.encode(tokenizer, [prompts[i] for i in rows], model.device)
+    for rows in patching.chunks(prompts, batch_size):
+        batch = patching.encode(tokenizer, [prompts[i] for i in rows], model.device)
         chunk_patch = patch(rows) if patch is not None else None
-        parts.append(engine.decode(model, tokenizer, batch, patch=chunk_patch).first_logits)
+        parts.append(patching.decode(model, tokenizer, batch, patch=chunk_patch).first_logits)
     return torch.cat(parts)
 
 
@@ -341,8 +343,8 @@ def condition_logits(
     icl = [template.icl_prompt(list(ex.demos), ex.query) for ex in examples]
     zero = [template.zero_shot_prompt(ex.query) for ex in examples]
 
-    def tv_patch(rows: range) -> engine.Patch:
-        return engine.Patch(torch.full((len(rows),), best_layer), thetas[list(rows)])
+    def tv_patch(rows: range) -> patching.Patch:
+        return patching.Patch(torch.full((len(rows),), best_layer), thetas[list(rows)])
 
     return {
         "icl": _first_logits(model, tokenizer, icl, batch_size),
@@ -420,7 +422,7 @@ def order_predictions(
 ) -> pd.DataFrame:
     """ICL and GD (one demonstration per step) per (test example, order): a predictions table with
     a ``permutation`` column: ``0`` is the prompt file's order, ``1..n_permutations`` distinct other
-    orders, the same as the order analysis's (:func:`~taskvectors.orders.demo_permutations`).
+    orders, the same as the order analysis's (:func:`~taskvectors.tasks.orders.demo_permutations`).
 
     GD takes ``chosen.epochs`` epochs at ``chosen.learning_rate / n_demos`` per step, so that an
     epoch moves about as far as one full-batch step at the chosen rate.
@@ -574,11 +576,11 @@ def random_init_comparison(
 
 def own_thetas(model, tokenizer, template: PromptTemplate, examples, batch_size: int):
     """θ ``(n, n_layers, d_model)`` of a model that has no activations file (the random-init
-    control), from whole dummy prompts (:func:`taskvectors.engine.task_vectors`), as
+    control), from whole dummy prompts (:func:`taskvectors.engine.patching.task_vectors`), as
     :func:`condition_logits` runs whole prompts."""
     return torch.cat(
         [
-            engine.task_vectors(
+            patching.task_vectors(
                 model,
                 tokenizer,
                 [
@@ -586,6 +588,6 @@ def own_thetas(model, tokenizer, template: PromptTemplate, examples, batch_size:
                     for i in rows
                 ],
             )
-            for rows in engine.chunks(examples, batch_size)
+            for rows in patching.chunks(examples, batch_size)
         ]
     )

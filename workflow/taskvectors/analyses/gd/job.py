@@ -23,11 +23,16 @@ import torch
 from taskvectors.analyses.gd import compute as gd
 from taskvectors.analyses.jobs import AnalysisJob, best_layer_of
 from taskvectors.analyses.spec import JobRequest
-from taskvectors.devices import dtype_name
-from taskvectors.finetune import training_dtype
-from taskvectors.inference import vectors_by_example
-from taskvectors.results import Example, PromptDocument, read_prompt_document, read_result_table
-from taskvectors.storage import write_table
+from taskvectors.engine.devices import dtype_name
+from taskvectors.engine.finetune import training_dtype
+from taskvectors.engine.inference import vectors_by_example
+from taskvectors.results.files import (
+    Example,
+    PromptDocument,
+    read_prompt_document,
+    read_result_table,
+)
+from taskvectors.results.storage import write_table
 
 
 def test_thetas(activations: Path, examples: Sequence[Example]) -> torch.Tensor:

@@ -20,10 +20,10 @@ import pandas as pd
 
 from taskvectors.analyses.gd import ANALYSIS
 from taskvectors.analyses.spec import ScoreRequest
-from taskvectors.results import read_prompt_document, read_result_table, table_provenance
-from taskvectors.scoring import is_correct
+from taskvectors.results.files import read_prompt_document, read_result_table, table_provenance
+from taskvectors.scoring.answers import is_correct
+from taskvectors.scoring.stats import paired_bootstrap, wilson_intervals
 from taskvectors.seeding import derived_seed
-from taskvectors.stats import paired_bootstrap, wilson_intervals
 
 OVERALL = "overall"
 COLUMNS = list(ANALYSIS.score_columns)  # the order ``_row`` takes its values in

@@ -20,9 +20,9 @@ import pandas as pd
 import pyarrow as pa
 
 from taskvectors.analyses.spec import JobRequest
-from taskvectors.provenance import provenance
-from taskvectors.results import read_result_table, table_provenance
-from taskvectors.storage import column_vectors, vectors_column, write_table
+from taskvectors.results.files import read_result_table, table_provenance
+from taskvectors.results.provenance import provenance
+from taskvectors.results.storage import column_vectors, vectors_column, write_table
 
 #: The order in which splits give their examples (then ``example_id`` within a split).
 SPLIT_ORDER = ("test", "dev")

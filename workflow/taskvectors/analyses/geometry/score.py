@@ -10,7 +10,7 @@ import pandas as pd
 
 from taskvectors.analyses.geometry import statistics
 from taskvectors.analyses.spec import ScoreRequest
-from taskvectors.results import (
+from taskvectors.results.files import (
     read_result_table,
 )
 from taskvectors.seeding import derived_seed

@@ -2,8 +2,8 @@
 vector's answers depend on the order of S?
 
 For each of ``n_examples`` test examples, its demonstrations run in the original order and in
-``n_permutations`` distinct other orders (:func:`taskvectors.orders.demo_permutations`, shared with
-the GD analysis). Each order gives ICL's answer and θ(S) patched at the task's best layer.
+``n_permutations`` distinct other orders (:func:`taskvectors.tasks.orders.demo_permutations`, shared
+with the GD analysis). Each order gives ICL's answer and θ(S) patched at the task's best layer.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import pandas as pd
 
 from taskvectors.analyses.jobs import AnalysisJob, best_layer_of
 from taskvectors.analyses.spec import JobRequest
-from taskvectors.inference import example_vectors, icl_rows, sweep_rows
-from taskvectors.orders import demo_permutations
-from taskvectors.predictions import predictions_frame
-from taskvectors.prompts import get_template
-from taskvectors.results import PromptDocument, read_prompt_document
-from taskvectors.storage import write_table
+from taskvectors.engine.inference import example_vectors, icl_rows, sweep_rows
+from taskvectors.results.files import PromptDocument, read_prompt_document
+from taskvectors.results.predictions import predictions_frame
+from taskvectors.results.storage import write_table
+from taskvectors.tasks.orders import demo_permutations
+from taskvectors.tasks.prompts import get_template
 
 
 def order_predictions(

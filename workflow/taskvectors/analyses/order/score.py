@@ -11,12 +11,12 @@ from taskvectors.analyses.order import ANALYSIS
 from taskvectors.analyses.order.statistics import order_comparison, order_table
 from taskvectors.analyses.spec import ScoreRequest
 from taskvectors.analyses.tables import score_table
-from taskvectors.results import (
+from taskvectors.results.files import (
     PromptDocument,
     read_prompt_document,
     read_result_table,
 )
-from taskvectors.scoring import answer_column, is_correct
+from taskvectors.scoring.answers import answer_column, is_correct
 
 SEED = 41
 

@@ -22,8 +22,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from taskvectors.scoring.stats import CONFIDENCE, N_BOOT, Interval, percentile_interval
 from taskvectors.seeding import derived_seed
-from taskvectors.stats import CONFIDENCE, N_BOOT, Interval, percentile_interval
 
 OVERALL = "overall"
 METRICS = (

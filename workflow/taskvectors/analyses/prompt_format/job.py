@@ -14,12 +14,12 @@ from pathlib import Path
 
 from taskvectors.analyses.jobs import AnalysisJob, best_layer_of
 from taskvectors.analyses.spec import JobRequest
-from taskvectors.inference import example_vectors, icl_rows, sweep_rows
-from taskvectors.predictions import predictions_frame
-from taskvectors.prompt_files import build_prompt_document
-from taskvectors.prompts import PromptTemplate, get_template
-from taskvectors.results import PromptDocument, read_prompt_document
-from taskvectors.storage import write_table
+from taskvectors.engine.inference import example_vectors, icl_rows, sweep_rows
+from taskvectors.results.files import PromptDocument, read_prompt_document
+from taskvectors.results.predictions import predictions_frame
+from taskvectors.results.storage import write_table
+from taskvectors.tasks.prompt_files import build_prompt_document
+from taskvectors.tasks.prompts import PromptTemplate, get_template
 from taskvectors.tasks.registry import TaskSpec
 
 OTHER = {"none": "leading", "leading": "none"}

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from taskvectors.prompt_files import resolve_spacing
-from taskvectors.prompts import get_template
+from taskvectors.tasks.prompt_files import resolve_spacing
+from taskvectors.tasks.prompts import get_template
 
 
 def select_tasks(

@@ -10,12 +10,12 @@ import pandas as pd
 from taskvectors.analyses.prompt_format import ANALYSIS
 from taskvectors.analyses.spec import ScoreRequest
 from taskvectors.analyses.tables import accuracy_table, score_table
-from taskvectors.results import (
+from taskvectors.results.files import (
     PromptDocument,
     read_prompt_document,
     read_result_table,
 )
-from taskvectors.scoring import is_correct
+from taskvectors.scoring.answers import is_correct
 
 
 def score_prompt_format(

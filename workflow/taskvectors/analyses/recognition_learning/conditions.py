@@ -17,11 +17,11 @@ what the demonstrations show and which answer counts:
   demonstrations and to the expected answer (Pan et al.'s ABSTRACT): a consistent mapping that the
   model can only learn from S.
 
-Each builder returns :class:`ConditionExample`: the :class:`~taskvectors.results.Example` the
+Each builder returns :class:`ConditionExample`: the :class:`~taskvectors.results.files.Example` the
 model sees, whose ``answers`` are the condition's target, and the gold answers beside it, so one
 prediction is scored against both ("does the model follow S or its prior?"). A changed example
 has no ``answer_first_token_ids`` (its prompt or its answers changed): recompute them with
-``taskvectors.splits.answer_first_token_ids`` on the condition's examples.
+``taskvectors.tasks.splits.answer_first_token_ids`` on the condition's examples.
 
 All draws are seeded per example with ``derived_seed(condition, seed, task, example_id)``
 (SHA-256), so a condition's prompts are the same in every process whatever ``PYTHONHASHSEED`` is.
@@ -47,13 +47,13 @@ from typing import Any
 
 import numpy as np
 
-from taskvectors.prompts import PromptTemplate
-from taskvectors.results import Example
+from taskvectors.results.files import Example
 from taskvectors.seeding import derived_seed
-from taskvectors.splits import answer_token_ids
 from taskvectors.tasks.files import read_table_pairs
 from taskvectors.tasks.pairs import Pair
+from taskvectors.tasks.prompts import PromptTemplate
 from taskvectors.tasks.registry import load_pairs, load_registry
+from taskvectors.tasks.splits import answer_token_ids
 
 CONDITIONS = ("gold", "shuffled", "random", "abstract")
 

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from taskvectors.storage import read_table
-from taskvectors.vectors import VectorArtifact, load_vector
+from taskvectors.engine.vectors import VectorArtifact, load_vector
+from taskvectors.results.storage import read_table
 
 #: The analysis whose files give the heads, k and layer.
 SOURCE = "function_vectors"
@@ -30,7 +30,7 @@ SOURCE = "function_vectors"
 @dataclass(frozen=True)
 class FunctionVectorChoice:
     """The FV recipe of one task: heads ``(layer, head)`` whose means are summed, the layer the
-    sum is added at, the variant (``raw`` / ``normalised``, :func:`taskvectors.vectors.
+    sum is added at, the variant (``raw`` / ``normalised``, :func:`taskvectors.engine.vectors.
     function_vector`), and ``source``: ``own`` (the task's FV file) or ``most_common``."""
 
     heads: tuple[tuple[int, int], ...]
@@ -95,7 +95,7 @@ def choices_from_files(
     function_vectors analysis is not enabled (then the job writes no ``fv`` rows).
 
     ``problem`` says why a file cannot serve this job's model (e.g. made on another model:
-    :func:`taskvectors.vectors.mismatch`); any problem raises ``ValueError``.
+    :func:`taskvectors.engine.vectors.mismatch`); any problem raises ``ValueError``.
     """
     files = reads.get(SOURCE)
     if not files:

@@ -20,7 +20,6 @@ from typing import Any
 import pandas as pd
 import torch
 
-from taskvectors import engine, heads, vectors
 from taskvectors.analyses.jobs import AnalysisJob
 from taskvectors.analyses.recognition_learning.conditions import (
     ConditionExample,
@@ -36,14 +35,15 @@ from taskvectors.analyses.recognition_learning.fv_choice import (
 )
 from taskvectors.analyses.recognition_learning.plan import conditions_of
 from taskvectors.analyses.spec import JobRequest
-from taskvectors.evaluation import earliest_best_layer
-from taskvectors.inference import example_vectors, icl_rows, sweep_rows
-from taskvectors.predictions import prediction_rows, predictions_frame
-from taskvectors.prompt_files import build_prompt_document
-from taskvectors.prompts import PromptTemplate, get_template
-from taskvectors.results import Example, PromptDocument
-from taskvectors.scoring import is_correct
-from taskvectors.storage import write_table
+from taskvectors.engine import heads, patching, vectors
+from taskvectors.engine.inference import example_vectors, icl_rows, sweep_rows
+from taskvectors.results.files import Example, PromptDocument
+from taskvectors.results.predictions import prediction_rows, predictions_frame
+from taskvectors.results.storage import write_table
+from taskvectors.scoring.answers import is_correct
+from taskvectors.scoring.evaluation import earliest_best_layer
+from taskvectors.tasks.prompt_files import build_prompt_document
+from taskvectors.tasks.prompts import PromptTemplate, get_template
 from taskvectors.tasks.registry import TaskSpec
 
 #: The extra condition of a novel task: the query's own pair among the demonstrations.
@@ -121,8 +121,8 @@ def dev_best_layer(rows: Sequence[Mapping], shown: Sequence[Shown], mode: str) -
 def vectors_and_heads(
     job: AnalysisJob, template: PromptTemplate, examples: Sequence[Example], batch_size: int,
     desc: str, *, record_heads: bool,
-) -> tuple[torch.Tensor, engine.Decoded, torch.Tensor | None]:  # fmt: skip
-    """:func:`~taskvectors.inference.example_vectors` (θ and ICL's answers) and, with
+) -> tuple[torch.Tensor, patching.Decoded, torch.Tensor | None]:  # fmt: skip
+    """:func:`~taskvectors.engine.inference.example_vectors` (θ and ICL's answers) and, with
     ``record_heads``, every head's output at the last token of each ICL prompt ``[S, x]``, read
     in the same forward pass: the function vector's head means then cost no forward of their own.
 
@@ -130,7 +130,7 @@ def vectors_and_heads(
     rows (after the shared prefix, or whole under a short sliding window), ``k = 1 + dummies``
     rows per example, ``[S, x]`` first. The heads recorded by that forward's ``n_layers``
     projection calls, rows ``0, k, 2k, ...``, are the ICL prompts' (tests check them against
-    :func:`taskvectors.heads.head_activations` of the whole prompts).
+    :func:`taskvectors.engine.heads.head_activations` of the whole prompts).
 
     Returns:
         θ ``(n, n_layers, d_model)``, the answers (``n`` rows), and the head outputs
@@ -144,7 +144,7 @@ def vectors_and_heads(
     shape = heads.head_shape(job.model)
     projections = heads.output_projections(job.model)
     thetas, answers, outputs = [], [], []
-    for rows in engine.chunks(examples, batch_size):
+    for rows in patching.chunks(examples, batch_size):
         chunk = [examples[i] for i in rows]
         k = 1 + len(chunk[0].dummies)
         with heads.record_heads(projections) as recorded:
@@ -163,7 +163,7 @@ def vectors_and_heads(
     head_outputs = torch.cat(outputs).reshape(
         len(examples), shape.n_layers, shape.n_heads, shape.head_dim
     )
-    return torch.cat(thetas), engine.concatenate(answers), head_outputs
+    return torch.cat(thetas), patching.concatenate(answers), head_outputs
 
 
 def fv_rows(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from taskvectors.pipeline import DEFAULT_ANALYSIS_TASKS
+from taskvectors.pipeline.rules import DEFAULT_ANALYSIS_TASKS
 
 
 def select(

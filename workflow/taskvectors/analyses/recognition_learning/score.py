@@ -30,11 +30,11 @@ import pandas as pd
 from taskvectors.analyses.recognition_learning import ANALYSIS
 from taskvectors.analyses.spec import ScoreRequest
 from taskvectors.analyses.tables import accuracy_table, score_table
-from taskvectors.evaluation import earliest_best_layer
-from taskvectors.results import read_result_table
-from taskvectors.scoring import answer_column, is_correct
+from taskvectors.results.files import read_result_table
+from taskvectors.scoring.answers import answer_column, is_correct
+from taskvectors.scoring.evaluation import earliest_best_layer
+from taskvectors.scoring.stats import paired_bootstrap
 from taskvectors.seeding import derived_seed
-from taskvectors.stats import paired_bootstrap
 
 NOVEL_FAMILY = "novel"
 RECOGNITION = ("shuffled", "random")

@@ -9,11 +9,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from taskvectors import engine
 from taskvectors.analyses.jobs import AnalysisJob
 from taskvectors.analyses.spec import JobRequest
-from taskvectors.results import read_result_table
-from taskvectors.storage import column_vectors, write_table
+from taskvectors.engine import patching
+from taskvectors.results.files import read_result_table
+from taskvectors.results.storage import column_vectors, write_table
 
 
 def top_tokens(job: AnalysisJob, activations: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -23,7 +23,7 @@ def top_tokens(job: AnalysisJob, activations: pd.DataFrame, k: int) -> pd.DataFr
     means = torch.stack(
         [torch.from_numpy(column_vectors(test[test["layer"] == layer]).mean(0)) for layer in layers]
     )
-    values, ids = engine.project_to_vocab(job.model, means).topk(k, dim=-1)
+    values, ids = patching.project_to_vocab(job.model, means).topk(k, dim=-1)
     rows = [
         {
             "layer": int(layer),

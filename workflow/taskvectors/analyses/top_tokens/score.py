@@ -10,7 +10,7 @@ import pandas as pd
 from taskvectors.analyses.spec import ScoreRequest
 from taskvectors.analyses.tables import score_table
 from taskvectors.analyses.top_tokens import ANALYSIS
-from taskvectors.results import (
+from taskvectors.results.files import (
     best_layer,
     read_result_table,
 )

@@ -1,0 +1,1 @@
+"""The ``taskvectors`` command line and its benchmarks."""
