@@ -35,7 +35,8 @@ def test_the_job_outputs_are_named_by_part_without_extension():
     outputs = plan.analysis_outputs("function_vectors", "m")
     assert set(outputs) == {"raw", "cie", "geometry", "fv", "tv"}
     assert all(path.endswith(".fv.safetensors") for path in outputs["fv"])
-    assert len(outputs["raw"]) == len(plan.analysis_tasks("function_vectors")) == 4  # per family
+    assert plan.analysis_tasks("function_vectors") == list(plan.tasks)  # every task by default
+    assert len(outputs["raw"]) == len(plan.tasks) == 18
 
 
 def test_ks_are_clipped_to_the_heads_and_deduplicated():
