@@ -200,6 +200,14 @@ def cie_cost(
     }
 
 
+def default_sizes() -> tuple[int, int]:
+    """This suite's default ``(n_cie, n_mean)``, read from the analysis's config slice."""
+    from taskvectors.analyses import get
+
+    properties = get("function_vectors").schema["properties"]
+    return properties["n_cie"]["default"], properties["n_mean"]["default"]
+
+
 def projection_table(
     sizes: dict[str, tuple[int, int, int]], batch_rows: int, gpu: Gpu = GPU
 ) -> str:
@@ -323,8 +331,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.project:
         suite, authors = args.prompt_tokens
+        n_cie, n_mean = default_sizes()
         sizes = {
-            f"this suite: 3 corrupted, 10 clean, ~{suite} tokens": (3, 10, suite),
+            f"this suite: {n_cie} corrupted, {n_mean} clean, ~{suite} tokens": (
+                n_cie,
+                n_mean,
+                suite,
+            ),
             f"authors: 25 corrupted, 100 clean, ~{authors} tokens": (25, 100, authors),
         }
         print(projection_table(sizes, args.batch_rows))
