@@ -324,9 +324,9 @@ def test_passes_add_up_to_the_loss_and_gradient_of_one_pass(arch, params, monkey
             torch.testing.assert_close(grad, reference, atol=1e-5, rtol=1e-4)
 
 
-def test_passes_are_the_steps_rows_in_order_within_the_token_budget(monkeypatch):
+def test_passes_hold_the_steps_rows_by_length_within_the_token_budget(monkeypatch):
     _, tokenizer = tiny_model("llama")
-    job_list = jobs(0.1, n=3) + [dataclasses.replace(jobs(0.1)[0], demos=(("abcdefgh", "x"),))]
+    job_list = [dataclasses.replace(jobs(0.1)[0], demos=(("abcdefgh", "x"),))] + jobs(0.1, n=3)
     rows = [(s, d) for s, job in enumerate(job_list) for d in range(len(job.demos))]
     tokens = {
         demo: demo_tokens(tokenizer, TEMPLATE, *demo) for job in job_list for demo in job.demos
@@ -334,7 +334,11 @@ def test_passes_are_the_steps_rows_in_order_within_the_token_budget(monkeypatch)
     monkeypatch.setattr(finetune, "TOKENS_PER_PASS", 40)
     pairs = [(slot, job_list[slot].demos[d]) for slot, d in rows]
     passes = finetune._step_passes(pairs, tokens, 0, "cpu")
-    assert torch.cat([batch.row_slot for batch in passes]).tolist() == [s for s, _ in rows]
+    by_length = sorted(rows, key=lambda row: len(tokens[job_list[row[0]].demos[row[1]]][0]))
+    assert by_length != rows  # the first job's long demonstration moves last
+    assert torch.cat([batch.row_slot for batch in passes]).tolist() == [s for s, _ in by_length]
+    widths = [batch.input_ids.shape[1] for batch in passes]
+    assert widths == sorted(widths)
     for batch in passes:
         assert batch.input_ids.numel() <= 40 or len(batch.input_ids) == 1
         assert batch.attention_mask.sum(1).max() == batch.input_ids.shape[1]  # no extra padding

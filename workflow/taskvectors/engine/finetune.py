@@ -517,12 +517,19 @@ def _train_step(
 def _step_passes(
     rows: Sequence[tuple[int, tuple[str, str]]], tokens, pad_id: int, device
 ) -> list[TrainingBatch]:
-    """The passes of one step on its ``(slot, (x, y))`` rows: consecutive rows, as many as fit in
+    """The passes of one step on its ``(slot, (x, y))`` rows: the rows sorted by length (stable, so
+    the same rows always give the same passes), then consecutive rows, as many as fit in
     :data:`TOKENS_PER_PASS` padded tokens (at least one); ``tokens``: :func:`demo_tokens` of each
-    pair."""
+    pair.
+
+    Sorting changes nothing but the padding (a step's gradient is the sum of its rows'): rows of
+    like length share a pass, so less of it is padding. Measured on 16 test examples' 80
+    demonstrations (Gemma 3 tokenizer): fr_en 682 -> 549 padded tokens, country_capital 960 ->
+    768; next_letter and gerund, whose demonstrations are all as long, 480 both.
+    """
     parts: list[list[tuple[int, tuple[str, str]]]] = [[]]
     width = 0
-    for slot, pair in rows:
+    for slot, pair in sorted(rows, key=lambda row: len(tokens[row[1]][0])):
         length = len(tokens[pair][0])
         if parts[-1] and (len(parts[-1]) + 1) * max(width, length) > TOKENS_PER_PASS:
             parts.append([])

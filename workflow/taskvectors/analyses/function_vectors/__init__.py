@@ -19,7 +19,7 @@ ANALYSIS = Analysis(
     score="taskvectors.analyses.function_vectors.score:score",
     section="taskvectors.analyses.function_vectors.section:section",
     synthetic="taskvectors.analyses.function_vectors.synthetic:scores",
-    quick_settings={"n_mean": 4, "n_cie": 2, "n_dev": 4, "n_test": 10, "ks": [1, 4]},
+    quick_settings={"n_mean": 4, "n_cie": 2, "n_dev": 3, "n_test": 6, "ks": [1, 4]},
     score_columns=(
         "kind",
         "task",

@@ -20,11 +20,11 @@ ANALYSIS = Analysis(
     quick_settings={
         "learning_rates": [0.003, 0.01],
         "epochs": [1, 2],
-        "n_dev": 4,
-        "n_test": 10,
-        "order": {"n_examples": 3, "n_permutations": 2},
-        "demo_counts": {"counts": [1, 2, 4], "n_examples": 5},
-        "random_control": {"n_examples": 5},
+        "n_dev": 3,
+        "n_test": 6,
+        "order": {"n_examples": 2, "n_permutations": 1},
+        "demo_counts": {"counts": [1, 4], "n_examples": 3},
+        "random_control": {"n_examples": 3},
     },
     score_columns=(
         "kind",

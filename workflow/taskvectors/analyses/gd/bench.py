@@ -20,10 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from taskvectors.analyses.gd import ANALYSIS
 from taskvectors.analyses.gd.compute import GDSettings
 from taskvectors.engine.devices import cpu_kind, describe_cpu_kind
 from taskvectors.engine.finetune import FinetuneConfig, TrainingJob, finetune_and_answer
 from taskvectors.engine.models import ModelRecord, load_model
+from taskvectors.pipeline.config import with_defaults
 from taskvectors.results.storage import read_json
 from taskvectors.seeding import derived_seed
 from taskvectors.tasks.algorithmic import next_letter
@@ -134,16 +136,19 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(json.dumps(results[-1]), flush=True)
     defaults = [r for r in results if r["autocast"] == "auto" and r["batch"] == "all"]
     fastest = min(defaults, key=lambda r: r["train_s_per_example_epoch"])
+    section = with_defaults(ANALYSIS.schema, {})  # the schema's defaults
+    order, counts = section["order"], section["demo_counts"]
     estimate = stage_seconds(
-        GDSettings.from_config({}, seed=0),  # the schema's defaults
+        GDSettings.from_config(section, seed=0),
         fastest["train_s_per_example_epoch"],
         fastest["answer_s_per_example"],
-        n_tasks=4,
-        order_examples=5,
-        order_permutations=4,  # the original order and 3 others
-        demo_count_tasks=1,
-        demo_count_examples=10,
-        control_examples=10,
+        n_tasks=4,  # tasks: default, one per family
+        order_examples=order["n_examples"],
+        order_permutations=order["n_permutations"] + 1,  # the original order and the others
+        demo_count_tasks=len(counts["tasks"]) if counts["tasks"] != "all" else 4,
+        demo_count_examples=counts["n_examples"],
+        control_examples=section["random_control"]["n_examples"],
+        demo_counts=counts["counts"],
     )
     print(json.dumps({"threads": torch.get_num_threads(), "default_stage_estimate_s": estimate}))
 

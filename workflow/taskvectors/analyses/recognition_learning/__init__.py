@@ -25,7 +25,11 @@ ANALYSIS = Analysis(
     section="taskvectors.analyses.recognition_learning.section:section",
     synthetic="taskvectors.analyses.recognition_learning.synthetic:scores",
     scores_in_job=True,
-    quick_settings={"n_dev": 4, "n_test": 6},
+    quick_settings={
+        "n_dev": 3,
+        "n_test": 4,
+        "novel_tasks": ["novel_letter_permutation", "novel_lower_upper_bijection"],
+    },
     score_columns=(
         "task",
         "family",
