@@ -46,7 +46,7 @@ def task_data_files(spec: TaskSpec, data_dir: Path) -> list[str]:
 
 
 #: ``tasks: default`` of an analysis declared ``one_per_family`` (order, gd): the budget of a
-#: 2-core run (a family's first task of the run stands in when one is absent).
+#: 2-core run. Those of them in the run are taken; when none is, every task of the run.
 DEFAULT_ANALYSIS_TASKS = (
     "algorithmic_next_letter",
     "translation_fr_en",

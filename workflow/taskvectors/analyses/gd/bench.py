@@ -26,6 +26,7 @@ from taskvectors.engine.devices import cpu_kind, describe_cpu_kind
 from taskvectors.engine.finetune import FinetuneConfig, TrainingJob, finetune_and_answer
 from taskvectors.engine.models import ModelRecord, load_model
 from taskvectors.pipeline.config import with_defaults
+from taskvectors.pipeline.rules import DEFAULT_ANALYSIS_TASKS
 from taskvectors.results.storage import read_json
 from taskvectors.seeding import derived_seed
 from taskvectors.tasks.algorithmic import next_letter
@@ -138,14 +139,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     fastest = min(defaults, key=lambda r: r["train_s_per_example_epoch"])
     section = with_defaults(ANALYSIS.schema, {})  # the schema's defaults
     order, counts = section["order"], section["demo_counts"]
+    count_tasks = DEFAULT_ANALYSIS_TASKS if counts["tasks"] == "all" else counts["tasks"]
     estimate = stage_seconds(
         GDSettings.from_config(section, seed=0),
         fastest["train_s_per_example_epoch"],
         fastest["answer_s_per_example"],
-        n_tasks=4,  # tasks: default, one per family
+        n_tasks=len(DEFAULT_ANALYSIS_TASKS),  # GD's tasks: default
         order_examples=order["n_examples"],
         order_permutations=order["n_permutations"] + 1,  # the original order and the others
-        demo_count_tasks=len(counts["tasks"]) if counts["tasks"] != "all" else 4,
+        demo_count_tasks=len(count_tasks),
         demo_count_examples=counts["n_examples"],
         control_examples=section["random_control"]["n_examples"],
         demo_counts=counts["counts"],
