@@ -64,6 +64,21 @@ def test_check_passes_a_shipped_config(monkeypatch, capsys):
     assert capsys.readouterr().out.startswith("config/smoke.yaml: ok (1 model(s)")
 
 
+def test_check_show_prints_the_resolved_config_which_resolves_to_itself(
+    monkeypatch, capsys, tmp_path
+):
+    monkeypatch.chdir(REPO)
+    assert main(["check", "--config", "config/config.yaml", "--show"]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith("config/config.yaml: ok")
+    shown = yaml.safe_load(out)
+    assert shown["prompts"]["n_dev"] == 50 and shown["analyses"]["gd"]["order"]["n_permutations"]
+    resolved = tmp_path / "resolved.yaml"
+    resolved.write_text(out)
+    assert main(["check", "--config", str(resolved), "--show"]) == 0
+    assert capsys.readouterr().out == out
+
+
 def test_check_lists_every_start_up_problem_of_a_config(tmp_path, capsys):
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text("".join(f'{{"input": "i{n}", "output": "o{n}"}}\n' for n in range(4)))

@@ -386,6 +386,42 @@ def test_the_shipped_configs_pass_every_start_up_check(monkeypatch, tmp_path):
     assert len(config["models"]) == 7
 
 
+def written_defaults(written: dict, defaults: dict, where: str = "") -> list[str]:
+    """The keys of ``written`` (dotted) whose value is the one ``defaults`` gives them anyway."""
+    found = []
+    for key, value in written.items():
+        path = f"{where}{key}"
+        default = defaults.get(key, object()) if isinstance(defaults, dict) else object()
+        if isinstance(value, dict) and isinstance(default, dict):
+            found += written_defaults(value, default, f"{path}.")
+        elif value == default:
+            found.append(path)
+    return found
+
+
+@pytest.mark.parametrize("name", ["config", "smoke", "paper"])
+def test_a_shipped_config_writes_no_default_again(name):
+    """A default restated in a config file outlives a change of the default: the run keeps the
+    old value and no one sees it (GD's other orders did this once)."""
+    written = read_config_file(REPO / "config" / f"{name}.yaml")
+    entry = load_schema()["properties"]["models"]["additionalProperties"]
+    entry_defaults = {k: v["default"] for k, v in entry["properties"].items() if "default" in v}
+    defaults = validate_config({"models": written["models"]})
+    defaults["models"] = dict.fromkeys(written["models"], entry_defaults)
+    assert written_defaults(written, defaults) == []
+
+
+def test_written_defaults_finds_a_nested_restated_default():
+    defaults = validate_config({"models": {"m": {"source": "embedded"}}})
+    written = {"models": {"m": {"source": "local", "dtype": "auto"}}, "prompts": {"n_dev": 50}}
+    written["analyses"] = {"gd": {"order": {"n_permutations": 2, "n_examples": 7}}}
+    assert written_defaults(written, defaults) == [
+        "models.m.dtype",
+        "prompts.n_dev",
+        "analyses.gd.order.n_permutations",
+    ]
+
+
 def test_the_papers_llama_placeholders_are_refused_until_set(monkeypatch):
     monkeypatch.chdir(REPO)
     path = REPO / "config" / "paper.yaml"

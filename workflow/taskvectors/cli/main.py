@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import yaml
+
 from taskvectors.engine.devices import DTYPES
 from taskvectors.engine.models import (
     EMBEDDED_MODELS,
@@ -127,8 +129,11 @@ def check(args: argparse.Namespace) -> int:
     config, registry = run_config(args.config)
     print(
         f"{args.config}: ok ({len(config['models'])} model(s), {len(registry)} tasks known, "
-        f"results in {config['results_dir']})"
+        f"results in {config['results_dir']})",
+        file=sys.stderr if args.show else sys.stdout,
     )
+    if args.show:
+        print(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), end="")
     return 0
 
 
@@ -202,6 +207,26 @@ def apply_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_model_arguments(command: argparse.ArgumentParser) -> None:
+    """``--model``, and the ``--config`` whose ``models:`` mapping holds it (:func:`model_spec`)."""
+    command.add_argument(
+        "--model", default=DEFAULT_MODEL, help="model alias (default: %(default)s)"
+    )
+    command.add_argument(
+        "--config", type=Path, help="config file whose models: mapping holds the alias"
+    )
+
+
+def add_run_config_argument(command: argparse.ArgumentParser, help_text: str) -> None:
+    """``--config`` of a command that reads a whole run's config, default config/config.yaml."""
+    command.add_argument(
+        "--config",
+        type=Path,
+        default=Path("config/config.yaml"),
+        help=f"{help_text} (default: %(default)s)",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(prog="taskvectors", description=__doc__.split("\n")[0])
     commands = main_parser.add_subparsers(dest="command", required=True)
@@ -210,12 +235,7 @@ def parser() -> argparse.ArgumentParser:
         help="time the naive and the cached layer sweep against their floor ([sweep]), or run "
         f"another benchmark: bench {{{','.join(OTHER_BENCHES)}}} ... (each has its --help)",
     )
-    bench_parser.add_argument(
-        "--model", default=DEFAULT_MODEL, help="model alias (default: %(default)s)"
-    )
-    bench_parser.add_argument(
-        "--config", type=Path, help="config file whose models: mapping holds the alias"
-    )
+    add_model_arguments(bench_parser)
     bench_parser.add_argument(
         "--examples",
         type=positive_int,
@@ -244,22 +264,17 @@ def parser() -> argparse.ArgumentParser:
     check_parser = commands.add_parser(
         "check", help="run the start-up checks of a run on a config and list every problem"
     )
+    add_run_config_argument(check_parser, "the config file")
     check_parser.add_argument(
-        "--config",
-        type=Path,
-        default=Path("config/config.yaml"),
-        help="the config file (default: %(default)s)",
+        "--show",
+        action="store_true",
+        help="print the config the run resolves, every default filled in (YAML)",
     )
     check_parser.set_defaults(run=check)
     verify_parser = commands.add_parser(
         "verify", help="check every result file of a run (opens, schema, provenance vs config)"
     )
-    verify_parser.add_argument(
-        "--config",
-        type=Path,
-        default=Path("config/config.yaml"),
-        help="the run's config file (default: %(default)s)",
-    )
+    add_run_config_argument(verify_parser, "the run's config file")
     verify_parser.add_argument(
         "--fix", action="store_true", help="delete the bad files so the next run rebuilds them"
     )
@@ -278,12 +293,7 @@ def parser() -> argparse.ArgumentParser:
     apply_parser.add_argument("vector", type=Path, help="a vector file written by a run")
     apply_parser.add_argument("queries", nargs="*", help="queries (inputs x, without template)")
     apply_parser.add_argument("--file", type=Path, help="more queries, one per line")
-    apply_parser.add_argument(
-        "--model", default=DEFAULT_MODEL, help="model alias (default: %(default)s)"
-    )
-    apply_parser.add_argument(
-        "--config", type=Path, help="config file whose models: mapping holds the alias"
-    )
+    add_model_arguments(apply_parser)
     apply_parser.add_argument(
         "--template", help="prompt template name (default: the one stored with the vector)"
     )
