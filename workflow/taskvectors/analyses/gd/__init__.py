@@ -20,11 +20,11 @@ ANALYSIS = Analysis(
     quick_settings={
         "learning_rates": [0.003, 0.01],
         "epochs": [1, 2],
-        "n_dev": 3,
-        "n_test": 6,
-        "order": {"n_examples": 2, "n_permutations": 1},
-        "demo_counts": {"counts": [1, 4], "n_examples": 3},
-        "random_control": {"n_examples": 3},
+        "n_dev": 2,
+        "n_test": 4,
+        "order": {"n_examples": 1, "n_permutations": 1},
+        "demo_counts": {"counts": [1, 4], "n_examples": 2},
+        "random_control": {"n_examples": 2},
     },
     score_columns=(
         "kind",

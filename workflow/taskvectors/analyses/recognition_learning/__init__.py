@@ -26,8 +26,8 @@ ANALYSIS = Analysis(
     synthetic="taskvectors.analyses.recognition_learning.synthetic:scores",
     scores_in_job=True,
     quick_settings={
-        "n_dev": 3,
-        "n_test": 4,
+        "n_dev": 2,
+        "n_test": 3,
         "novel_tasks": ["novel_letter_permutation", "novel_lower_upper_bijection"],
     },
     score_columns=(
