@@ -413,3 +413,10 @@ def test_decode_can_keep_stopped_rows_in_the_batch(tiny):
         model, tokenizer, encode(tokenizer, PROMPTS), max_new_tokens=4, drop_stopped_rows=False
     )
     assert torch.equal(dropped.tokens, unforced.tokens)
+
+
+def test_first_token_accepted_checks_each_row_against_its_own_set():
+    tokens = torch.tensor([5, 7, 7])
+    assert patching.first_token_accepted(tokens, [{5, 6}, {5}, {7}]) == [True, False, True]
+    with pytest.raises(ValueError, match="3 tokens but 2 sets"):
+        patching.first_token_accepted(tokens, [{5}, {7}])

@@ -203,6 +203,12 @@ def test_analysis_sections_render_their_score_tables(report):
     assert "recognition (familiar tasks), the function vector: accuracy above the baseline" in text
     assert "learning (novel tasks), the function vector: accuracy above chance" in text
     assert "FV − gold" in text
+    # function vectors: what the FV adds to shuffled-output ICL (80% -> 90%), paired interval
+    assert "FV − TV Shuffled: + FV FV k, layer" in text
+    assert re.search(r"\+0\.25 \[[^]]+\] \+0\.10 \[[^]]+\] k=2, L1", text)
+    # ... and each task's own top heads (head (1, 2) has the largest CIE in every synthetic task)
+    assert "Max cosine with θ Own top heads Top tokens" in text
+    assert re.search(r"country capital [0-9.]+ \(L3\) L1\.H2, L\d\.H\d, L\d\.H\d", text)
     assert "1-NN task accuracy" in text and "shared_inputs" in text
 
 

@@ -273,8 +273,7 @@ def correct_mean_head_activations(
         raise ValueError("one set of accepted first tokens per prompt is needed")
     activations, predicted = _record_heads_of(model, tokenizer, prompts, batch_size, predict=True)
     correct = torch.tensor(
-        [int(token) in set(ok) for token, ok in zip(predicted, accepted_first_tokens, strict=True)],
-        dtype=torch.bool,
+        patching.first_token_accepted(predicted, accepted_first_tokens), dtype=torch.bool
     )
     used = correct if bool(correct.any()) else torch.ones_like(correct)
     return CleanMeans(activations[used].mean(0), len(prompts), int(correct.sum()), int(used.sum()))

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -320,6 +320,17 @@ def decode(
     return _continue_greedy(
         model, tokenizer, step, batch.attention_mask, max_new_tokens, drop_stopped_rows
     )
+
+
+def first_token_accepted(
+    tokens: Sequence[int] | torch.Tensor, accepted: Sequence[Collection[int]]
+) -> list[bool]:
+    """Whether each row's first answer token (``tokens[i]``) is one of the token ids accepted as
+    a correct answer's first token for that row (``accepted[i]``): the token-level score the
+    model jobs choose layers and filter prompts with, without importing the scoring code."""
+    if len(tokens) != len(accepted):
+        raise ValueError(f"{len(tokens)} tokens but {len(accepted)} sets of accepted tokens")
+    return [int(token) in set(ok) for token, ok in zip(tokens, accepted, strict=True)]
 
 
 def _continue_greedy(

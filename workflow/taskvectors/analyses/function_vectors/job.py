@@ -116,9 +116,9 @@ def first_token_hits(
 
     The job chooses the layer and k with this token-level score, so that it imports no scoring
     code (the scoring stage scores the text, as ``evaluate`` does)."""
-    tokens = decoded.tokens[:, 0].reshape(len(examples), per)
-    accepted = [set(ex.answer_first_token_ids) for ex in examples]
-    return np.array([[int(t) in ok for t in row] for row, ok in zip(tokens, accepted, strict=True)])
+    accepted = [ex.answer_first_token_ids for ex in examples for _ in range(per)]
+    hits = patching.first_token_accepted(decoded.tokens[:, 0], accepted)
+    return np.array(hits, dtype=bool).reshape(len(examples), per)
 
 
 def earliest_argmax(accuracy: np.ndarray) -> int | None:

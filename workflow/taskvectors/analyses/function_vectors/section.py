@@ -15,6 +15,8 @@ CONDITIONS = ("fv", "fv_task_heads", "tv", "icl", "icl_shuffled", "icl_shuffled_
 HEADERS = {"fv": "FV", "fv_task_heads": "FV (own heads)", "tv": "TV", "icl": "ICL",
            "icl_shuffled": "Shuffled ICL", "icl_shuffled_fv": "Shuffled ICL + FV",
            "baseline": "Baseline", "majority": "Majority", "copy": "Copy"}  # fmt: skip
+#: How many of each task's own top heads (by its own CIE) the per-task table names.
+OWN_HEADS_SHOWN = 3
 #: The colour of each condition's bar (the report's condition colours; the rest uncoloured).
 BAR_KINDS = {"tv": "tv", "icl": "icl", "baseline": "baseline", "majority": "majority",
              "copy": "copy"}  # fmt: skip
@@ -75,6 +77,7 @@ def _accuracy(ctx: Context, section: Section, model: str, scores: pd.DataFrame) 
     if ctx.answer != "first_token":
         rows = scores[(scores["kind"] == "accuracy") & (scores["metric"] == "full_answer")]
     differences = scores[scores["kind"] == "fv_minus_tv"].set_index("task")
+    shuffled_gains = scores[scores["kind"] == "shuffled_fv_gain"].set_index("task")
     means_used = scores[scores["kind"] == "mean_prompts"].set_index("task")
     tasks = _tasks(ctx, rows)
     labels = {t: short_task_name(t) for t in tasks}
@@ -102,11 +105,7 @@ def _accuracy(ctx: Context, section: Section, model: str, scores: pd.DataFrame) 
                 )
             else:
                 cells.append(Cell("–"))
-        if task in differences.index:
-            d = differences.loc[task]
-            cells.append(Cell(with_interval(d["value"], d["low"], d["high"], signed=True)))
-        else:
-            cells.append(Cell("–"))
+        cells += [_paired_cell(differences, task), _paired_cell(shuffled_gains, task)]
         fv = part.loc["fv"] if "fv" in part.index else None
         where = "" if fv is None or fv["k"] < 0 else f"k={int(fv['k'])}, L{int(fv['layer'])}"
         cells.append(Cell(where))
@@ -117,13 +116,29 @@ def _accuracy(ctx: Context, section: Section, model: str, scores: pd.DataFrame) 
             f"function_vectors_accuracy_{model}",
             f"{model}: accuracy of the function vector (universal heads; own heads), the task "
             "vector, ICL (plain; demonstration outputs shuffled, without and with the FV) and the "
-            "baselines on the same test queries, FV − TV with its paired 95% interval, and the "
-            "clean prompts the head means used (answered correctly / all).",
-            ["Task", *[HEADERS[c] for c in conditions], "FV − TV", "FV k, layer", "Means from"],
+            "baselines on the same test queries; FV − TV, and what the FV adds to shuffled-output "
+            "ICL, each with its paired 95% interval; the clean prompts the head means used "
+            "(answered correctly / all).",
+            [
+                "Task",
+                *[HEADERS[c] for c in conditions],
+                "FV − TV",
+                "Shuffled: + FV",
+                "FV k, layer",
+                "Means from",
+            ],
             table_rows,
             ctx.out.data(f"function_vectors_accuracy_{model}", rows),
         )
     )
+
+
+def _paired_cell(differences: pd.DataFrame, task: str) -> Cell:
+    """A paired difference of ``task`` (rows indexed by task) with its interval, or a dash."""
+    if task not in differences.index:
+        return Cell("–")
+    d = differences.loc[task]
+    return Cell(with_interval(d["value"], d["low"], d["high"], signed=True))
 
 
 def _means_text(row: pd.Series) -> str:
@@ -184,29 +199,34 @@ def _heads_and_tokens(ctx: Context, section: Section, model: str, scores: pd.Dat
         )
     tokens = scores[scores["kind"] == "fv_token"].sort_values(["task", "k"])
     cosines = scores[scores["kind"] == "cosine"]
+    own = scores[(scores["kind"] == "top_head") & (scores["task"] != "overall")]
+    own = own[own["k"] <= OWN_HEADS_SHOWN].sort_values(["task", "k"])
     rows = []
     for task in _tasks(ctx, tokens):
         part = tokens[tokens["task"] == task]
         cos = cosines[cosines["task"] == task]
         peak = cos.loc[cos["value"].idxmax()] if len(cos) else None
         cos_text = "–" if peak is None else f"{fmt(peak['value'])} (L{int(peak['layer'])})"
+        heads = own[own["task"] == task]
         rows.append(Row([
             Cell(short_task_name(task), cls="name", title=task),
             Cell(cos_text),
+            Cell(", ".join(f"L{int(r.layer)}.H{int(r.head)}" for r in heads.itertuples()) or "–"),
             Cell("", chips=[display_token(str(t)) for t in part["text"]]),
         ]))  # fmt: skip
     if rows:
         section.add(
             Table(
                 f"function_vectors_tokens_{model}",
-                f"{model}: the function vector's top tokens through the unembedding, and its "
-                "highest cosine with the mean task vector over layers (every layer in the data).",
-                ["Task", "Max cosine with θ", "Top tokens"],
+                f"{model}: the function vector's top tokens through the unembedding, its "
+                "highest cosine with the mean task vector over layers (every layer in the data), "
+                f"and the task's own top {OWN_HEADS_SHOWN} heads by its CIE.",
+                ["Task", "Max cosine with θ", "Own top heads", "Top tokens"],
                 rows,
                 ctx.out.data(
                     f"function_vectors_tokens_{model}",
-                    pd.concat([tokens, cosines], ignore_index=True),
+                    pd.concat([tokens, cosines, own], ignore_index=True),
                 ),  # fmt: skip
-                2,
+                3,
             )
         )
