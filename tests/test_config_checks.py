@@ -9,11 +9,13 @@ the reason and no traceback.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from taskvectors.analyses import registry
 from taskvectors.pipeline.config import (
@@ -420,6 +422,44 @@ def test_written_defaults_finds_a_nested_restated_default():
         "prompts.n_dev",
         "analyses.gd.order.n_permutations",
     ]
+
+
+def readme_settings() -> list[tuple[str, str, str]]:
+    """``(row key, setting, value)`` of every `` `setting: value` `` in a row of the README's
+    "Config reference" table (``analyses.order``, ``n_examples``, ``50``)."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Config reference\n", 1)[1].split("\n## ", 1)[0]
+    found = []
+    for row in re.findall(r"^\| `([^`]+)` \|(.*)$", section, re.MULTILINE):
+        key, rest = row
+        found += [(key, name, value) for name, value in re.findall(r"`([a-z_]+): ([^`]+)`", rest)]
+    return found
+
+
+def schema_of(key: str) -> dict:
+    """The JSON schema of a config key written dotted (``models.<alias>`` is any model entry)."""
+    node = load_schema()
+    for part in key.split("."):
+        node = node["additionalProperties"] if part == "<alias>" else node["properties"][part]
+    return node
+
+
+def test_the_readmes_config_reference_gives_the_schemas_defaults_and_choices():
+    """The README's table restates defaults for readers; this keeps each one true."""
+    settings = readme_settings()
+    assert len(settings) >= 25
+    wrong = []
+    for key, name, value in settings:
+        setting = schema_of(key)["properties"].get(name)
+        if setting is None:
+            wrong.append(f"{key}.{name}: not a setting")
+            continue
+        choices = [choice.strip() for choice in value.split("\\|")]
+        if len(choices) > 1 and "enum" in setting and set(choices) != set(setting["enum"]):
+            wrong.append(f"{key}.{name}: choices {choices}, schema {setting['enum']}")
+        if "default" in setting and yaml.safe_load(choices[0]) != setting["default"]:
+            wrong.append(f"{key}.{name}: README {choices[0]}, schema {setting['default']!r}")
+    assert wrong == []
 
 
 def test_the_papers_llama_placeholders_are_refused_until_set(monkeypatch):
