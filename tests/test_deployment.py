@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from taskvectors.analyses import registry
+
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_PROFILE = REPO / "profiles" / "default"
 CLUSTER_PROFILE = REPO / "profiles" / "slurm"
@@ -207,6 +209,29 @@ def output_paths(output: str) -> set[str]:
         for line in re.findall(r"^\s+output: (.*)$", output, re.MULTILINE)
         for p in line.split(", ")
     }
+
+
+def job_threads(output: str) -> dict[str, set[int]]:
+    """The threads of each rule's jobs in a dry run's output (Snakemake omits ``threads: 1``)."""
+    found: dict[str, set[int]] = {}
+    for block in re.split(r"\n\s*\n", output):
+        rule = re.search(r"^(?:local)?rule (\w+):$", block, re.MULTILINE)
+        if rule:
+            threads = re.search(r"^\s+threads: (\d+)$", block, re.MULTILINE)
+            found.setdefault(rule.group(1), set()).add(int(threads.group(1)) if threads else 1)
+    return found
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_model_job_threads_sets_the_threads_of_every_model_job(tmp_path, threads):
+    output = dry_run(
+        "--cores", "4", "--config", f"results_dir={tmp_path / 'results'}",
+        f"reports_dir={tmp_path / 'report'}", f"model_job_threads={threads}",
+    )  # fmt: skip
+    found = job_threads(output)
+    model_jobs = ["run_task", *(n for n, a in registry().items() if a.loads_model)]
+    assert {rule: found[rule] for rule in model_jobs} == dict.fromkeys(model_jobs, {threads})
+    assert found["evaluate"] == found["geometry"] == {1}
 
 
 def test_config_on_the_command_line_overrides_keys_of_the_default_config(tmp_path):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from taskvectors.analyses import get
 from taskvectors.analyses.order.score import score_order
@@ -21,6 +22,7 @@ from taskvectors.results.files import (
     read_score_table,
     write_score_table,
 )
+from taskvectors.results.storage import read_provenance
 from taskvectors.scoring.evaluation import choose_layer_on_dev, earliest_best_layer
 from taskvectors.stages.evaluate import evaluate
 from taskvectors.stages.run_task import InferenceSettings, RunTaskOutputs, run_task
@@ -82,6 +84,8 @@ def test_run_task_writes_prompts_vectors_and_every_condition(best_run, record):
     test = predictions[predictions["split"] == "test"]
     assert set(test["condition"]) <= {"icl", "baseline", "tv"}
     assert test.loc[test["condition"] == "tv", "layer"].nunique() <= 1  # best layer only
+    settings = read_provenance(folder / "activations.parquet")["settings"]
+    assert settings["torch_threads"] == torch.get_num_threads()  # the bytes can depend on it
 
 
 def test_best_mode_patches_test_at_the_layer_evaluate_chooses(best_run, tmp_path):

@@ -19,7 +19,7 @@ for _name in enabled_analyses():
         params:
             request=PLAN.job_params(_name),
         localrule: not _analysis.loads_model
-        threads: 2 if _analysis.loads_model else 1
+        threads: config["model_job_threads"] if _analysis.loads_model else 1
         resources:
             **(
                 {"gpu": 1, "mem_mb": model_mem_mb, "runtime": analysis_runtime(_name)}

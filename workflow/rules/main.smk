@@ -23,7 +23,7 @@ rule run_task:
         evaluation={
             k: EVALUATION[k] for k in ("batch_size", "batch_rows", "max_answer_tokens", "sweep_test")
         },
-    threads: 2
+    threads: config["model_job_threads"]
     resources:
         gpu=1,
         mem_mb=model_mem_mb,

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from taskvectors.engine.models import ModelRecord, load_model
 from taskvectors.results.files import best_layer, read_json_result, read_result_table
 from taskvectors.results.provenance import provenance
@@ -32,7 +34,10 @@ class AnalysisJob:
     def start(cls, model_record_path: str | Path, name: str, settings: Mapping[str, Any]):
         record = ModelRecord.from_dict(read_json_result(model_record_path, "prepare_model"))
         model, tokenizer = load_model(record)
-        block = provenance(model=record.to_dict(), analysis=name, **dict(settings))
+        threads = torch.get_num_threads()  # float32 sums can differ in the last bits with it
+        block = provenance(
+            model=record.to_dict(), analysis=name, torch_threads=threads, **dict(settings)
+        )
         return cls(record, model, tokenizer, block)
 
     def provenance(self, **extra: Any) -> dict[str, Any]:

@@ -96,6 +96,7 @@ def run_task(
         task=spec.name,
         prompts=document.settings,
         spacing=document.spacing,
+        torch_threads=torch.get_num_threads(),  # float32 sums can differ in the last bits with it
         **settings.__dict__,
     )
     write_table(
