@@ -205,6 +205,8 @@ def test_analysis_sections_render_their_score_tables(report):
     assert "FV − gold" in text
     # function vectors: what the FV adds to shuffled-output ICL (80% -> 90%), paired interval
     assert "FV − TV Shuffled: + FV FV k, layer" in text
+    shown = pd.read_csv(report.parent / "data" / "function_vectors_accuracy_gpt-j.csv")
+    assert {"accuracy", "fv_minus_tv", "shuffled_fv_gain"} <= set(shown["kind"])
     assert re.search(r"\+0\.25 \[[^]]+\] \+0\.10 \[[^]]+\] k=2, L1", text)
     # ... and each task's own top heads (head (1, 2) has the largest CIE in every synthetic task)
     assert "Max cosine with θ Own top heads Top tokens" in text

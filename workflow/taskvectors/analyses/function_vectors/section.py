@@ -128,7 +128,10 @@ def _accuracy(ctx: Context, section: Section, model: str, scores: pd.DataFrame) 
                 "Means from",
             ],
             table_rows,
-            ctx.out.data(f"function_vectors_accuracy_{model}", rows),
+            ctx.out.data(
+                f"function_vectors_accuracy_{model}",
+                pd.concat([rows, differences.reset_index(), shuffled_gains.reset_index()]),
+            ),
         )
     )
 
