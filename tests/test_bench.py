@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 import yaml
 
-from taskvectors.cli import bench_pipeline, bench_sweep
+from taskvectors.cli import bench_pipeline, bench_sweep, bench_vocab
 from taskvectors.cli import main as cli
 from taskvectors.engine import devices
 from taskvectors.engine.models import ModelLoadError
@@ -119,6 +120,33 @@ def test_cli_bench_json(tmp_path, capsys):
     assert "optimised sweep" in printed and "bfloat16" in printed.splitlines()[0]
     cli.main([*argv, "--dtype", "bfloat16", "--json"])  # a random model's tokens may tie
     assert json.loads(capsys.readouterr().out)["dtype"] == "bfloat16"
+
+
+def test_vocab_bench_times_both_argmaxes_and_checks_their_tokens():
+    torch.manual_seed(0)
+    weight = torch.randn(5000, 32)
+    rows = bench_vocab.bench_vocab(weight, [1, 3, 40], tile=700, repeats=1)
+    assert [row["rows"] for row in rows] == [1, 3, 40]
+    assert all(row["same_tokens"] is True for row in rows)
+    assert all(row["one_product_ms"] > 0 and row["tiled_ms"] > 0 for row in rows)
+    one, tiled = rows[2]["one_product_ms"], rows[2]["tiled_ms"]
+    assert rows[2]["speedup"] == pytest.approx(one / tiled)
+
+
+def test_cli_bench_vocab_prints_the_cpu_kind_then_one_line_per_row_count(monkeypatch, capsys):
+    """The embedded model's weight is replaced by a small random one: the wiring is tested here,
+    the real model's figures are the benchmark's business."""
+    monkeypatch.setattr(bench_vocab, "model_weight", lambda alias: torch.randn(3000, 16))
+    argv = ["bench", "vocab", "--rows", "2", "5", "--repeats", "1", "--tile", "512"]
+    assert cli.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("CPU: ") and "GFLOP/s" in lines[0]
+    assert "3000 tokens" in lines[1] and "tiles of 512" in lines[1]
+    assert [line.split()[0] for line in lines[3:]] == ["2", "5"]
+    assert all(line.endswith("yes") for line in lines[3:])
+    assert cli.main([*argv, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["vocab"] == 3000 and [row["rows"] for row in result["rows"]] == [2, 5]
 
 
 def test_pipeline_bench_names_its_target_before_the_configfile(tmp_path):

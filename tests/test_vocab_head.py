@@ -82,10 +82,13 @@ def test_screen_follows_in_place_changes_of_the_weight(screened):
     assert torch.equal(head.greedy(hidden), (hidden @ weight.T).argmax(-1))
 
 
+@pytest.mark.parametrize("tile", [64, 2048])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_unscreened_greedy_is_the_argmax_of_the_capped_logits(dtype):
+def test_unscreened_greedy_is_the_argmax_of_the_capped_logits(dtype, tile, monkeypatch):
     """Without a screen (small vocabulary, or a bfloat16 model) the argmax is taken on the raw
-    products, in the weight's dtype; the increasing softcap cannot change it."""
+    products, in the weight's dtype, by tiles of the vocabulary for float32; the increasing softcap
+    cannot change it."""
+    monkeypatch.setattr(vocab_head, "ARGMAX_TILE", tile)
     torch.manual_seed(5)
     weight = torch.randn(700, 32).to(dtype)
     head = VocabHead(weight, softcap=30.0)
@@ -97,6 +100,31 @@ def test_unscreened_greedy_is_the_argmax_of_the_capped_logits(dtype):
     assert head.greedy(hidden[:0]).shape == (0,)
     weight[650] = weight[3]  # a tie with token 3, far ahead of the rest: the first index wins
     assert head.greedy(weight[3:4].float() * 10).tolist() == [3]
+
+
+@pytest.mark.parametrize("tile", [1, 100, 128, 999, 5000])
+def test_tiled_first_argmax_is_the_argmax_of_the_whole_product(tile):
+    """Tiles that do and do not divide the vocabulary, one tile, and one token per tile."""
+    torch.manual_seed(6)
+    weight = torch.randn(1000, 24)
+    hidden = torch.randn(37, 24)
+    expected = (hidden @ weight.T).argmax(-1)
+    assert torch.equal(vocab_head.tiled_first_argmax(hidden, weight, tile), expected)
+    assert vocab_head.tiled_first_argmax(hidden[:0], weight, tile).shape == (0,)
+
+
+def test_tiled_first_argmax_keeps_the_first_of_tied_tokens_across_tiles():
+    """Token 5 and its copies 70 and 199 (other tiles of 64) tie far ahead of the rest: 5 wins; a
+    NaN score wins wherever it is, at its first token, as ``max`` ranks it."""
+    torch.manual_seed(7)
+    weight = torch.randn(200, 16)
+    weight[70] = weight[199] = weight[5]
+    hidden = weight[5:6] * 10
+    assert vocab_head.tiled_first_argmax(hidden, weight, 64).tolist() == [5]
+    weight[150] = torch.nan
+    weight[180] = torch.nan
+    expected = (hidden @ weight.T).max(-1).indices.tolist()
+    assert vocab_head.tiled_first_argmax(hidden, weight, 64).tolist() == expected == [150]
 
 
 def test_first_argmax_is_argmax_on_ties():

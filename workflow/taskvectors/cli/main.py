@@ -4,8 +4,9 @@ Subcommands:
 
 * ``bench [sweep]``: time the layer sweep on one model (see :mod:`taskvectors.cli.bench_sweep`), to
   check that the cached sweep pays off on a given machine before launching a full reproduction;
-  ``bench pipeline|gd|fv|load`` run the other benchmarks (a 3-task pipeline, GD's fine-tuning,
-  the function vectors' head patching, a model load) with their own options (``--help``).
+  ``bench pipeline|gd|fv|load|vocab`` run the other benchmarks (a 3-task pipeline, GD's
+  fine-tuning, the function vectors' head patching, a model load, the float32 vocabulary argmax)
+  with their own options (``--help``).
 * ``tasks``: list the registry's tasks (and a config's user tasks) with their pair counts, so that
   a user task file is validated before a run.
 * ``check``: run the pipeline's start-up checks on a config (strict YAML, schema, folders, task
@@ -311,6 +312,7 @@ OTHER_BENCHES = {
     "gd": "taskvectors.analyses.gd.bench",
     "fv": "taskvectors.analyses.function_vectors.bench",
     "load": "taskvectors.cli.bench_load",
+    "vocab": "taskvectors.cli.bench_vocab",
 }
 
 

@@ -16,14 +16,27 @@ of the largest wins, as ``argmax`` breaks ties. The answer is the float32 argmax
 float32 summation (which already differs between batch sizes).
 
 CPUs without native bfloat16 (:func:`taskvectors.engine.precision.native_bf16`) get no screen: there
-a bfloat16 product is ~130x slower than the float32 projection it would replace. An exact float32
-screen with fewer FLOPs was measured and rejected for them: projecting onto the top-r right
-singular vectors of Gemma 3's unembedding and bounding the rest by ``‖w_v⊥‖·‖h⊥‖`` rules out no
-token at any rank up to r = 320 of 640 (real final-normed hidden states keep 89-95% of their norm
-outside that subspace, ``‖h‖ ≈ 94`` against a top-1/top-2 logit margin of ~0.9), and even the
-hidden states' own top-32 principal directions leave ~50 candidates per row. The float32 path's
-cost is matrix products at near-peak throughput (``run_task`` spends 87% of its time in ``mm``,
-26% of its FLOPs in this projection), so it is cut by doing fewer of them, not by a screen.
+a bfloat16 product is ~130x slower than the float32 projection it would replace. Exact float32
+screens with fewer FLOPs were measured and not kept for them:
+
+* projecting onto the top-r right singular vectors of Gemma 3's unembedding and bounding the rest
+  by ``‖w_v⊥‖·‖h⊥‖`` rules out no token at any rank up to r = 320 of 640 (real final-normed hidden
+  states keep 89-95% of their norm outside that subspace, ``‖h‖ ≈ 94`` against a top-1/top-2
+  logit margin of ~0.9);
+* the principal directions of the call's own hidden states do rule tokens out (on the 209-247-row
+  batches of to_upper's and fr_en's layer sweeps, a mean of 2-23 candidates per row at rank 96,
+  4-194 at rank 64, a median of thousands at 32), but projecting the weight onto them costs as much
+  as 64-96 rows: 10-30% faster than the tiles below on those batches only, and a basis kept from
+  earlier calls rules out nothing on fr_en.
+
+What the float32 path does instead is feed the product better. One ``(rows, 262k)`` product of
+18-247 rows ran at 47-118 GFLOP/s in ``run_task`` on 2 threads of a Zen 4 (the decoder blocks'
+products at 160-190): the 671 MB weight streams from memory and the score matrix fits in no cache.
+Tiles of :data:`ARGMAX_TILE` vocabulary rows keep each tile's scores in cache and fold a running
+maximum (:func:`tiled_first_argmax`); measured (``taskvectors bench vocab``), 1.2-1.5x faster for
+2-256 rows on 2 threads and 1.1-1.7x on 1 thread, and 0.9x for a single row, which keeps one
+product. Tiles are for float32 CPU weights only: bfloat16 weights gained nothing from them on a CPU
+with native bfloat16, and a GPU keeps one product (not measured there).
 
 A head is attached to a model when :func:`taskvectors.engine.models.load_model` loads it, and only
 when it reproduces the model's own logits on a probe input: a causal LM whose forward scales or
@@ -47,6 +60,9 @@ from taskvectors.engine.precision import native_bf16
 SCREEN_MIN_VOCAB = 32768
 #: Rows screened at a time (bounds the ``(rows, vocab)`` bfloat16 scores).
 SCREEN_ROWS = 256
+#: Vocabulary rows per tile of the float32 CPU argmax (:func:`tiled_first_argmax`): 2048 × 640
+#: float32 is 5 MB of weight and 2 MB of scores for 256 rows (measured best of 1k-64k tokens).
+ARGMAX_TILE = 2048
 _UNIT_ROUNDOFF = 2.0**-8
 _HEADS: weakref.WeakKeyDictionary[nn.Module, VocabHead | None] = weakref.WeakKeyDictionary()
 
@@ -103,6 +119,9 @@ class VocabHead:
         return self.screen if self.screen is not None and self.screen.dtype == dtype else None
 
     def _raw_argmax(self, hidden: torch.Tensor) -> torch.Tensor:
+        cpu_float32 = self.weight.dtype == torch.float32 and self.weight.device.type == "cpu"
+        if cpu_float32 and len(hidden) > 1:  # one row: a matrix-vector product, faster whole
+            return tiled_first_argmax(hidden, self.weight, ARGMAX_TILE)
         return first_argmax(nn.functional.linear(hidden, self.weight))
 
     def _screened_argmax(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -131,6 +150,24 @@ def first_argmax(scores: torch.Tensor) -> torch.Tensor:
     ``argmax`` over 262k-wide rows is about 5x slower (measured: 114 against 21 ms for 256 bfloat16
     rows of Gemma 3's vocabulary) and ``max`` returns the same first index on ties."""
     return scores.max(-1).indices
+
+
+def tiled_first_argmax(hidden: torch.Tensor, weight: torch.Tensor, tile: int) -> torch.Tensor:
+    """``first_argmax(hidden @ weight.T)`` ``(k,)`` for ``hidden`` ``(k, d)`` and ``weight``
+    ``(vocab, d)``, computed ``tile`` vocabulary rows at a time.
+
+    Each score is the same dot product as in one big product; a later tile takes over a row only
+    with a strictly larger score (or the row's first NaN, which ``max`` also ranks first), so ties
+    keep the lowest token id, as ``argmax`` does.
+    """
+    best = hidden.new_full((len(hidden),), -torch.inf, dtype=weight.dtype)
+    index = torch.zeros(len(hidden), dtype=torch.long, device=hidden.device)
+    for start in range(0, weight.shape[0], tile):
+        values, indices = nn.functional.linear(hidden, weight[start : start + tile]).max(-1)
+        better = (values > best) | (values.isnan() & ~best.isnan())
+        best = torch.where(better, values, best)
+        index = torch.where(better, indices + start, index)
+    return index
 
 
 def attach(model: nn.Module) -> VocabHead | None:
