@@ -73,6 +73,11 @@ def test_check_show_prints_the_resolved_config_which_resolves_to_itself(
     assert err.startswith("config/config.yaml: ok")
     shown = yaml.safe_load(out)
     assert shown["prompts"]["n_dev"] == 50 and shown["analyses"]["gd"]["order"]["n_permutations"]
+    monkeypatch.setenv("TASKVECTORS_CACHE", str(tmp_path / "cache"))
+    assert main(["check", "--config", "config/config.yaml", "--show"]) == 0
+    out = capsys.readouterr().out
+    cache_line = f"model_cache_dir: ''  # empty: the default, here {tmp_path / 'cache' / 'models'}"
+    assert cache_line in out.splitlines()
     resolved = tmp_path / "resolved.yaml"
     resolved.write_text(out)
     assert main(["check", "--config", str(resolved), "--show"]) == 0

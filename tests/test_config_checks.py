@@ -436,6 +436,37 @@ def readme_settings() -> list[tuple[str, str, str]]:
     return found
 
 
+def readme_top_level_defaults() -> list[tuple[str, str]]:
+    """``(key, default)`` of every row of the README's "Config reference" table whose first cell
+    names top-level keys and whose second cell gives each one backticked default, in order
+    (``results_dir``, ``results``)."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Config reference\n", 1)[1].split("\n## ", 1)[0]
+    found = []
+    for keys_cell, defaults_cell in re.findall(r"^\| (`[^|]+`) \| (`[^|]+`) \|", section, re.M):
+        keys = re.findall(r"`([^`]+)`", keys_cell)
+        defaults = re.findall(r"`([^`]+)`", defaults_cell)
+        if len(keys) == len(defaults) and not any("." in key for key in keys):
+            found += zip(keys, defaults, strict=True)
+    return found
+
+
+def test_the_readmes_top_level_defaults_are_the_schemas():
+    """An empty schema default means a default location: the README names the one the schema's
+    description gives."""
+    found = dict(readme_top_level_defaults())
+    assert {"results_dir", "reports_dir", "data_dir", "model_job_threads", "quick"} <= set(found)
+    wrong = []
+    for key, value in found.items():
+        setting = load_schema()["properties"][key]
+        if setting["default"] == "":
+            if value not in setting["description"]:
+                wrong.append(f"{key}: README {value!r} is not in the schema's description")
+        elif yaml.safe_load(value) != setting["default"]:
+            wrong.append(f"{key}: README {value!r}, schema {setting['default']!r}")
+    assert wrong == []
+
+
 def schema_of(key: str) -> dict:
     """The JSON schema of a config key written dotted (``models.<alias>`` is any model entry)."""
     node = load_schema()

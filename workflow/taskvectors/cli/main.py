@@ -134,8 +134,19 @@ def check(args: argparse.Namespace) -> int:
         file=sys.stderr if args.show else sys.stdout,
     )
     if args.show:
-        print(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), end="")
+        print(annotated_config(config), end="")
     return 0
+
+
+def annotated_config(config: dict) -> str:
+    """``config`` as YAML, with a comment naming the folder an empty ``model_cache_dir`` means."""
+    from taskvectors.engine.model_files import default_cache_dir
+
+    text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    if config.get("model_cache_dir"):
+        return text
+    comment = f"  # empty: the default, here {default_cache_dir()}"
+    return text.replace("\nmodel_cache_dir: ''\n", f"\nmodel_cache_dir: ''{comment}\n", 1)
 
 
 def verify(args: argparse.Namespace) -> int:
