@@ -22,16 +22,10 @@ import time
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
 from taskvectors.engine import vocab_head
 
 ROW_COUNTS = (1, 16, 50, 128, 256)
-
-
-def one_product_argmax(hidden: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """The argmax as one ``(rows, vocab)`` product: what the head did before tiles."""
-    return vocab_head.first_argmax(nn.functional.linear(hidden, weight))
 
 
 def median_seconds(work, repeats: int) -> float:
@@ -56,10 +50,12 @@ def bench_vocab(
     for count in row_counts:
         hidden = torch.randn(count, weight.shape[1], generator=generator).to(weight.dtype)
         same = torch.equal(
-            one_product_argmax(hidden, weight),
+            vocab_head.one_product_argmax(hidden, weight),
             vocab_head.tiled_first_argmax(hidden, weight, tile),
         )
-        one = median_seconds(functools.partial(one_product_argmax, hidden, weight), repeats)
+        one = median_seconds(
+            functools.partial(vocab_head.one_product_argmax, hidden, weight), repeats
+        )
         tiled = median_seconds(
             functools.partial(vocab_head.tiled_first_argmax, hidden, weight, tile), repeats
         )
